@@ -1,0 +1,53 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, hypervisor.networking contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Guarded optional imports, private to this collection.
+
+The minimum versions here are the ones the doc fragments state.
+"""
+
+from __future__ import annotations
+
+import traceback
+
+from ansible.module_utils.basic import missing_required_lib
+
+PYROUTE2_MIN = "0.7.2"  # Debian 12's python3-pyroute2
+
+try:
+    import pyroute2  # noqa: F401, pylint: disable=unused-import
+    from pyroute2 import IPRoute  # noqa: F401, pylint: disable=unused-import
+    from pyroute2.netlink.exceptions import NetlinkError  # noqa: F401, pylint: disable=unused-import
+except ImportError:
+    PYROUTE2_IMPORT_ERROR = traceback.format_exc()
+    HAS_PYROUTE2 = False
+    IPRoute = None
+
+    class NetlinkError(Exception):  # type: ignore[no-redef]
+        """Stand-in so except clauses stay valid without pyroute2."""
+
+        code = 0
+else:
+    PYROUTE2_IMPORT_ERROR = None
+    HAS_PYROUTE2 = True
+
+
+def _version_tuple(text):
+    """'0.7.2' -> (0, 7, 2); non-numeric parts count as 0."""
+    parts = []
+    for piece in str(text).split(".")[:3]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
+
+
+def require_pyroute2(module):
+    """Fail the module with missing_required_lib unless pyroute2 >= PYROUTE2_MIN imports."""
+    if not HAS_PYROUTE2:
+        module.fail_json(
+            msg=missing_required_lib("pyroute2 >= %s" % PYROUTE2_MIN),
+            exception=PYROUTE2_IMPORT_ERROR,
+        )
+    version = getattr(pyroute2, "__version__", "0")
+    if _version_tuple(version) < _version_tuple(PYROUTE2_MIN):
+        module.fail_json(msg="pyroute2 >= %s is required, found %s" % (PYROUTE2_MIN, version))

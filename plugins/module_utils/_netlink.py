@@ -1,0 +1,226 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, hypervisor.networking contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""pyroute2 adapter, private to this collection: plain dicts in and out.
+
+Works with pyroute2 0.7.x (Debian 12/13) and 0.9.x (PyPI): attributes are read with
+``get_attr`` only (0.7.2's ``msg.get('ifname')`` returns None) and results are
+iterated, never compared to list literals (0.7 returns lists, 0.9 tuples).
+One IPRoute socket per module run, opened with ``with``; NDB is not used (it starts a
+thread and an SQL cache for a process that lives a second).
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import time
+
+from ansible_collections.hypervisor.networking.plugins.module_utils import _deps
+from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ApplyError
+
+IFF_UP = 0x1
+USER_HZ = 100  # IFLA_BR_FORWARD_DELAY is in clock_t (centiseconds)
+NET_ADDR_SET = 3  # addr_assign_type: the MAC was set by a user, the kernel keeps it
+
+# our name for a bridge option -> pyroute2 keyword and IFLA_BR_* attribute
+BRIDGE_OPTS = {
+    "stp": ("br_stp_state", "IFLA_BR_STP_STATE"),
+    "forward_delay": ("br_forward_delay", "IFLA_BR_FORWARD_DELAY"),
+    "vlan_filtering": ("br_vlan_filtering", "IFLA_BR_VLAN_FILTERING"),
+    "nf_call_iptables": ("br_nf_call_iptables", "IFLA_BR_NF_CALL_IPTABLES"),
+}
+
+
+def _bridge_value(opt, raw):
+    """Kernel value -> our value (bools, seconds)."""
+    if raw is None:
+        return None
+    if opt == "forward_delay":
+        return int(raw) // USER_HZ
+    return bool(raw)
+
+
+def _bridge_raw(opt, value):
+    """Our value -> kernel value."""
+    if opt == "forward_delay":
+        return int(value) * USER_HZ
+    return 1 if value else 0
+
+
+class Netlink(object):
+    """One rtnetlink session; every method takes and returns plain data."""
+
+    def __init__(self):
+        self._ipr = None
+        self._index = {}
+
+    def __enter__(self):
+        self._ipr = _deps.IPRoute()
+        return self
+
+    def __exit__(self, *exc):
+        self._ipr.close()
+        self._ipr = None
+        return False
+
+    # ---- reading -------------------------------------------------------------
+
+    def links(self):
+        """All links of this namespace: {name: link dict}, one dump."""
+        raw = list(self._ipr.get_links())
+        names = dict((msg["index"], msg.get_attr("IFLA_IFNAME")) for msg in raw)
+        self._index = dict((name, index) for index, name in names.items())
+        result = {}
+        for msg in raw:
+            link = self._link_dict(msg, names)
+            result[link["name"]] = link
+        return result
+
+    def addresses(self):
+        """All addresses: {ifindex: [cidr, ...]}, one dump, kernel order."""
+        result = {}
+        for msg in self._ipr.get_addr():
+            addr = msg.get_attr("IFA_ADDRESS")
+            if msg["family"] == 2:
+                # IPv4: IFA_LOCAL is the interface's own address (IFA_ADDRESS is the
+                # peer on point-to-point links)
+                addr = msg.get_attr("IFA_LOCAL") or addr
+            cidr = ipaddress.ip_interface("%s/%d" % (addr, msg["prefixlen"])).with_prefixlen
+            result.setdefault(msg["index"], []).append(cidr)
+        return result
+
+    @staticmethod
+    def _link_dict(msg, names):
+        """Translate one RTM_NEWLINK message."""
+        info = msg.get_attr("IFLA_LINKINFO")
+        kind = info.get_attr("IFLA_INFO_KIND") if info is not None else None
+        master = msg.get_attr("IFLA_MASTER")
+        name = msg.get_attr("IFLA_IFNAME")
+        link = {
+            "index": msg["index"],
+            "name": name,
+            "kind": kind,
+            "up": bool(msg["flags"] & IFF_UP),
+            "mtu": msg.get_attr("IFLA_MTU"),
+            "mac": (msg.get_attr("IFLA_ADDRESS") or "").lower() or None,
+            "master": names.get(master) if master else None,
+            "alias": msg.get_attr("IFLA_IFALIAS"),
+        }
+        if kind == "bridge":
+            data = info.get_attr("IFLA_INFO_DATA")
+            link["bridge"] = dict(
+                (opt, _bridge_value(opt, data.get_attr(attr) if data is not None else None))
+                for opt, (_kw, attr) in BRIDGE_OPTS.items()
+            )
+            link["mac_set_by_user"] = _addr_assign_type(name) == NET_ADDR_SET
+        return link
+
+    # ---- writing (executor operations named by plan actions) -----------------
+
+    def _idx(self, name):
+        """Interface index by name (refreshed on a miss: links created this run)."""
+        if name not in self._index:
+            found = list(self._ipr.link_lookup(ifname=name))
+            if not found:
+                raise ApplyError("interface %s does not exist" % name)
+            self._index[name] = found[0]
+        return self._index[name]
+
+    def link_add(self, name, kind, bridge=None, alias=None):
+        """Create a link; an existing one of that name is an answer, not a failure."""
+        kwargs = {"ifname": name, "kind": kind}
+        kwargs.update(self._bridge_kwargs(bridge))
+        try:
+            self._ipr.link("add", **kwargs)
+        except _deps.NetlinkError as exc:
+            if exc.code != errno.EEXIST:
+                raise
+        self._index.pop(name, None)
+        if alias is not None:
+            # the kernel ignores IFLA_IFALIAS in a create request; set it afterwards
+            self._ipr.link("set", index=self._idx(name), ifalias=alias)
+
+    def link_del(self, name):
+        """Delete a link; one already gone is an answer, not a failure."""
+        try:
+            self._ipr.link("del", index=self._idx(name))
+        except ApplyError:
+            return
+        except _deps.NetlinkError as exc:
+            if exc.code != errno.ENODEV:
+                raise
+        self._index.pop(name, None)
+
+    def link_set(self, name, kind=None, up=None, mtu=None, mac=None, bridge=None):
+        """Change link attributes in one request (only those given)."""
+        kwargs = {"index": self._idx(name)}
+        if mtu is not None:
+            kwargs["mtu"] = mtu
+        if mac is not None:
+            kwargs["address"] = mac
+        if bridge:
+            kwargs["kind"] = kind or "bridge"
+            kwargs.update(self._bridge_kwargs(bridge))
+        if len(kwargs) > 1:
+            self._ipr.link("set", **kwargs)
+        if up is not None:
+            self._ipr.link("set", index=kwargs["index"], state="up" if up else "down")
+
+    def link_master(self, name, master):
+        """Enslave ``name`` to ``master``, or release it when master is None."""
+        self._ipr.link("set", index=self._idx(name), master=self._idx(master) if master else 0)
+
+    def addr_add(self, name, cidr):
+        """Add an address; IPv4 gets the subnet broadcast (the seed's ``brd +``)."""
+        iface = ipaddress.ip_interface(cidr)
+        kwargs = {"index": self._idx(name), "address": str(iface.ip), "prefixlen": iface.network.prefixlen}
+        if iface.version == 4 and iface.network.prefixlen < 31:
+            kwargs["broadcast"] = str(iface.network.broadcast_address)
+        try:
+            self._ipr.addr("add", **kwargs)
+        except _deps.NetlinkError as exc:
+            if exc.code != errno.EEXIST:
+                raise
+
+    def addr_del(self, name, cidr):
+        """Remove an address; one already gone is an answer, not a failure."""
+        iface = ipaddress.ip_interface(cidr)
+        try:
+            self._ipr.addr("del", index=self._idx(name), address=str(iface.ip), prefixlen=iface.network.prefixlen)
+        except _deps.NetlinkError as exc:
+            if exc.code not in (errno.EADDRNOTAVAIL, errno.ENODEV):
+                raise
+
+    @staticmethod
+    def _bridge_kwargs(bridge):
+        """Our bridge options -> pyroute2 keywords (only those given)."""
+        return dict(
+            (BRIDGE_OPTS[opt][0], _bridge_raw(opt, value))
+            for opt, value in (bridge or {}).items()
+            if value is not None
+        )
+
+    # ---- read-back -----------------------------------------------------------
+
+    def wait_until(self, predicate, timeout=2.0, interval=0.05):
+        """Re-read until predicate(links, addresses) holds or timeout; return the last read.
+
+        A netlink change can become visible a moment after the request succeeded
+        (addresses, carrier-dependent flags), so results are polled, not assumed.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            links, addrs = self.links(), self.addresses()
+            if predicate(links, addrs) or time.monotonic() >= deadline:
+                return links, addrs
+            time.sleep(interval)
+
+
+def _addr_assign_type(name):
+    """/sys/class/net/NAME/addr_assign_type, or None when unreadable."""
+    try:
+        with open("/sys/class/net/%s/addr_assign_type" % name) as handle:
+            return int(handle.read().strip())
+    except (IOError, OSError, ValueError):
+        return None

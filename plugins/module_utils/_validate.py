@@ -1,0 +1,80 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, hypervisor.networking contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Input normalisers, private to this collection.
+
+Each returns the canonical form used in comparisons, so idempotence does not break on
+spelling, or raises ValidationError naming the option and the value.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ValidationError
+
+IFNAMSIZ = 15  # kernel limit on interface names, without the trailing NUL
+_MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+
+
+def ifname(option, value):
+    """A valid Linux interface name."""
+    if not isinstance(value, str) or not value:
+        raise ValidationError(option, value, "an interface name is a non-empty string")
+    if len(value) > IFNAMSIZ:
+        raise ValidationError(option, value, "interface names are at most %d characters (Linux limit)" % IFNAMSIZ)
+    if value in (".", "..") or any(c in value for c in "/: \t\n") or not value.isprintable():
+        raise ValidationError(option, value, "interface names cannot contain '/', ':', whitespace or control characters")
+    return value
+
+
+def interface_cidr(option, value):
+    """An interface address with prefix (host bits kept), canonical text form."""
+    text = str(value).strip()
+    if "/" not in text:
+        raise ValidationError(option, value, "expected an address with a prefix length, e.g. 192.168.100.1/24")
+    try:
+        iface = ipaddress.ip_interface(text)
+    except ValueError as exc:
+        raise ValidationError(option, value, "not a valid IPv4 or IPv6 CIDR (%s)" % exc)
+    return iface.with_prefixlen
+
+
+def network_cidr(option, value):
+    """A network (host bits must be zero), canonical text form."""
+    try:
+        return ipaddress.ip_network(str(value).strip(), strict=True).with_prefixlen
+    except ValueError as exc:
+        raise ValidationError(option, value, "not a valid IPv4 or IPv6 network (%s)" % exc)
+
+
+def mac(option, value):
+    """A unicast Ethernet address, lower case with colons."""
+    text = str(value).strip().lower().replace("-", ":")
+    if not _MAC_RE.match(text):
+        raise ValidationError(option, value, "expected a MAC address like 52:54:00:12:34:56")
+    if int(text[:2], 16) & 1:
+        raise ValidationError(option, value, "multicast MAC addresses cannot be assigned to an interface")
+    if text == "00:00:00:00:00:00":
+        raise ValidationError(option, value, "the all-zero MAC address cannot be assigned")
+    return text
+
+
+def mtu(option, value, minimum=68, maximum=65535):
+    """An MTU within what Ethernet-like links accept."""
+    if value is None:
+        return None
+    if not minimum <= int(value) <= maximum:
+        raise ValidationError(option, value, "MTU must be between %d and %d" % (minimum, maximum))
+    return int(value)
+
+
+def unique(option, values):
+    """Reject duplicates after normalisation (they hide typos)."""
+    seen = set()
+    for value in values:
+        if value in seen:
+            raise ValidationError(option, value, "listed twice")
+        seen.add(value)
+    return list(values)

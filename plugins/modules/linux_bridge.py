@@ -1,0 +1,191 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, hypervisor.networking contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: linux_bridge
+short_description: Manage a Linux bridge, its ports and addresses over netlink
+version_added: 0.1.0
+description:
+  - Creates, changes or removes a Linux bridge with its addresses, ports and bridge
+    options, the way C(ip link add name br0 type bridge), C(ip addr add ... brd + dev br0)
+    and C(ip link set eth0 master br0) would, but idempotently and in one netlink session.
+  - The runtime state is managed; nothing is written to distribution network configuration.
+  - A bridge this module creates carries the link alias C(managed-by=hypervisor.networking).
+  - If a change fails halfway, the changes already made in this run are undone, newest first,
+    and the failure lists what was applied and what was rolled back.
+author:
+  - hypervisor.networking contributors
+extends_documentation_fragment:
+  - hypervisor.networking.attributes
+  - hypervisor.networking.attributes.PYROUTE2
+options:
+  name:
+    description: Bridge name (Linux limit 15 characters).
+    type: str
+    required: true
+  state:
+    description: V(absent) deletes the bridge; its ports are released by the kernel.
+    type: str
+    choices: [present, absent]
+    default: present
+  up:
+    description: Administrative link state (C(ip link set br0 up)).
+    type: bool
+    default: true
+  addresses:
+    description:
+      - Addresses with prefix length, IPv4 or IPv6, for example V(192.168.100.1/24).
+      - IPv4 addresses get the subnet broadcast address (C(brd +)).
+      - Added to the bridge; see O(purge_addresses) to make the list exact.
+    type: list
+    elements: str
+  purge_addresses:
+    description: Remove addresses not in O(addresses). IPv6 link-local addresses are kept.
+    type: bool
+    default: false
+  ports:
+    description:
+      - Interfaces to enslave. Each must exist and must not belong to another bridge.
+      - The ports' own administrative state is left alone.
+    type: list
+    elements: str
+  purge_ports:
+    description: Detach ports not in O(ports).
+    type: bool
+    default: false
+  mtu:
+    description: MTU of the bridge. Left alone, the kernel derives it from the ports.
+    type: int
+  mac:
+    description: MAC address of the bridge. Left alone, the kernel derives it from the ports.
+    type: str
+  stp:
+    description: Run the kernel's spanning tree protocol on the bridge.
+    type: bool
+  forward_delay:
+    description: STP forward delay in seconds (0-30; at least 2 when O(stp=true)).
+    type: int
+  vlan_filtering:
+    description: VLAN filtering on the bridge. Kernels built without it refuse V(true).
+    type: bool
+  nf_call_iptables:
+    description:
+      - Pass bridged IPv4 frames of this bridge through iptables (br_netfilter's per-bridge hook).
+      - V(false) keeps bridged LAN frames out of the host firewall.
+    type: bool
+notes:
+  - Values the kernel assigns (a new bridge's random MAC) are V(null) in check mode results.
+seealso:
+  - module: hypervisor.networking.tap_iface
+"""
+
+EXAMPLES = r"""
+- name: The seed's NAT bridge (ip link add br0 type bridge; ip addr add 192.168.100.1/24 brd + dev br0; up)
+  hypervisor.networking.linux_bridge:
+    name: br0
+    addresses:
+      - 192.168.100.1/24
+
+- name: Exact addresses and ports, with STP
+  hypervisor.networking.linux_bridge:
+    name: br1
+    addresses: [10.10.0.1/24, "2001:db8:10::1/64"]
+    purge_addresses: true
+    ports: [veth-guest1, veth-guest2]
+    purge_ports: true
+    stp: true
+    forward_delay: 4
+    mtu: 9000
+
+- name: Remove a bridge
+  hypervisor.networking.linux_bridge:
+    name: br1
+    state: absent
+"""
+
+RETURN = r"""
+actions:
+  description: One line per change made (or planned, in check mode), in order.
+  returned: always
+  type: list
+  elements: str
+  sample: ["create bridge br0", "add address 192.168.100.1/24 to br0", "set br0 up"]
+bridge:
+  description: The bridge as it is after the run (as it would be, in check mode); empty when absent.
+  returned: always
+  type: dict
+  contains:
+    name: {description: Bridge name., type: str, returned: when present}
+    up: {description: Administrative state., type: bool, returned: when present}
+    addresses: {description: Addresses with prefix length, IPv6 link-local included., type: list, elements: str, returned: when present}
+    ports: {description: Enslaved interfaces, sorted., type: list, elements: str, returned: when present}
+    mtu: {description: MTU., type: int, returned: when present}
+    mac: {description: MAC address (null when the kernel will pick it)., type: str, returned: when present}
+    stp: {description: Spanning tree enabled., type: bool, returned: when present}
+    forward_delay: {description: Forward delay in seconds., type: int, returned: when present}
+    vlan_filtering: {description: VLAN filtering enabled., type: bool, returned: when present}
+    nf_call_iptables: {description: Bridged IPv4 frames pass iptables., type: bool, returned: when present}
+  sample: {name: br0, up: true, addresses: [192.168.100.1/24], ports: [], mtu: 1500, mac: "02:42:ac:11:00:02",
+           stp: false, forward_delay: 15, vlan_filtering: false, nf_call_iptables: false}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.hypervisor.networking.plugins.module_utils import _bridge, _deps
+from ansible_collections.hypervisor.networking.plugins.module_utils._errors import HypervisorNetworkingError
+from ansible_collections.hypervisor.networking.plugins.module_utils._netlink import Netlink
+from ansible_collections.hypervisor.networking.plugins.module_utils._plan import DiffTracker
+
+ARGUMENT_SPEC = dict(
+    name=dict(type="str", required=True),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    up=dict(type="bool", default=True),
+    addresses=dict(type="list", elements="str"),
+    purge_addresses=dict(type="bool", default=False),
+    ports=dict(type="list", elements="str"),
+    purge_ports=dict(type="bool", default=False),
+    mtu=dict(type="int"),
+    mac=dict(type="str"),
+    stp=dict(type="bool"),
+    forward_delay=dict(type="int"),
+    vlan_filtering=dict(type="bool"),
+    nf_call_iptables=dict(type="bool"),
+)
+
+
+def run(module, netlink_factory=Netlink):
+    """Read once, plan, apply unless check mode, read back; return exit_json kwargs."""
+    desired = _bridge.desired_state(module.params)
+    name = desired["name"]
+    with netlink_factory() as nl:
+        links, addrs = nl.links(), nl.addresses()
+        before = _bridge.bridge_view(name, links, addrs)
+        plan, after = _bridge.plan_bridge(desired, links, addrs)
+        if plan and not module.check_mode:
+            plan.apply(nl, context=name)
+            links, addrs = nl.wait_until(_bridge.settled(desired, after))
+            after = _bridge.bridge_view(name, links, addrs)
+    result = {"changed": bool(plan), "actions": plan.lines(), "bridge": after}
+    if module._diff:
+        result["diff"] = DiffTracker(before, after).diff(name)
+    return result
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    _deps.require_pyroute2(module)
+    try:
+        result = run(module)
+    except HypervisorNetworkingError as exc:
+        kwargs = exc.fail_kwargs()
+        kwargs["msg"] = "linux_bridge: %s" % kwargs["msg"]
+        module.fail_json(**kwargs)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

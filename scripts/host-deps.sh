@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Install the Debian packages the test pipeline and the demo need (root, Debian 12).
+# Skips apt entirely when everything is already installed.
+set -euo pipefail
+pkgs=(podman runc debootstrap python3-venv python3-dev gcc iptables nftables
+      python3-nftables iproute2 bridge-utils net-tools rsync git make uidmap)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "host-deps: all ${#pkgs[@]} packages present"
+  exit 0
+fi
+echo "host-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
