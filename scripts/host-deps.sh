@@ -3,7 +3,7 @@
 # Skips apt entirely when everything is already installed.
 set -euo pipefail
 pkgs=(podman runc debootstrap python3-venv python3-dev gcc iptables nftables
-      python3-nftables iproute2 bridge-utils net-tools rsync git make uidmap)
+      python3-nftables iproute2 iputils-ping bridge-utils net-tools rsync git make uidmap)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -10,6 +10,7 @@ reboot) will be planned beside it and reported separately.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 
 from ansible_collections.hypervisor.networking.plugins.module_utils import _validate as v
@@ -62,7 +63,7 @@ def bridge_view(name, links, addrs):
     view = {
         "name": name,
         "up": link["up"],
-        "addresses": list(addrs.get(link["index"], [])),
+        "addresses": sorted((a for a in addrs.get(link["index"], []) if not _is_link_local6(a)), key=_addr_key),
         "ports": sorted(n for n, other in links.items() if other["master"] == name),
         "mtu": link["mtu"],
         "mac": link["mac"],
@@ -87,7 +88,28 @@ def _check_present(desired, links):
             raise ValidationError("ports", port, "a bridge cannot be a port of another bridge")
 
 
-def plan_bridge(desired, links, addrs):
+def read_machine_id(path="/etc/machine-id"):
+    """The host's machine id, or '' when there is none (minimal containers)."""
+    try:
+        with open(path) as handle:
+            return handle.read().strip()
+    except (IOError, OSError):
+        return ""
+
+
+def stable_mac(name, machine_id):
+    """A locally administered unicast MAC derived from the host and the bridge name.
+
+    A new bridge would otherwise get a random MAC (unknowable in check mode, and a
+    different one after every re-creation, which stales guests' ARP caches); this is
+    the idea of systemd's MACAddressPolicy=persistent.
+    """
+    digest = bytearray(hashlib.sha256(("%s/%s" % (machine_id, name)).encode("utf-8")).digest()[:6])
+    digest[0] = (digest[0] & 0xFE) | 0x02
+    return ":".join("%02x" % b for b in digest)
+
+
+def plan_bridge(desired, links, addrs, machine_id=""):
     """Current state + desired state -> (Plan, predicted bridge view)."""
     name = desired["name"]
     existing = links.get(name)
@@ -103,10 +125,14 @@ def plan_bridge(desired, links, addrs):
     _check_present(desired, links)
     wanted_opts = dict((k, val) for k, val in desired["bridge"].items() if val is not None)
     if existing is None:
-        plan.add(("create bridge %s %s" % (name, _with_opts(wanted_opts))).strip(), "link_add",
-                 {"name": name, "kind": "bridge", "bridge": wanted_opts, "alias": MANAGED_ALIAS},
+        mac = desired["mac"] or stable_mac(name, machine_id)
+        # options equal to the kernel default are not sent: kernels without VLAN
+        # filtering refuse even vlan_filtering=0 in a create request
+        create_opts = dict((k, val) for k, val in wanted_opts.items() if KERNEL_DEFAULTS[k] != val)
+        plan.add(("create bridge %s %s" % (name, _with_opts(create_opts))).strip(), "link_add",
+                 {"name": name, "kind": "bridge", "bridge": create_opts, "alias": MANAGED_ALIAS, "mac": mac},
                  undo=("link_del", {"name": name}))
-        before = {"name": name, "up": False, "addresses": [], "ports": [], "mtu": None, "mac": None}
+        before = {"name": name, "up": False, "addresses": [], "ports": [], "mtu": None, "mac": mac}
         before.update(KERNEL_DEFAULTS)
         after = dict(before, **wanted_opts)
     else:
@@ -122,7 +148,7 @@ def plan_bridge(desired, links, addrs):
 
     _plan_ports(plan, desired, before, after)
     _plan_link_attrs(plan, desired, existing, links, before, after)
-    _plan_addresses(plan, desired, before, after)
+    _plan_addresses(plan, desired, addrs.get(existing["index"], []) if existing else [], after)
     if desired["up"] is not None and before["up"] != desired["up"]:
         state = "up" if desired["up"] else "down"
         plan.add("set %s %s" % (name, state), "link_set", {"name": name, "up": desired["up"]},
@@ -161,7 +187,7 @@ def _plan_link_attrs(plan, desired, existing, links, before, after):
     # predict what the kernel derives when the task leaves a value alone
     if desired["mtu"] is None and existing is None:
         after["mtu"] = min([p["mtu"] for p in port_links] or [DEFAULT_MTU])
-    if desired["mac"] is None and port_links and not (existing or {}).get("mac_set_by_user"):
+    if desired["mac"] is None and port_links and existing and not existing.get("mac_set_by_user"):
         after["mac"] = min(p["mac"] for p in port_links)
     if change:
         text = " ".join("%s %s" % (k, change[k]) for k in sorted(change))
@@ -171,13 +197,15 @@ def _plan_link_attrs(plan, desired, existing, links, before, after):
         after.update(change)
 
 
-def _plan_addresses(plan, desired, before, after):
-    """Remove unlisted addresses (purge_addresses, IPv6 link-local kept), add missing."""
+def _plan_addresses(plan, desired, current, after):
+    """Remove unlisted addresses (purge_addresses, IPv6 link-local kept), add missing.
+
+    ``current`` is the kernel's full list; the reported view leaves link-local out.
+    """
     name, wanted = desired["name"], desired["addresses"]
     if wanted is None and not desired["purge_addresses"]:
         return
     wanted = wanted or []
-    current = before["addresses"]
     kept = []
     for cidr in current:
         if cidr in wanted or not desired["purge_addresses"] or _is_link_local6(cidr):
@@ -189,7 +217,13 @@ def _plan_addresses(plan, desired, before, after):
     for cidr in added:
         plan.add("add address %s to %s" % (cidr, name), "addr_add", {"name": name, "cidr": cidr},
                  undo=("addr_del", {"name": name, "cidr": cidr}))
-    after["addresses"] = kept + added
+    after["addresses"] = sorted((a for a in kept + added if not _is_link_local6(a)), key=_addr_key)
+
+
+def _addr_key(cidr):
+    """Sort key: IPv4 before IPv6, then numerically."""
+    iface = ipaddress.ip_interface(cidr)
+    return (iface.version, int(iface.ip), iface.network.prefixlen)
 
 
 def _is_link_local6(cidr):
@@ -217,6 +251,5 @@ def settled(desired, after):
         if desired["state"] == "absent":
             return name not in links
         view = bridge_view(name, links, addrs)
-        return bool(view) and all(view.get(k) == after.get(k) for k in ("up", "ports")) and (
-            set(after["addresses"]) <= set(view["addresses"]))
+        return bool(view) and all(view.get(k) == after.get(k) for k in ("up", "ports", "addresses"))
     return check

@@ -20,6 +20,7 @@ from ansible_collections.hypervisor.networking.plugins.module_utils import _deps
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ApplyError
 
 IFF_UP = 0x1
+IFA_F_PERMANENT = 0x80  # set on configured addresses, not on kernel-generated ones
 USER_HZ = 100  # IFLA_BR_FORWARD_DELAY is in clock_t (centiseconds)
 NET_ADDR_SET = 3  # addr_assign_type: the MAC was set by a user, the kernel keeps it
 
@@ -78,9 +79,17 @@ class Netlink(object):
         return result
 
     def addresses(self):
-        """All addresses: {ifindex: [cidr, ...]}, one dump, kernel order."""
+        """Configured addresses: {ifindex: [cidr, ...]}, one dump, kernel order.
+
+        Addresses the kernel generates (IPv6 link-local, SLAAC) lack IFA_F_PERMANENT:
+        they are the kernel's to manage and are left out, so they are never purged
+        and never make a check-mode prediction wrong.
+        """
         result = {}
         for msg in self._ipr.get_addr():
+            flags = msg.get_attr("IFA_FLAGS")
+            if not ((msg["flags"] if flags is None else flags) & IFA_F_PERMANENT):
+                continue
             addr = msg.get_attr("IFA_ADDRESS")
             if msg["family"] == 2:
                 # IPv4: IFA_LOCAL is the interface's own address (IFA_ADDRESS is the
@@ -127,9 +136,11 @@ class Netlink(object):
             self._index[name] = found[0]
         return self._index[name]
 
-    def link_add(self, name, kind, bridge=None, alias=None):
+    def link_add(self, name, kind, bridge=None, alias=None, mac=None):
         """Create a link; an existing one of that name is an answer, not a failure."""
         kwargs = {"ifname": name, "kind": kind}
+        if mac is not None:
+            kwargs["address"] = mac
         kwargs.update(self._bridge_kwargs(bridge))
         try:
             self._ipr.link("add", **kwargs)

@@ -61,7 +61,12 @@ options:
     description: MTU of the bridge. Left alone, the kernel derives it from the ports.
     type: int
   mac:
-    description: MAC address of the bridge. Left alone, the kernel derives it from the ports.
+    description:
+      - MAC address of the bridge.
+      - Left alone, a bridge this module creates gets a stable, locally administered MAC
+        derived from C(/etc/machine-id) and the bridge name (as systemd's
+        C(MACAddressPolicy=persistent) does), so re-creating the bridge keeps guests' ARP
+        caches valid; an existing bridge keeps the MAC it has.
     type: str
   stp:
     description: Run the kernel's spanning tree protocol on the bridge.
@@ -78,7 +83,8 @@ options:
       - V(false) keeps bridged LAN frames out of the host firewall.
     type: bool
 notes:
-  - Values the kernel assigns (a new bridge's random MAC) are V(null) in check mode results.
+  - IPv6 link-local addresses and addresses the kernel configures by itself (SLAAC) are
+    neither reported in RV(bridge.addresses) nor purged.
 seealso:
   - module: hypervisor.networking.tap_iface
 """
@@ -121,10 +127,10 @@ bridge:
   contains:
     name: {description: Bridge name., type: str, returned: when present}
     up: {description: Administrative state., type: bool, returned: when present}
-    addresses: {description: Addresses with prefix length, IPv6 link-local included., type: list, elements: str, returned: when present}
+    addresses: {description: Configured addresses with prefix length, IPv4 first; IPv6 link-local left out., type: list, elements: str, returned: when present}
     ports: {description: Enslaved interfaces, sorted., type: list, elements: str, returned: when present}
     mtu: {description: MTU., type: int, returned: when present}
-    mac: {description: MAC address (null when the kernel will pick it)., type: str, returned: when present}
+    mac: {description: MAC address., type: str, returned: when present}
     stp: {description: Spanning tree enabled., type: bool, returned: when present}
     forward_delay: {description: Forward delay in seconds., type: int, returned: when present}
     vlan_filtering: {description: VLAN filtering enabled., type: bool, returned: when present}
@@ -164,7 +170,7 @@ def run(module, netlink_factory=Netlink):
     with netlink_factory() as nl:
         links, addrs = nl.links(), nl.addresses()
         before = _bridge.bridge_view(name, links, addrs)
-        plan, after = _bridge.plan_bridge(desired, links, addrs)
+        plan, after = _bridge.plan_bridge(desired, links, addrs, _bridge.read_machine_id())
         if plan and not module.check_mode:
             plan.apply(nl, context=name)
             links, addrs = nl.wait_until(_bridge.settled(desired, after))
