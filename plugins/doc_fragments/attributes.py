@@ -18,6 +18,7 @@ attributes:
     support: full
     description: Returns structured before/after dictionaries of the managed resource.
   platform:
+    support: full
     platforms: linux
     description: Linux hosts; runs as root.
 """

@@ -41,6 +41,15 @@ def _version_tuple(text):
     return tuple(parts)
 
 
+def pyroute2_version():
+    """Installed pyroute2 version: package metadata first (Debian 12's module says 'unknown')."""
+    try:
+        from importlib.metadata import version as dist_version
+        return dist_version("pyroute2")
+    except Exception:  # no metadata (vendored copy) or Python without importlib.metadata
+        return getattr(pyroute2, "__version__", "unknown")
+
+
 def require_pyroute2(module):
     """Fail the module with missing_required_lib unless pyroute2 >= PYROUTE2_MIN imports."""
     if not HAS_PYROUTE2:
@@ -48,6 +57,6 @@ def require_pyroute2(module):
             msg=missing_required_lib("pyroute2 >= %s" % PYROUTE2_MIN),
             exception=PYROUTE2_IMPORT_ERROR,
         )
-    version = getattr(pyroute2, "__version__", "0")
-    if _version_tuple(version) < _version_tuple(PYROUTE2_MIN):
+    version = pyroute2_version()
+    if version != "unknown" and _version_tuple(version) < _version_tuple(PYROUTE2_MIN):
         module.fail_json(msg="pyroute2 >= %s is required, found %s" % (PYROUTE2_MIN, version))

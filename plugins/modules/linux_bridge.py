@@ -18,7 +18,7 @@ description:
   - If a change fails halfway, the changes already made in this run are undone, newest first,
     and the failure lists what was applied and what was rolled back.
 author:
-  - hypervisor.networking contributors
+  - Hypervisor Networking Contributors (@hypervisor-networking)
 extends_documentation_fragment:
   - hypervisor.networking.attributes
   - hypervisor.networking.attributes.PYROUTE2
@@ -125,16 +125,48 @@ bridge:
   returned: always
   type: dict
   contains:
-    name: {description: Bridge name., type: str, returned: when present}
-    up: {description: Administrative state., type: bool, returned: when present}
-    addresses: {description: Configured addresses with prefix length, IPv4 first; IPv6 link-local left out., type: list, elements: str, returned: when present}
-    ports: {description: Enslaved interfaces, sorted., type: list, elements: str, returned: when present}
-    mtu: {description: MTU., type: int, returned: when present}
-    mac: {description: MAC address., type: str, returned: when present}
-    stp: {description: Spanning tree enabled., type: bool, returned: when present}
-    forward_delay: {description: Forward delay in seconds., type: int, returned: when present}
-    vlan_filtering: {description: VLAN filtering enabled., type: bool, returned: when present}
-    nf_call_iptables: {description: Bridged IPv4 frames pass iptables., type: bool, returned: when present}
+    name:
+      description: Bridge name.
+      type: str
+      returned: when present
+    up:
+      description: Administrative state.
+      type: bool
+      returned: when present
+    addresses:
+      description: Configured addresses with prefix length, IPv4 first; IPv6 link-local ones are left out.
+      type: list
+      elements: str
+      returned: when present
+    ports:
+      description: Enslaved interfaces, sorted by name.
+      type: list
+      elements: str
+      returned: when present
+    mtu:
+      description: MTU.
+      type: int
+      returned: when present
+    mac:
+      description: MAC address.
+      type: str
+      returned: when present
+    stp:
+      description: Spanning tree enabled.
+      type: bool
+      returned: when present
+    forward_delay:
+      description: Forward delay in seconds.
+      type: int
+      returned: when present
+    vlan_filtering:
+      description: VLAN filtering enabled.
+      type: bool
+      returned: when present
+    nf_call_iptables:
+      description: Bridged IPv4 frames pass iptables.
+      type: bool
+      returned: when present
   sample: {name: br0, up: true, addresses: [192.168.100.1/24], ports: [], mtu: 1500, mac: "02:42:ac:11:00:02",
            stp: false, forward_delay: 15, vlan_filtering: false, nf_call_iptables: false}
 """
@@ -163,11 +195,11 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def run(module, netlink_factory=Netlink):
+def run(module):
     """Read once, plan, apply unless check mode, read back; return exit_json kwargs."""
     desired = _bridge.desired_state(module.params)
     name = desired["name"]
-    with netlink_factory() as nl:
+    with Netlink() as nl:
         links, addrs = nl.links(), nl.addresses()
         before = _bridge.bridge_view(name, links, addrs)
         plan, after = _bridge.plan_bridge(desired, links, addrs, _bridge.read_machine_id())

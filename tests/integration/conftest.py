@@ -41,7 +41,7 @@ class Namespace(object):
     def run(self, *argv, check=True, user=None):
         """Run argv inside the namespace; return CompletedProcess (text)."""
         cmd = ["ip", "netns", "exec", self.name] + list(argv)
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
         if check and proc.returncode != 0:
             raise AssertionError("%s failed (%d): %s%s" % (" ".join(cmd), proc.returncode, proc.stdout, proc.stderr))
         return proc
@@ -56,7 +56,7 @@ class Namespace(object):
             proc = subprocess.run(
                 ["ip", "netns", "exec", self.name, sys.executable, "-m",
                  "ansible_collections.hypervisor.networking.plugins.modules.%s" % name, handle.name],
-                capture_output=True, text=True, timeout=120, env=env)
+                capture_output=True, text=True, timeout=120, env=env, check=False)
         finally:
             os.unlink(handle.name)
         try:

@@ -129,7 +129,7 @@ def test_addresses_add_and_purge_keep_link_local(netns):
     netns.run("ip", "link", "set", port, "up")
     netns.module(M, {"name": br, "ports": [port], "addresses": ["192.168.100.1/24", "2001:db8::1/64"]})
     # wait for the kernel's IPv6 link-local (the bridge has carrier through the port)
-    for _ in range(50):
+    for _attempt in range(50):
         addrs = netns.json("ip", "-j", "addr", "show", "dev", br)[0]["addr_info"]
         if any(a["local"].startswith("fe80") for a in addrs):
             break
