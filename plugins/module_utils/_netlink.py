@@ -16,7 +16,7 @@ import errno
 import ipaddress
 import time
 
-from ansible_collections.hypervisor.networking.plugins.module_utils import _deps
+from ansible_collections.hypervisor.networking.plugins.module_utils import _deps, _tuntap
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ApplyError
 
 IFF_UP = 0x1
@@ -123,6 +123,8 @@ class Netlink(object):
                 for opt, (_kw, attr) in BRIDGE_OPTS.items()
             )
             link["mac_set_by_user"] = _addr_assign_type(name) == NET_ADDR_SET
+        elif kind == "tun":
+            link["tun"] = _tun_dict(info.get_attr("IFLA_INFO_DATA"), msg.get_attr("IFLA_CARRIER"))
         return link
 
     # ---- writing (executor operations named by plan actions) -----------------
@@ -130,10 +132,17 @@ class Netlink(object):
     def _idx(self, name):
         """Interface index by name (refreshed on a miss: links created this run)."""
         if name not in self._index:
-            found = list(self._ipr.link_lookup(ifname=name))
+            # a single RTM_GETLINK by name: link_lookup() dumps every link on some
+            # pyroute2 versions, which is quadratic over a thousand TAPs
+            try:
+                found = list(self._ipr.link("get", ifname=name))
+            except _deps.NetlinkError as exc:
+                if exc.code != errno.ENODEV:
+                    raise
+                found = []
             if not found:
                 raise ApplyError("interface %s does not exist" % name)
-            self._index[name] = found[0]
+            self._index[name] = found[0]["index"]
         return self._index[name]
 
     def link_add(self, name, kind, bridge=None, alias=None, mac=None):
@@ -178,6 +187,24 @@ class Netlink(object):
         if up is not None:
             self._ipr.link("set", index=kwargs["index"], state="up" if up else "down")
 
+    def tap_create(self, name, uid, gid, multi_queue, vnet_hdr, alias, mtu=None, mac=None, master=None, up=True):
+        """Create a persistent TAP by ioctl, then mark and configure it in one netlink request."""
+        _tuntap.configure_tap(name, uid, gid, multi_queue, vnet_hdr)
+        self._index.pop(name, None)
+        kwargs = {"index": self._idx(name), "ifalias": alias, "state": "up" if up else "down"}
+        if mtu is not None:
+            kwargs["mtu"] = mtu
+        if mac is not None:
+            kwargs["address"] = mac
+        if master is not None:
+            kwargs["master"] = self._idx(master)
+        self._ipr.link("set", **kwargs)
+
+    @staticmethod
+    def tap_configure(name, uid, gid, multi_queue, vnet_hdr):
+        """Change owner, group and vnet_hdr of an existing, unopened persistent TAP."""
+        _tuntap.configure_tap(name, uid, gid, multi_queue, vnet_hdr)
+
     def link_master(self, name, master):
         """Enslave ``name`` to ``master``, or release it when master is None."""
         self._ipr.link("set", index=self._idx(name), master=self._idx(master) if master else 0)
@@ -214,7 +241,7 @@ class Netlink(object):
 
     # ---- read-back -----------------------------------------------------------
 
-    def wait_until(self, predicate, timeout=2.0, interval=0.05):
+    def wait_until(self, predicate, timeout=2.0, interval=0.05, addresses=True):
         """Re-read until predicate(links, addresses) holds or timeout; return the last read.
 
         A netlink change can become visible a moment after the request succeeded
@@ -222,10 +249,30 @@ class Netlink(object):
         """
         deadline = time.monotonic() + timeout
         while True:
-            links, addrs = self.links(), self.addresses()
+            links = self.links()
+            addrs = self.addresses() if addresses else None
             if predicate(links, addrs) or time.monotonic() >= deadline:
                 return links, addrs
             time.sleep(interval)
+
+
+def _tun_dict(data, carrier):
+    """IFLA_INFO_DATA of a tun/tap link -> plain dict (owner/group None when unset)."""
+    def attr(key):
+        return data.get_attr(key) if data is not None else None
+
+    queues = (attr("IFLA_TUN_NUM_QUEUES") or 0) + (attr("IFLA_TUN_NUM_DISABLED_QUEUES") or 0)
+    return {
+        "mode": "tap" if attr("IFLA_TUN_TYPE") == 2 else "tun",
+        "owner": attr("IFLA_TUN_OWNER"),
+        "group": attr("IFLA_TUN_GROUP"),
+        "multi_queue": bool(attr("IFLA_TUN_MULTI_QUEUE")),
+        "vnet_hdr": bool(attr("IFLA_TUN_VNET_HDR")),
+        "persist": bool(attr("IFLA_TUN_PERSIST")),
+        # held open by a process (a running guest): the kernel reports attached queues
+        # only for multi-queue TAPs, and turns carrier on while any queue is attached
+        "in_use": queues > 0 or bool(carrier),
+    }
 
 
 def _addr_assign_type(name):

@@ -10,6 +10,7 @@ import secrets
 import subprocess
 import sys
 import tempfile
+import time
 
 import pytest
 
@@ -73,7 +74,13 @@ class Namespace(object):
             link.pop("stats", None)
             link.pop("stats64", None)
             _strip_timers(link)
-        addrs = json.loads(self.run("ip", "-j", "addr", "show").stdout)
+        # IPv6 duplicate address detection flips flags on its own for a second or two
+        # after a link gets carrier: wait until it has finished
+        for _attempt in range(40):
+            addrs = json.loads(self.run("ip", "-j", "addr", "show").stdout)
+            if not any(a.get("tentative") for link in addrs for a in link.get("addr_info", [])):
+                break
+            time.sleep(0.1)
         return {"links": links, "addrs": addrs}
 
     def json(self, *argv):

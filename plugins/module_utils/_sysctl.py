@@ -1,0 +1,138 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, hypervisor.networking contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Kernel parameters, private to this collection: a runtime facet (/proc/sys of the
+current network namespace) and a persistent facet (a sysctl.d drop-in), planned and
+reported separately, in the manner of ansible.posix.sysctl.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from ansible_collections.hypervisor.networking.plugins.module_utils._errors import StateError, ValidationError
+from ansible_collections.hypervisor.networking.plugins.module_utils._plan import Plan
+
+PROC_SYS = "/proc/sys"
+HEADER = ("# Managed by the hypervisor.networking collection (ip_forward module).\n"
+          "# Changes here are overwritten on its next run.\n")
+
+
+def proc_path(key, root=PROC_SYS):
+    """net.ipv4.ip_forward -> /proc/sys/net/ipv4/ip_forward."""
+    return os.path.join(root, *key.split("."))
+
+
+def read_runtime(key, root=PROC_SYS):
+    """Current integer value, or None when the key does not exist (IPv6 disabled)."""
+    try:
+        with open(proc_path(key, root)) as handle:
+            return int(handle.read().split()[0])
+    except (IOError, OSError):
+        return None
+
+
+def parse_dropin(text):
+    """key = value lines of a sysctl.d file -> ordered dict-like list of pairs."""
+    pairs = []
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if not line or line[0] in "#;" or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        pairs.append((key.strip().lstrip("-"), value.strip()))
+    return pairs
+
+
+def render_dropin(pairs):
+    """Ordered (key, value) pairs -> file text with our header."""
+    return HEADER + "".join("%s = %s\n" % (key, value) for key, value in pairs)
+
+
+def check_dropin_path(option, path):
+    """An absolute path in an existing directory."""
+    if not os.path.isabs(path):
+        raise ValidationError(option, path, "must be an absolute path")
+    if not os.path.isdir(os.path.dirname(path)):
+        raise ValidationError(option, path, "its directory does not exist")
+    if os.path.isdir(path):
+        raise ValidationError(option, path, "is a directory")
+    return path
+
+
+def plan_runtime(desired, current):
+    """{key: int} desired vs current runtime values -> Plan (keys with None are left alone)."""
+    plan = Plan()
+    for key, value in desired.items():
+        if value is None:
+            continue
+        if current.get(key) is None:
+            raise StateError("%s does not exist in this kernel or namespace (IPv6 disabled?)" % key)
+        if current[key] != value:
+            plan.add("set %s = %d (runtime, was %d)" % (key, value, current[key]), "sysctl_write",
+                     {"key": key, "value": value}, undo=("sysctl_write", {"key": key, "value": current[key]}))
+    return plan
+
+
+def plan_persistent(desired, path, current_text):
+    """Desired values merged into the drop-in -> (Plan, new text). Keys with None keep
+    whatever line the file has; other keys' lines are kept as they are."""
+    pairs = parse_dropin(current_text)
+    merged = dict(pairs)
+    order = [key for key, _value in pairs]
+    for key, value in desired.items():
+        if value is None:
+            continue
+        if key not in merged:
+            order.append(key)
+        merged[key] = str(value)
+    text = render_dropin([(key, merged[key]) for key in order])
+    plan = Plan()
+    if text != current_text:
+        verb = "write" if current_text is None else "update"
+        undo = ("file_remove", {"path": path}) if current_text is None else (
+            "file_write", {"path": path, "content": current_text})
+        plan.add("%s %s (persistent: %s)" % (verb, path, ", ".join("%s = %s" % (k, merged[k]) for k in order)),
+                 "file_write", {"path": path, "content": text}, undo=undo)
+    return plan, text
+
+
+def read_file(path):
+    """File text, or None when it does not exist."""
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except (IOError, OSError):
+        return None
+
+
+class SysctlExecutor(object):
+    """Executor for sysctl plans: /proc/sys writes and atomic file writes."""
+
+    def __init__(self, module, root=PROC_SYS):
+        self.module = module
+        self.root = root
+
+    def sysctl_write(self, key, value):
+        """Write one runtime value."""
+        with open(proc_path(key, self.root), "w") as handle:
+            handle.write("%d\n" % value)
+
+    def file_write(self, path, content):
+        """Write ``content`` atomically: temp file in the same directory, then rename."""
+        fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=os.path.dirname(path))
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(content)
+            os.chmod(tmp, 0o644)
+            self.module.atomic_move(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    @staticmethod
+    def file_remove(path):
+        """Remove a file we wrote (undo of a first write)."""
+        if os.path.exists(path):
+            os.unlink(path)

@@ -1,0 +1,138 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, hypervisor.networking contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: ip_forward
+short_description: Enable or disable IP forwarding, now and across reboots
+version_added: 0.1.0
+description:
+  - Sets C(net.ipv4.ip_forward) and, when asked, C(net.ipv6.conf.all.forwarding) (the seed's
+    C(sysctl -w net.ipv4.ip_forward=1)) by writing C(/proc/sys) directly, in the network
+    namespace the module runs in; no C(sysctl) command is needed.
+  - With O(persist=true) the same values go into a sysctl.d drop-in, written atomically, so
+    they survive a reboot. The runtime facet and the persistent facet are decided and
+    reported separately (RV(changed_runtime), RV(changed_persistent)).
+author:
+  - Hypervisor Networking Contributors (@hypervisor-networking)
+extends_documentation_fragment:
+  - hypervisor.networking.attributes
+options:
+  ipv4:
+    description: Value of C(net.ipv4.ip_forward).
+    type: bool
+    default: true
+  ipv6:
+    description:
+      - Value of C(net.ipv6.conf.all.forwarding).
+      - Left out, IPv6 forwarding is left alone, at runtime and in the drop-in.
+      - Enabling it makes the host stop accepting router advertisements on interfaces that
+        use the kernel default C(accept_ra=1).
+    type: bool
+  persist:
+    description:
+      - Also write the values to O(sysctl_file) so they survive a reboot.
+      - V(false) touches no file, not even an existing drop-in.
+    type: bool
+    default: true
+  sysctl_file:
+    description: The drop-in this module owns. Its directory must exist.
+    type: path
+    default: /etc/sysctl.d/90-hypervisor-networking.conf
+"""
+
+EXAMPLES = r"""
+- name: The seed's sysctl -w net.ipv4.ip_forward=1, persistent
+  hypervisor.networking.ip_forward:
+
+- name: IPv4 and IPv6 forwarding at runtime only
+  hypervisor.networking.ip_forward:
+    ipv4: true
+    ipv6: true
+    persist: false
+"""
+
+RETURN = r"""
+actions:
+  description: One line per change made (or planned, in check mode); runtime first, then persistent.
+  returned: always
+  type: list
+  elements: str
+  sample: ["set net.ipv4.ip_forward = 1 (runtime, was 0)",
+           "write /etc/sysctl.d/90-hypervisor-networking.conf (persistent: net.ipv4.ip_forward = 1)"]
+forwarding:
+  description: Forwarding as it is after the run (would be, in check mode); C(ipv6) is null when IPv6 is disabled.
+  returned: always
+  type: dict
+  sample: {ipv4: true, ipv6: false}
+persisted:
+  description: The drop-in path when O(persist=true), else null.
+  returned: always
+  type: str
+  sample: /etc/sysctl.d/90-hypervisor-networking.conf
+changed_runtime:
+  description: Whether the runtime values changed (would change).
+  returned: always
+  type: bool
+changed_persistent:
+  description: Whether the drop-in changed (would change).
+  returned: always
+  type: bool
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.hypervisor.networking.plugins.module_utils import _sysctl
+from ansible_collections.hypervisor.networking.plugins.module_utils._errors import HypervisorNetworkingError
+from ansible_collections.hypervisor.networking.plugins.module_utils._plan import DiffTracker, Plan
+
+KEYS = {"ipv4": "net.ipv4.ip_forward", "ipv6": "net.ipv6.conf.all.forwarding"}
+
+ARGUMENT_SPEC = dict(
+    ipv4=dict(type="bool", default=True),
+    ipv6=dict(type="bool"),
+    persist=dict(type="bool", default=True),
+    sysctl_file=dict(type="path", default="/etc/sysctl.d/90-hypervisor-networking.conf"),
+)
+
+
+def run(module):
+    """Plan both facets, apply unless check mode, report them separately."""
+    params = module.params
+    path = _sysctl.check_dropin_path("sysctl_file", params["sysctl_file"]) if params["persist"] else None
+    desired = dict((KEYS[k], None if params[k] is None else int(params[k])) for k in ("ipv4", "ipv6"))
+    current = dict((key, _sysctl.read_runtime(key)) for key in KEYS.values())
+    runtime = _sysctl.plan_runtime(desired, current)
+    old_text = _sysctl.read_file(path) if path else None
+    persistent, new_text = _sysctl.plan_persistent(desired, path, old_text) if path else (Plan(), None)
+    plan = Plan(runtime.actions + persistent.actions)
+    if plan and not module.check_mode:
+        plan.apply(_sysctl.SysctlExecutor(module))
+    after = dict(current, **dict((k, val) for k, val in desired.items() if val is not None))
+    if not module.check_mode:
+        after = dict((key, _sysctl.read_runtime(key)) for key in KEYS.values())
+    forwarding = dict((k, None if after[key] is None else bool(after[key])) for k, key in KEYS.items())
+    result = {"changed": bool(plan), "actions": plan.lines(), "forwarding": forwarding, "persisted": path,
+              "changed_runtime": bool(runtime), "changed_persistent": bool(persistent)}
+    if module._diff:
+        before = {"runtime": current, "file": old_text}
+        result["diff"] = DiffTracker(before, {"runtime": after, "file": new_text if path else old_text}).diff()
+    return result
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    try:
+        result = run(module)
+    except HypervisorNetworkingError as exc:
+        kwargs = exc.fail_kwargs()
+        kwargs["msg"] = "ip_forward: %s" % kwargs["msg"]
+        module.fail_json(**kwargs)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,231 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, hypervisor.networking contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: tap_iface
+short_description: Manage persistent TAP devices for guests, one or a thousand per call
+version_added: 0.1.0
+description:
+  - Creates, changes or removes persistent TAP devices (what C(ip tuntap add mode tap) makes)
+    for QEMU guests, with owner and group so a non-root QEMU can open them, attached to a bridge.
+  - A whole list converges in one call over one netlink session; TAPs already as described cost
+    one link dump, nothing more.
+  - Settings change in place where the kernel allows (MTU, MAC, bridge, link state, and owner,
+    group and vnet_hdr while no process holds the TAP open). Changing O(multi_queue), or owner,
+    group or vnet_hdr of a TAP a process holds open (a running guest), needs a new device; the
+    module then fails naming the TAP and the setting unless O(force=true).
+  - TAPs this module creates carry the link alias C(managed-by=hypervisor.networking); O(purge)
+    only ever deletes TAPs with that mark.
+author:
+  - Hypervisor Networking Contributors (@hypervisor-networking)
+extends_documentation_fragment:
+  - hypervisor.networking.attributes
+  - hypervisor.networking.attributes.PYROUTE2
+options:
+  name:
+    description: One TAP. Mutually exclusive with O(taps).
+    type: str
+  taps:
+    description:
+      - Many TAPs in one call. Each item takes O(name) (required) and any of O(state), O(owner),
+        O(group), O(bridge), O(up), O(mtu), O(mac), O(multi_queue), O(vnet_hdr).
+      - The same options given at the top level are defaults for every item.
+    type: list
+    elements: dict
+    suboptions:
+      name: {description: TAP name (Linux limit 15 characters)., type: str, required: true}
+      state: {description: V(present) or V(absent)., type: str, choices: [present, absent]}
+      owner: {description: User (name or id) allowed to open the TAP., type: str}
+      group: {description: Group (name or id) allowed to open the TAP., type: str}
+      bridge: {description: Bridge to attach the TAP to., type: str}
+      up: {description: Administrative link state., type: bool}
+      mtu: {description: MTU., type: int}
+      mac: {description: MAC address of the host side of the TAP., type: str}
+      multi_queue: {description: IFF_MULTI_QUEUE., type: bool}
+      vnet_hdr: {description: IFF_VNET_HDR., type: bool}
+  state:
+    description: V(absent) deletes the TAP.
+    type: str
+    choices: [present, absent]
+    default: present
+  owner:
+    description:
+      - User, by name or id, who may open the TAP (a non-root QEMU). Resolved on the managed host.
+      - Left out, an existing TAP keeps its owner and a new one has none (root only).
+    type: str
+  group:
+    description: Group, by name or id, whose members may open the TAP. Resolved on the managed host.
+    type: str
+  bridge:
+    description:
+      - Attach the TAP to this bridge. The bridge must exist; the module fails before any change otherwise.
+      - Left out, the TAP's bridge membership is left alone.
+    type: str
+  up:
+    description: Administrative link state.
+    type: bool
+    default: true
+  mtu:
+    description: MTU of the TAP (new TAPs get 1500 when left out).
+    type: int
+  mac:
+    description:
+      - MAC address of the host side of the TAP (not the guest's MAC).
+      - Left out, a new TAP gets a stable C(fe:) address derived from C(/etc/machine-id) and its name,
+        high enough that a bridge never takes it as its own MAC.
+    type: str
+  multi_queue:
+    description: Create the TAP with IFF_MULTI_QUEUE (for multi-queue virtio-net). Can only change by recreating it.
+    type: bool
+    default: false
+  vnet_hdr:
+    description: IFF_VNET_HDR (virtio-net header offloads). QEMU sets it itself when it opens the TAP.
+    type: bool
+    default: false
+  purge:
+    description:
+      - With O(taps), delete TAPs this collection created that are not listed.
+      - TAPs created by hand or by QEMU are never touched, whatever their names.
+    type: bool
+    default: false
+  force:
+    description:
+      - Allow deleting or recreating a TAP that a process holds open. Without it the module fails
+        instead of cutting a running guest off.
+    type: bool
+    default: false
+seealso:
+  - module: hypervisor.networking.linux_bridge
+"""
+
+EXAMPLES = r"""
+- name: One TAP for a guest run by the unprivileged user qemu
+  hypervisor.networking.tap_iface:
+    name: vm1-tap0
+    owner: qemu
+    bridge: br0
+
+- name: All guests' TAPs in one call; drop the ones no longer listed
+  hypervisor.networking.tap_iface:
+    owner: libvirt-qemu
+    group: kvm
+    bridge: br0
+    vnet_hdr: true
+    purge: true
+    taps:
+      - name: vm1-tap0
+      - name: vm2-tap0
+        multi_queue: true
+      - name: vm3-tap0
+        mtu: 9000
+"""
+
+RETURN = r"""
+actions:
+  description: One line per change made (or planned, in check mode), in order.
+  returned: always
+  type: list
+  elements: str
+  sample: ["create TAP vm1-tap0 (owner 64055, on br0)"]
+purged:
+  description: Names of TAPs deleted (or, in check mode, to be deleted) by O(purge).
+  returned: always
+  type: list
+  elements: str
+  sample: [vm9-tap0]
+taps:
+  description:
+    - The listed TAPs as they are after the run, or would be in check mode.
+    - C(in_use) is true while a process (a running guest) holds the TAP open.
+    - Absent TAPs are reported as C({name, state=absent}).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {name: vm1-tap0, state: present, owner: 64055, group: null, bridge: br0, up: true, mtu: 1500,
+       mac: "fe:1c:2b:3a:4d:5e", multi_queue: false, vnet_hdr: false, in_use: false, managed: true}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.hypervisor.networking.plugins.module_utils import _deps, _tap
+from ansible_collections.hypervisor.networking.plugins.module_utils._bridge import read_machine_id
+from ansible_collections.hypervisor.networking.plugins.module_utils._errors import (
+    HypervisorNetworkingError,
+    ValidationError,
+)
+from ansible_collections.hypervisor.networking.plugins.module_utils._netlink import Netlink
+from ansible_collections.hypervisor.networking.plugins.module_utils._plan import DiffTracker
+
+ITEM_SPEC = dict(
+    name=dict(type="str", required=True),
+    state=dict(type="str", choices=["present", "absent"]),
+    owner=dict(type="str"),
+    group=dict(type="str"),
+    bridge=dict(type="str"),
+    up=dict(type="bool"),
+    mtu=dict(type="int"),
+    mac=dict(type="str"),
+    multi_queue=dict(type="bool"),
+    vnet_hdr=dict(type="bool"),
+)
+
+ARGUMENT_SPEC = dict(
+    name=dict(type="str"),
+    taps=dict(type="list", elements="dict", options=ITEM_SPEC),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    owner=dict(type="str"),
+    group=dict(type="str"),
+    bridge=dict(type="str"),
+    up=dict(type="bool", default=True),
+    mtu=dict(type="int"),
+    mac=dict(type="str"),
+    multi_queue=dict(type="bool", default=False),
+    vnet_hdr=dict(type="bool", default=False),
+    purge=dict(type="bool", default=False),
+    force=dict(type="bool", default=False),
+)
+
+
+def run(module):
+    """Validate all items, read links once, plan, apply unless check mode, read back."""
+    params = module.params
+    if params["purge"] and params["taps"] is None:
+        raise ValidationError("purge", True, "purge needs the full list in taps")
+    taps = _tap.desired_taps(params)
+    with Netlink() as nl:
+        links = nl.links()
+        purged = _tap.purge_candidates(taps, links) if params["purge"] else []
+        plan, after = _tap.plan_taps(taps, links, params["purge"], params["force"], read_machine_id())
+        before = [_tap.tap_view(links[name]) if name in links else {"name": name, "state": "absent"}
+                  for name in purged + [v["name"] for v in after]]
+        if plan and not module.check_mode:
+            plan.apply(nl)
+            links, _addrs = nl.wait_until(_tap.settled(after), addresses=False)
+            after = [_tap.tap_view(links[v["name"]]) if v["name"] in links else v for v in after]
+    result = {"changed": bool(plan), "actions": plan.lines(), "taps": after, "purged": purged}
+    if module._diff:
+        gone = [{"name": name, "state": "absent"} for name in purged]
+        result["diff"] = DiffTracker({"taps": before}, {"taps": gone + after}).diff()
+    return result
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
+                           mutually_exclusive=[("name", "taps")], required_one_of=[("name", "taps")])
+    _deps.require_pyroute2(module)
+    try:
+        result = run(module)
+    except HypervisorNetworkingError as exc:
+        kwargs = exc.fail_kwargs()
+        kwargs["msg"] = "tap_iface: %s" % kwargs["msg"]
+        module.fail_json(**kwargs)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
