@@ -117,8 +117,13 @@ def _is_tap(link):
     return link["kind"] == "tun" and link["tun"]["mode"] == "tap"
 
 
-def _validate_against_host(taps, links):
-    """Host-dependent checks for every item, before anything is planned."""
+def _validate_against_host(taps, links, bridges_later):
+    """Host-dependent checks for every item, before anything is planned.
+
+    ``bridges_later`` (check mode): a missing bridge may be one an earlier task of the same
+    check run would have created, so it is returned for a warning instead of failing.
+    """
+    missing = []
     for tap in taps:
         link = links.get(tap["name"])
         if link is not None and not _is_tap(link):
@@ -127,10 +132,13 @@ def _validate_against_host(taps, links):
         bridge = tap["bridge"]
         if tap["state"] == "present" and bridge is not None:
             if bridge not in links:
-                raise StateError("%s: bridge %s does not exist" % (tap["name"], bridge))
-            if links[bridge]["kind"] != "bridge":
+                if not bridges_later:
+                    raise StateError("%s: bridge %s does not exist" % (tap["name"], bridge))
+                missing.append(bridge)
+            elif links[bridge]["kind"] != "bridge":
                 raise StateError("%s: %s is a %s link, not a bridge" % (
                     tap["name"], bridge, links[bridge]["kind"] or "physical"))
+    return sorted(set(missing))
 
 
 def purge_candidates(taps, links):
@@ -140,9 +148,9 @@ def purge_candidates(taps, links):
             and links[name].get("alias") == MANAGED_ALIAS]
 
 
-def plan_taps(taps, links, purge=False, force=False, machine_id=""):
-    """Desired TAPs + current links -> (Plan, [predicted view per listed TAP])."""
-    _validate_against_host(taps, links)
+def plan_taps(taps, links, purge=False, force=False, machine_id="", bridges_later=False):
+    """Desired TAPs + current links -> (Plan, [predicted view per listed TAP], [missing bridges])."""
+    missing = _validate_against_host(taps, links, bridges_later)
     plan, views = Plan(), []
     for name in purge_candidates(taps, links) if purge else []:
         _plan_delete(plan, tap_view(links[name]), force, "purge")
@@ -156,7 +164,7 @@ def plan_taps(taps, links, purge=False, force=False, machine_id=""):
             views.append(_plan_create(plan, tap, machine_id))
         else:
             views.append(_plan_update(plan, tap, tap_view(link), force, machine_id))
-    return plan, views
+    return plan, views, missing
 
 
 def _plan_delete(plan, current, force, why):
@@ -254,8 +262,13 @@ def _changes_text(change, current):
     return " ".join("%s %s->%s" % (k, current[k], change[k]) for k in sorted(change))
 
 
+def touched(plan):
+    """Names of the links a plan changes (each action's first argument is a link name)."""
+    return sorted(set(action.args["name"] for action in plan))
+
+
 def settled(views):
-    """Read-back predicate: every listed TAP is present/absent as predicted."""
+    """Read-back predicate: every TAP read back is present/absent as predicted."""
     def check(links, _addrs):
         """True once the kernel shows the predicted presence, bridge and link state."""
         for view in views:

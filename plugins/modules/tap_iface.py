@@ -63,6 +63,7 @@ options:
   bridge:
     description:
       - Attach the TAP to this bridge. The bridge must exist; the module fails before any change otherwise.
+      - In check mode a missing bridge is a warning, since an earlier task of the same run may create it.
       - Left out, the TAP's bridge membership is left alone.
     type: str
   up:
@@ -200,12 +201,18 @@ def run(module):
     with Netlink() as nl:
         links = nl.links()
         purged = _tap.purge_candidates(taps, links) if params["purge"] else []
-        plan, after = _tap.plan_taps(taps, links, params["purge"], params["force"], read_machine_id())
+        plan, after, missing = _tap.plan_taps(taps, links, params["purge"], params["force"], read_machine_id(),
+                                              bridges_later=module.check_mode)
+        for bridge in missing:
+            module.warn("bridge %s does not exist yet: a real run fails unless an earlier task creates it" % bridge)
         before = [_tap.tap_view(links[name]) if name in links else {"name": name, "state": "absent"}
                   for name in purged + [v["name"] for v in after]]
         if plan and not module.check_mode:
             plan.apply(nl)
-            links, _addrs = nl.wait_until(_tap.settled(after), addresses=False)
+            # read back only what the plan touched; the rest was just read
+            names = _tap.touched(plan)
+            expect = [v for v in after if v["name"] in names]
+            links, _addrs = nl.wait_until(_tap.settled(expect), addresses=False, only=names)
             after = [_tap.tap_view(links[v["name"]]) if v["name"] in links else v for v in after]
     result = {"changed": bool(plan), "actions": plan.lines(), "taps": after, "purged": purged}
     if module._diff:

@@ -1,0 +1,60 @@
+# -*- coding: utf-8 -*-
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.hypervisor.networking.plugins.module_utils import _sysctl
+from ansible_collections.hypervisor.networking.plugins.module_utils._errors import StateError, ValidationError
+
+V4, V6 = "net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"
+
+
+@pytest.mark.parametrize("desired,current,expected", [
+    ({V4: 1, V6: None}, {V4: 0, V6: 0}, ["set net.ipv4.ip_forward = 1 (runtime, was 0)"]),
+    ({V4: 1, V6: None}, {V4: 1, V6: 0}, []),
+    ({V4: 0, V6: 1}, {V4: 1, V6: 0}, ["set net.ipv4.ip_forward = 0 (runtime, was 1)",
+                                      "set net.ipv6.conf.all.forwarding = 1 (runtime, was 0)"]),
+])
+def test_plan_runtime(desired, current, expected):
+    assert _sysctl.plan_runtime(desired, current).lines() == expected
+
+
+def test_plan_runtime_ipv6_disabled():
+    with pytest.raises(StateError, match="IPv6 disabled"):
+        _sysctl.plan_runtime({V6: 1}, {V6: None})
+
+
+def test_plan_persistent_first_write_and_idempotence():
+    plan, text = _sysctl.plan_persistent({V4: 1, V6: None}, "/etc/sysctl.d/x.conf", None)
+    assert plan.lines() == ["write /etc/sysctl.d/x.conf (persistent: net.ipv4.ip_forward = 1)"]
+    assert plan.actions[0].undo == ("file_remove", {"path": "/etc/sysctl.d/x.conf"})
+    assert text.endswith("net.ipv4.ip_forward = 1\n") and text.startswith("# Managed by")
+    again, same = _sysctl.plan_persistent({V4: 1, V6: None}, "/etc/sysctl.d/x.conf", text)
+    assert not again and same == text
+
+
+def test_plan_persistent_keeps_lines_it_does_not_govern():
+    old = "net.ipv6.conf.all.forwarding = 1\nnet.ipv4.ip_forward=0\n"
+    plan, text = _sysctl.plan_persistent({V4: 1, V6: None}, "/x.conf", old)
+    assert _sysctl.parse_dropin(text) == [(V6, "1"), (V4, "1")]
+    assert plan.actions[0].undo == ("file_write", {"path": "/x.conf", "content": old})
+
+
+def test_parse_dropin_ignores_comments_and_blank_lines():
+    assert _sysctl.parse_dropin("# c\n; c\n\n-net.a = 1\nnoequals\n") == [("net.a", "1")]
+
+
+def test_check_dropin_path(tmp_path):
+    assert _sysctl.check_dropin_path("sysctl_file", str(tmp_path / "a.conf")) == str(tmp_path / "a.conf")
+    for bad in ("rel.conf", str(tmp_path / "missing" / "a.conf"), str(tmp_path)):
+        with pytest.raises(ValidationError, match="sysctl_file="):
+            _sysctl.check_dropin_path("sysctl_file", bad)
+
+
+def test_runtime_read_write_under_a_fake_root(tmp_path):
+    (tmp_path / "net" / "ipv4").mkdir(parents=True)
+    (tmp_path / "net" / "ipv4" / "ip_forward").write_text("0\n")
+    assert _sysctl.read_runtime(V4, str(tmp_path)) == 0
+    assert _sysctl.read_runtime(V6, str(tmp_path)) is None
+    _sysctl.SysctlExecutor(module=None, root=str(tmp_path)).sysctl_write(V4, 1)
+    assert _sysctl.read_runtime(V4, str(tmp_path)) == 1
