@@ -1,10 +1,9 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 """Benchmark: N TAPs (owner set, on a bridge) in one tap_iface call, inside a network
 namespace. Measures the first run, a no-change re-run, and a run after 1% of the TAPs
 were deleted by hand (only those must be recreated). Not a test: it prints wall times.
 
-usage: bench/tap_bench.py [--count 1000] [--playbook]
+usage: python bench/tap_bench.py [--count 1000] [--playbook]
   --playbook  also time the same call through ansible-playbook (adds Ansible start-up)
 """
 from __future__ import annotations
