@@ -18,9 +18,9 @@ class HypervisorNetworkingError(Exception):
         self.applied = list(applied or [])
         self.rolled_back = list(rolled_back or [])
 
-    def fail_kwargs(self):
-        """Keyword arguments for ``AnsibleModule.fail_json``."""
-        kwargs = {"msg": self.msg}
+    def fail_kwargs(self, module_name=""):
+        """Keyword arguments for ``AnsibleModule.fail_json``, message prefixed by the module name."""
+        kwargs = {"msg": "%s: %s" % (module_name, self.msg) if module_name else self.msg}
         if self.applied or self.rolled_back:
             kwargs["applied_actions"] = self.applied
             kwargs["rolled_back_actions"] = self.rolled_back

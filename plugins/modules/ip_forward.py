@@ -128,9 +128,7 @@ def main():
     try:
         result = run(module)
     except HypervisorNetworkingError as exc:
-        kwargs = exc.fail_kwargs()
-        kwargs["msg"] = "ip_forward: %s" % kwargs["msg"]
-        module.fail_json(**kwargs)
+        module.fail_json(**exc.fail_kwargs("ip_forward"))
     module.exit_json(**result)
 
 

@@ -219,9 +219,7 @@ def main():
     try:
         result = run(module)
     except HypervisorNetworkingError as exc:
-        kwargs = exc.fail_kwargs()
-        kwargs["msg"] = "linux_bridge: %s" % kwargs["msg"]
-        module.fail_json(**kwargs)
+        module.fail_json(**exc.fail_kwargs("linux_bridge"))
     module.exit_json(**result)
 
 

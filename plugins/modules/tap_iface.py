@@ -228,9 +228,7 @@ def main():
     try:
         result = run(module)
     except HypervisorNetworkingError as exc:
-        kwargs = exc.fail_kwargs()
-        kwargs["msg"] = "tap_iface: %s" % kwargs["msg"]
-        module.fail_json(**kwargs)
+        module.fail_json(**exc.fail_kwargs("tap_iface"))
     module.exit_json(**result)
 
 
