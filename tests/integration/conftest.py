@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -149,3 +150,74 @@ def four_step(ns, module, args, resource):
     assert again_check["rc"] == 0 and again_check["changed"] is False, again_check
     assert again[resource] == applied[resource]
     return applied
+
+
+NETPEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "netpeer.py")
+
+
+class NatLab(object):
+    """hv (the hypervisor: uplink up0 203.0.113.1/24, bridge br0 192.168.100.1/24),
+    wan (203.0.113.2, plays the internet; no route to the guests), guests g1 (.2) and
+    g2 (.3) on br0 with hv as their gateway. Forwarding is on in hv."""
+
+    def __init__(self, hv, wan, g1, g2):
+        self.hv, self.wan, self.g1, self.g2 = hv, wan, g1, g2
+        self.servers = []
+
+    def serve(self, ns, proto, port):
+        """Start a netpeer server in ns (stopped at teardown)."""
+        proc = subprocess.Popen(["ip", "netns", "exec", ns.name, sys.executable, NETPEER, "serve", proto, str(port)],
+                                stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == "listening"
+        self.servers.append(proc)
+
+    @staticmethod
+    def connect(ns, proto, host, port, timeout=2.0):
+        """'peer=<address the server saw>' or None."""
+        proc = ns.run(sys.executable, NETPEER, "connect", proto, host, str(port), str(timeout), check=False)
+        out = proc.stdout.strip()
+        return out if proc.returncode == 0 else None
+
+    def ruleset(self):
+        """(nft ruleset text, iptables-legacy-save without timestamps and counters) of hv."""
+        nft = self.hv.run("nft", "list", "ruleset").stdout
+        legacy = self.hv.run("iptables-legacy-save", check=False).stdout
+        # packet counters of built-in chains move with background traffic (IPv6 ND)
+        return nft, "\n".join(re.sub(r"\[\d+:\d+\]$", "[-:-]", l) for l in legacy.splitlines()
+                              if not l.startswith("#"))
+
+    def stop(self):
+        for proc in self.servers:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def nat_lab(netns, make_netns):
+    """The traffic topology of the firewall tests."""
+    hv, wan = netns, make_netns("hn-wan")
+    hv.run("ip", "link", "add", "up0", "type", "veth", "peer", "name", "eth0", "netns", wan.name)
+    hv.run("ip", "addr", "add", "203.0.113.1/24", "dev", "up0")
+    hv.run("ip", "link", "set", "up0", "up")
+    wan.run("ip", "addr", "add", "203.0.113.2/24", "dev", "eth0")
+    wan.run("ip", "link", "set", "eth0", "up")
+    hv.run("ip", "link", "add", "br0", "type", "bridge")
+    hv.run("ip", "addr", "add", "192.168.100.1/24", "dev", "br0")
+    hv.run("ip", "link", "set", "br0", "up")
+    guests = []
+    for idx in (1, 2):
+        guest = make_netns("hn-g%d" % idx)
+        port = "vg%d" % idx
+        hv.run("ip", "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", guest.name)
+        hv.run("ip", "link", "set", port, "master", "br0")
+        hv.run("ip", "link", "set", port, "up")
+        guest.run("ip", "addr", "add", "192.168.100.%d/24" % (idx + 1), "dev", "eth0")
+        guest.run("ip", "link", "set", "eth0", "up")
+        guest.run("ip", "route", "add", "default", "via", "192.168.100.1")
+        guests.append(guest)
+    hv.run("sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward")
+    lab = NatLab(hv, wan, guests[0], guests[1])
+    try:
+        yield lab
+    finally:
+        lab.stop()

@@ -1,0 +1,185 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, hypervisor.networking contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""nftables backend, private to this collection.
+
+Everything lives in this collection's own table, ``ip hypervisor_networking``: base
+chains hook into netfilter and hold only jumps; each rule set owns chains named
+``<kind>_<name>_<hook>``. A change to a rule set is one ``nft -f`` script, which the
+kernel applies as one transaction: nothing is ever half-applied. Rules are compared in
+the exact text ``nft list`` prints, so a re-run that finds the same text changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+
+TABLE = "hypervisor_networking"
+FAMILY = "ip"
+# base chain name -> its declaration; rule-set chains are <kind>_<name>_<suffix>
+BASE_CHAINS = {
+    "prerouting": "type nat hook prerouting priority dstnat; policy accept;",
+    "output": "type nat hook output priority -100; policy accept;",
+    "postrouting": "type nat hook postrouting priority srcnat; policy accept;",
+    "forward": "type filter hook forward priority filter; policy accept;",
+}
+SUFFIX_BASE = {"pre": "prerouting", "out": "output", "post": "postrouting", "fwd": "forward"}
+_CHAIN_RE = re.compile(r"^\s*chain (\S+) \{")
+_HANDLE_RE = re.compile(r"^(.*?)\s*# handle (\d+)$")
+
+
+def addr_text(cidr):
+    """How nft prints a prefix: /32 dropped."""
+    return cidr[:-3] if cidr.endswith("/32") else cidr
+
+
+def set_text(cidrs):
+    """One element bare, several in braces (nft sorts and prints them this way)."""
+    items = [addr_text(c) for c in cidrs]
+    return items[0] if len(items) == 1 else "{ %s }" % ", ".join(items)
+
+
+def masquerade_chains(rule):
+    """Masquerade -> {chain: [rule text as nft prints it]}."""
+    prefix = "masq_%s_" % rule.name
+    out = ' oifname "%s"' % rule.out_interface if rule.out_interface else ""
+    back = ' iifname "%s"' % rule.out_interface if rule.out_interface else ""
+    exclude = " ip daddr != %s" % set_text(rule.exclude) if rule.exclude else ""
+    chains = {prefix + "post": ["ip saddr %s%s%s masquerade" % (addr_text(rule.source), out, exclude)]}
+    if rule.forward:
+        chains[prefix + "fwd"] = [
+            "ip saddr %s%s accept" % (addr_text(rule.source), out),
+            "ip daddr %s%s ct state established,related accept" % (addr_text(rule.source), back),
+        ]
+    return chains
+
+
+def parse_table(text):
+    """``nft -a list table`` output -> {chain: {"base": bool, "rules": [(text, handle)]}}."""
+    chains, current = {}, None
+    for line in (text or "").splitlines():
+        stripped = line.strip()
+        match = _CHAIN_RE.match(line)
+        if match:
+            current = chains.setdefault(match.group(1), {"base": False, "rules": []})
+        elif current is None:
+            continue
+        elif stripped == "}":
+            current = None
+        elif stripped.startswith("type ") and " hook " in stripped:
+            current["base"] = True
+        else:
+            match = _HANDLE_RE.match(stripped)
+            if match:
+                current["rules"].append((match.group(1), int(match.group(2))))
+    return chains
+
+
+def set_rules(chains, prefix):
+    """The current rules of one rule set: {chain: [text]}."""
+    return dict((name, [text for text, _handle in chain["rules"]])
+                for name, chain in chains.items() if name.startswith(prefix) and not chain["base"])
+
+
+def _jumps(chains):
+    """{base chain: {target chain: handle}} of the jump rules in our base chains."""
+    result = {}
+    for name, chain in chains.items():
+        if chain["base"]:
+            result[name] = dict((text[5:], handle) for text, handle in chain["rules"] if text.startswith("jump "))
+    return result
+
+
+def plan_set(chains, prefix, desired):
+    """(current table, rule-set prefix, desired {chain: [rules]}) -> (lines, script or None).
+
+    ``lines`` describe the change rule by rule; ``script`` is the one nft transaction that
+    makes it (None when the table already says exactly this).
+    """
+    current = set_rules(chains, prefix)
+    jumps = _jumps(chains)
+    missing_jumps = [c for c in desired if c not in jumps.get(SUFFIX_BASE[c.rsplit("_", 1)[1]], {})]
+    if current == desired and not missing_jumps:
+        return [], None
+    lines = []
+    for chain in sorted(set(current) | set(desired)):
+        old, new = current.get(chain, []), desired.get(chain, [])
+        lines.extend("nftables: remove from %s: %s" % (chain, r) for r in old if r not in new)
+        lines.extend("nftables: add to %s: %s" % (chain, r) for r in new if r not in old)
+        if old != new and sorted(old) == sorted(new):
+            lines.append("nftables: reorder %s" % chain)
+    others = [n for n, c in chains.items() if not c["base"] and not n.startswith(prefix)]
+    if not desired and not others:
+        if chains:
+            lines.append("nftables: delete table %s %s (nothing of ours left)" % (FAMILY, TABLE))
+        return lines, ("delete table %s %s\n" % (FAMILY, TABLE)) if chains else None
+    return lines, _script(chains, current, desired, jumps)
+
+
+def _script(chains, current, desired, jumps):
+    """The nft -f text for one rule set's change, including base chains and jumps."""
+    out = ["add table %s %s" % (FAMILY, TABLE)]
+    needed = set(SUFFIX_BASE[c.rsplit("_", 1)[1]] for c in desired)
+    for base in sorted(needed):
+        out.append("add chain %s %s %s { %s }" % (FAMILY, TABLE, base, BASE_CHAINS[base]))
+    for chain in sorted(current):
+        if chain not in desired:
+            base = SUFFIX_BASE[chain.rsplit("_", 1)[1]]
+            if chain in jumps.get(base, {}):
+                out.append("delete rule %s %s %s handle %d" % (FAMILY, TABLE, base, jumps[base][chain]))
+            out.append("delete chain %s %s %s" % (FAMILY, TABLE, chain))
+    for chain in sorted(desired):
+        out.append("add chain %s %s %s" % (FAMILY, TABLE, chain))
+        out.append("flush chain %s %s %s" % (FAMILY, TABLE, chain))
+        out.extend("add rule %s %s %s %s" % (FAMILY, TABLE, chain, rule) for rule in desired[chain])
+        base = SUFFIX_BASE[chain.rsplit("_", 1)[1]]
+        if chain not in jumps.get(base, {}):
+            out.append("add rule %s %s %s jump %s" % (FAMILY, TABLE, base, chain))
+    # a base chain whose last jump went away goes with it
+    for base in sorted(n for n, c in chains.items() if c["base"] and n not in needed):
+        if all(t in current and t not in desired for t in jumps.get(base, {})):
+            out.append("delete chain %s %s %s" % (FAMILY, TABLE, base))
+    return "\n".join(out) + "\n"
+
+
+class NftRunner(object):
+    """Runs nft scripts: libnftables (python3-nftables) when importable, else ``nft -f -``."""
+
+    def __init__(self, run_command, get_bin_path):
+        self._run_command = run_command
+        self._nft = get_bin_path("nft")
+        try:
+            import nftables  # distro package, not on PyPI
+            self._lib = nftables.Nftables()
+            self._lib.set_handle_output(True)
+        except ImportError:
+            self._lib = None
+
+    def available(self):
+        """True when libnftables or the nft command is there."""
+        return self._lib is not None or self._nft is not None
+
+    def _cmd(self, argv, script=None):
+        """(rc, out, err) of one nft invocation (library or command, no shell)."""
+        if self._lib is not None:
+            return self._lib.cmd(script if script is not None else " ".join(argv))
+        if self._nft is None:
+            return 1, "", "nft is not installed"
+        if script is not None:
+            return self._run_command([self._nft, "-f", "-"], data=script, binary_data=True)
+        return self._run_command([self._nft, "-a"] + argv)
+
+    def list_tables(self):
+        """['ip filter', 'inet firewalld', ...] of this namespace."""
+        rc, out, _err = self._cmd(["list", "tables"])
+        return [line.split(None, 1)[1] for line in out.splitlines() if rc == 0 and line.startswith("table ")]
+
+    def list_table(self):
+        """``nft -a list table`` text, or '' when our table does not exist."""
+        rc, out, _err = self._cmd(["list", "table", FAMILY, TABLE])
+        return out if rc == 0 else ""
+
+    def apply(self, script):
+        """Apply one script as one transaction; return (ok, error text)."""
+        rc, _out, err = self._cmd(None, script)
+        return rc == 0, err

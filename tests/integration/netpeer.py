@@ -1,0 +1,59 @@
+# -*- coding: utf-8 -*-
+"""Tiny TCP/UDP peers for traffic tests, run inside namespaces.
+
+serve tcp|udp PORT     answer every client with "peer=<client address>"
+connect tcp|udp HOST PORT [TIMEOUT]   print the answer, exit 1 when there is none
+"""
+from __future__ import annotations
+
+import socket
+import sys
+
+
+def serve(proto, port):
+    kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+    sock = socket.socket(socket.AF_INET, kind)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("0.0.0.0", port))
+    if proto == "tcp":
+        sock.listen(16)
+    print("listening", flush=True)
+    while True:
+        if proto == "tcp":
+            conn, addr = sock.accept()
+            with conn:
+                conn.sendall(("peer=%s\n" % addr[0]).encode())
+        else:
+            _data, addr = sock.recvfrom(2048)
+            sock.sendto(("peer=%s\n" % addr[0]).encode(), addr)
+
+
+def connect(proto, host, port, timeout):
+    kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+    sock = socket.socket(socket.AF_INET, kind)
+    sock.settimeout(timeout)
+    try:
+        if proto == "tcp":
+            sock.connect((host, port))
+            data = sock.recv(256)
+        else:
+            for _attempt in range(3):  # UDP: a lost first datagram (ARP) is normal
+                sock.sendto(b"hello", (host, port))
+                try:
+                    data, _addr = sock.recvfrom(256)
+                    break
+                except socket.timeout:
+                    data = b""
+    except OSError as exc:
+        print("no answer: %s" % exc)
+        return 1
+    print(data.decode().strip() or "no answer")
+    return 0 if data else 1
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "serve":
+        serve(sys.argv[2], int(sys.argv[3]))
+    else:
+        sys.exit(connect(sys.argv[2], sys.argv[3], int(sys.argv[4]),
+                         float(sys.argv[5]) if len(sys.argv) > 5 else 2.0))

@@ -1,0 +1,90 @@
+# -*- coding: utf-8 -*-
+from __future__ import annotations
+
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _nft
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._model import Masquerade
+
+LISTING = """table ip hypervisor_networking { # handle 4
+\tchain forward { # handle 2
+\t\ttype filter hook forward priority filter; policy accept;
+\t\tjump masq_lan_fwd # handle 12
+\t}
+
+\tchain postrouting { # handle 1
+\t\ttype nat hook postrouting priority srcnat; policy accept;
+\t\tjump masq_lan_post # handle 11
+\t\tjump masq_dmz_post # handle 14
+\t}
+
+\tchain masq_lan_post { # handle 3
+\t\tip saddr 192.168.100.0/24 masquerade # handle 6
+\t}
+
+\tchain masq_lan_fwd { # handle 4
+\t\tip saddr 192.168.100.0/24 accept # handle 9
+\t\tip daddr 192.168.100.0/24 ct state established,related accept # handle 10
+\t}
+
+\tchain masq_dmz_post { # handle 13
+\t\tip saddr 10.9.0.0/16 masquerade # handle 15
+\t}
+}
+"""
+
+
+def test_parse_table():
+    chains = _nft.parse_table(LISTING)
+    assert chains["postrouting"]["base"] and not chains["masq_lan_post"]["base"]
+    assert chains["postrouting"]["rules"] == [("jump masq_lan_post", 11), ("jump masq_dmz_post", 14)]
+    assert _nft.set_rules(chains, "masq_lan_") == {
+        "masq_lan_post": ["ip saddr 192.168.100.0/24 masquerade"],
+        "masq_lan_fwd": ["ip saddr 192.168.100.0/24 accept",
+                         "ip daddr 192.168.100.0/24 ct state established,related accept"]}
+
+
+def test_masquerade_chains_render_as_nft_prints():
+    rule = Masquerade("lan", "192.168.100.0/24", "eth0", ["192.168.100.0/24", "255.255.255.255/32"], True)
+    assert _nft.masquerade_chains(rule) == {
+        "masq_lan_post": ['ip saddr 192.168.100.0/24 oifname "eth0" ip daddr != '
+                          '{ 192.168.100.0/24, 255.255.255.255 } masquerade'],
+        "masq_lan_fwd": ['ip saddr 192.168.100.0/24 oifname "eth0" accept',
+                         'ip daddr 192.168.100.0/24 iifname "eth0" ct state established,related accept']}
+    single = Masquerade("lan", "10.0.0.0/8", None, ["10.0.0.0/8"], False)
+    assert _nft.masquerade_chains(single) == {"masq_lan_post": ["ip saddr 10.0.0.0/8 ip daddr != 10.0.0.0/8 masquerade"]}
+
+
+def test_no_change_no_script():
+    chains = _nft.parse_table(LISTING)
+    desired = _nft.set_rules(chains, "masq_lan_")
+    assert _nft.plan_set(chains, "masq_lan_", desired) == ([], None)
+
+
+def test_update_is_one_script_flushing_only_this_set():
+    chains = _nft.parse_table(LISTING)
+    desired = {"masq_lan_post": ['ip saddr 192.168.100.0/24 oifname "eth0" masquerade']}
+    lines, script = _nft.plan_set(chains, "masq_lan_", desired)
+    assert lines == ["nftables: remove from masq_lan_fwd: ip saddr 192.168.100.0/24 accept",
+                     "nftables: remove from masq_lan_fwd: ip daddr 192.168.100.0/24 ct state established,related accept",
+                     "nftables: remove from masq_lan_post: ip saddr 192.168.100.0/24 masquerade",
+                     'nftables: add to masq_lan_post: ip saddr 192.168.100.0/24 oifname "eth0" masquerade']
+    assert "delete rule ip hypervisor_networking forward handle 12" in script
+    assert "delete chain ip hypervisor_networking masq_lan_fwd" in script
+    assert "delete chain ip hypervisor_networking forward" in script  # its last jump went
+    assert "flush chain ip hypervisor_networking masq_lan_post" in script
+    assert "masq_dmz" not in script
+
+
+def test_last_set_removes_the_table_and_first_set_creates_it():
+    only = _nft.parse_table(LISTING.replace("\t\tjump masq_dmz_post # handle 14\n", "").replace(
+        "\tchain masq_dmz_post { # handle 13\n\t\tip saddr 10.9.0.0/16 masquerade # handle 15\n\t}\n", ""))
+    lines, script = _nft.plan_set(only, "masq_lan_", {})
+    assert script == "delete table ip hypervisor_networking\n" and lines[-1].startswith("nftables: delete table")
+    lines, script = _nft.plan_set({}, "masq_new_", {"masq_new_post": ["ip saddr 10.0.0.0/8 masquerade"]})
+    assert script.splitlines() == [
+        "add table ip hypervisor_networking",
+        "add chain ip hypervisor_networking postrouting { type nat hook postrouting priority srcnat; policy accept; }",
+        "add chain ip hypervisor_networking masq_new_post",
+        "flush chain ip hypervisor_networking masq_new_post",
+        "add rule ip hypervisor_networking masq_new_post ip saddr 10.0.0.0/8 masquerade",
+        "add rule ip hypervisor_networking postrouting jump masq_new_post"]
+    assert _nft.plan_set({}, "masq_new_", {}) == ([], None)
