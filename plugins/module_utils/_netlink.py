@@ -256,6 +256,25 @@ class Netlink(object):
             if value is not None
         )
 
+    def on_link_subnet(self, addr):
+        """(subnet, interface) through which ``addr`` is directly reachable, or None
+        (routed via a gateway, local, or no route yet)."""
+        try:
+            routes = list(self._ipr.route("get", dst=addr))
+        except _deps.NetlinkError:
+            return None
+        if not routes or routes[0].get_attr("RTA_GATEWAY") or routes[0]["type"] != 1:  # RTN_UNICAST
+            return None
+        oif = routes[0].get_attr("RTA_OIF")
+        target = ipaddress.ip_address(addr)
+        for msg in self._ipr.get_addr(index=oif, family=2):
+            net = ipaddress.ip_interface("%s/%d" % (msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS"),
+                                                    msg["prefixlen"])).network
+            if target in net:
+                names = list(self._ipr.get_links(oif))
+                return net.with_prefixlen, names[0].get_attr("IFLA_IFNAME")
+        return None
+
     # ---- read-back -----------------------------------------------------------
 
     def wait_until(self, predicate, timeout=2.0, interval=0.05, addresses=True, only=None):

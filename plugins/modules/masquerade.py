@@ -118,7 +118,7 @@ def run(module):
             raise ValidationError("source", params["source"], "required when state is present")
         rule = Masquerade.from_params(params)
     desired = {
-        "nftables": _nft.masquerade_chains(rule) if rule else {},
+        "nftables": (_nft.masquerade_chains(rule) if rule else {}, {}),
         "iptables": _ipt.masquerade_chains(rule) if rule else {},
     }
     result = _apply.converge(module, "masq", name, desired, params["backend"])

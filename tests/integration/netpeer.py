@@ -2,7 +2,7 @@
 """Tiny TCP/UDP peers for traffic tests, run inside namespaces.
 
 serve tcp|udp PORT     answer every client with "peer=<client address>"
-connect tcp|udp HOST PORT [TIMEOUT]   print the answer, exit 1 when there is none
+connect tcp|udp HOST PORT [TIMEOUT [SOURCE]]   print the answer, exit 1 when there is none
 """
 from __future__ import annotations
 
@@ -28,10 +28,12 @@ def serve(proto, port):
             sock.sendto(("peer=%s\n" % addr[0]).encode(), addr)
 
 
-def connect(proto, host, port, timeout):
+def connect(proto, host, port, timeout, source=None):
     kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
     sock = socket.socket(socket.AF_INET, kind)
     sock.settimeout(timeout)
+    if source:
+        sock.bind((source, 0))
     try:
         if proto == "tcp":
             sock.connect((host, port))
@@ -56,4 +58,5 @@ if __name__ == "__main__":
         serve(sys.argv[2], int(sys.argv[3]))
     else:
         sys.exit(connect(sys.argv[2], sys.argv[3], int(sys.argv[4]),
-                         float(sys.argv[5]) if len(sys.argv) > 5 else 2.0))
+                         float(sys.argv[5]) if len(sys.argv) > 5 else 2.0,
+                         sys.argv[6] if len(sys.argv) > 6 else None))

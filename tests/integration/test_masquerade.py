@@ -155,3 +155,19 @@ def test_bad_input_fails_before_any_change(nat_lab, backend, args, needle):
         res = lab.hv.module(M, dict(args, backend=backend), check_mode=check_mode)
         assert res["rc"] != 0 and needle in res["msg"] and res["msg"].startswith("masquerade: "), res
     assert lab.ruleset() == before
+
+
+def test_auto_uses_nftables_on_a_clean_host(nat_lab):
+    res = nat_lab.hv.module(M, {"name": "lan", "source": LAN})
+    assert res["backend"] == "nftables" and not res.get("warnings")
+
+
+def test_auto_follows_legacy_rules_and_warns_about_split_rulesets(nat_lab, tmp_path):
+    lab = nat_lab
+    lab.hv.run("iptables-legacy", "-A", "INPUT", "-s", "198.51.100.9", "-j", "DROP")
+    res = lab.hv.module(M, {"name": "lan", "source": LAN})
+    assert res["backend"] == "iptables" and not res.get("warnings")
+    load_nft(lab.hv, tmp_path, FOREIGN_NFT)
+    res = lab.hv.module(M, {"name": "lan", "source": LAN})
+    assert res["backend"] == "iptables" and res["changed"] is False
+    assert "rules exist both in iptables-legacy" in str(res["warnings"])

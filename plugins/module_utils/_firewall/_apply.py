@@ -12,19 +12,30 @@ from ansible_collections.hypervisor.networking.plugins.module_utils._firewall im
 from ansible_collections.hypervisor.networking.plugins.module_utils._plan import DiffTracker
 
 
+def _nft_view(chains, maps):
+    """Rules per chain plus elements per map/set: what the module reports."""
+    view = dict(chains)
+    view.update(dict((name, list(m[2])) for name, m in maps.items()))
+    return view
+
+
 def _nft_converge(module, runner, prefix, desired):
-    """(lines, before rules, after rules) for the nftables backend."""
-    chains = _nft.parse_table(runner.list_table())
-    before = _nft.set_rules(chains, prefix)
-    lines, script = _nft.plan_set(chains, prefix, desired)
+    """(lines, before rules, after rules) for the nftables backend; desired = (chains, maps)."""
+    want_chains, want_maps = desired
+    listing = runner.list_table()
+    chains, maps = _nft.parse_table(listing), _nft.parse_maps(listing)
+    before = _nft_view(_nft.set_rules(chains, prefix), _nft.set_maps(maps, prefix))
+    lines, script = _nft.plan_set(chains, prefix, want_chains, maps, want_maps)
     if not script:
         return lines, before, before
     if module.check_mode:
-        return lines, before, desired
+        return lines, before, _nft_view(want_chains, want_maps)
     ok, err = runner.apply(script)
     if not ok:
         raise ApplyError("the nftables transaction was refused, nothing changed: %s" % err.strip())
-    return lines, before, _nft.set_rules(_nft.parse_table(runner.list_table()), prefix)
+    listing = runner.list_table()
+    return lines, before, _nft_view(_nft.set_rules(_nft.parse_table(listing), prefix),
+                                    _nft.set_maps(_nft.parse_maps(listing), prefix))
 
 
 def _ipt_converge(module, kind, name, desired):
@@ -47,7 +58,7 @@ def converge(module, kind, name, desired, requested):
     for warning in warnings:
         module.warn(warning)
     backends = [backend]
-    if requested == "auto" and not desired[backend]:
+    if requested == "auto" and not (desired[backend][0] if backend == "nftables" else desired[backend]):
         # removal: the set may have been created under the other backend
         other = "iptables" if backend == "nftables" else "nftables"
         if (other == "nftables" and runner.available()) or (other == "iptables" and _deps.iptc_module()):

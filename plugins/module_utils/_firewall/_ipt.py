@@ -250,3 +250,60 @@ class IptBackend(object):
                     proto=None if proto == "ip" else proto,
                     matches=[(n, dict((k, " ".join(v)) for k, v in params)) for n, params in matches],
                     target=target, target_params=dict((k, " ".join(v)) for k, v in tparams))
+
+
+def _port_param(rng):
+    """(lo, hi) -> '80' or '5000:5010'."""
+    return str(rng[0]) if rng[0] == rng[1] else "%d:%d" % rng
+
+
+def _dnat_specs(fwd, local):
+    """One forward as DNAT rules (one per source; ranges with an offset one per port)."""
+    if local and fwd.in_interface:
+        return []
+    dst_match = [] if fwd.destination else [("addrtype", {"dst-type": "LOCAL"})]
+    if fwd.port == fwd.to_port:
+        targets = [(fwd.port, fwd.to_addr)]
+    else:
+        targets = [((hp, hp), "%s:%d" % (fwd.to_addr, tp)) for hp, tp in fwd.pairs()]
+    specs = []
+    for src in fwd.sources or [None]:
+        for ports, to in targets:
+            specs.append(spec(src=src, dst=fwd.destination, iif=None if local else fwd.in_interface,
+                              proto=fwd.proto, matches=dst_match + [(fwd.proto, {"dport": _port_param(ports)})],
+                              target="DNAT", target_params={"to-destination": to}))
+    return specs
+
+
+def dnat_chains(fset, hairpin_subnets):
+    """ForwardSet -> {suffix: [spec]} (iptables has no maps here: one rule per forward)."""
+    chains = {}
+    pre = [s for f in fset.forwards for s in _dnat_specs(f, local=False)]
+    if pre:
+        chains["pre"] = pre
+    out = [s for f in fset.forwards for s in _dnat_specs(f, local=True)] if fset.localhost else []
+    if out:
+        chains["out"] = out
+    post = []
+    if fset.hairpin and fset.forwards:
+        post.extend(spec(src=net, oif=ifname, matches=[("conntrack", {"ctstate": "DNAT"})], target="MASQUERADE")
+                    for net, ifname in sorted(hairpin_subnets))
+    if fset.localhost and fset.forwards:
+        post.append(spec(src="127.0.0.0/8", matches=[("conntrack", {"ctstate": "DNAT"})], target="MASQUERADE"))
+    if post:
+        chains["post"] = post
+    if fset.forward and fset.forwards:
+        seen, fwd_rules = set(), []
+        for f in fset.forwards:
+            key = (f.to_addr, f.proto, f.to_port)
+            if key in seen:
+                continue
+            seen.add(key)
+            fwd_rules.append(spec(dst=f.to_addr, proto=f.proto, target="ACCEPT",
+                                  matches=[(f.proto, {"dport": _port_param(f.to_port)}),
+                                           ("conntrack", {"ctstate": "DNAT"})]))
+            fwd_rules.append(spec(src=f.to_addr, proto=f.proto, target="ACCEPT",
+                                  matches=[(f.proto, {"sport": _port_param(f.to_port)}),
+                                           ("conntrack", {"ctstate": "DNAT"})]))
+        chains["fwd"] = fwd_rules
+    return chains

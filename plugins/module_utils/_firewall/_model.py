@@ -68,3 +68,120 @@ class Masquerade(object):
         """The module's ``rule`` return value."""
         return {"name": self.name, "source": self.source, "out_interface": self.out_interface,
                 "exclude_destinations": list(self.exclude), "forward": self.forward}
+
+
+PROTOCOLS = ("tcp", "udp")
+MAX_EXPANDED = 65536  # port-by-port entries one forward set may expand to
+
+
+def port_range(option, value):
+    """80 or "5000-5010" -> (lo, hi), each 1-65535, lo <= hi."""
+    text = str(value).strip()
+    lo_text, sep, hi_text = text.partition("-")
+    try:
+        lo = int(lo_text)
+        hi = int(hi_text) if sep else lo
+    except ValueError:
+        raise ValidationError(option, value, "expected a port (1-65535) or a range like 5000-5010")
+    for port in (lo, hi):
+        if not 1 <= port <= 65535:
+            raise ValidationError(option, value, "ports are 1-65535")
+    if lo > hi:
+        raise ValidationError(option, value, "reversed range (first port must not exceed the last)")
+    return lo, hi
+
+
+def port_text(rng, sep="-"):
+    """(lo, hi) -> '80' or '5000-5010' (sep ':' for iptables)."""
+    return str(rng[0]) if rng[0] == rng[1] else "%d%s%d" % (rng[0], sep, rng[1])
+
+
+def ipv4_address(option, value):
+    """A single IPv4 address."""
+    try:
+        addr = ipaddress.ip_address(str(value).strip())
+    except ValueError:
+        raise ValidationError(option, value, "not a valid IPv4 address")
+    if addr.version != 4:
+        raise ValidationError(option, value, "only IPv4 is supported here")
+    return str(addr)
+
+
+class Forward(object):
+    """One published port: proto + host port(s) -> to_addr:to_port(s), optionally narrowed."""
+
+    __slots__ = ("proto", "port", "to_addr", "to_port", "in_interface", "destination", "sources")
+
+    def __init__(self, proto, port, to_addr, to_port, in_interface=None, destination=None, sources=()):
+        self.proto, self.port, self.to_addr, self.to_port = proto, port, to_addr, to_port
+        self.in_interface, self.destination, self.sources = in_interface, destination, list(sources)
+
+    @classmethod
+    def from_item(cls, where, item):
+        """Validate one ``forwards`` item."""
+        unknown = set(item) - set(("proto", "port", "to_addr", "to_port", "in_interface", "destination", "sources"))
+        if unknown:
+            raise ValidationError(where, sorted(unknown), "unknown option(s) in a forward")
+        proto = item.get("proto") or "tcp"
+        if proto not in PROTOCOLS:
+            raise ValidationError(where + ".proto", proto, "must be tcp or udp")
+        if item.get("port") is None:
+            raise ValidationError(where + ".port", None, "required")
+        port = port_range(where + ".port", item["port"])
+        to_port = port if item.get("to_port") is None else port_range(where + ".to_port", item["to_port"])
+        if to_port[1] - to_port[0] != port[1] - port[0]:
+            raise ValidationError(where + ".to_port", item["to_port"],
+                                  "the range must be as long as port %s" % port_text(port))
+        if item.get("to_addr") is None:
+            raise ValidationError(where + ".to_addr", None, "required")
+        iif = item.get("in_interface")
+        return cls(proto, port, ipv4_address(where + ".to_addr", item["to_addr"]), to_port,
+                   v.ifname(where + ".in_interface", iif) if iif else None,
+                   ipv4_address(where + ".destination", item["destination"]) if item.get("destination") else None,
+                   ipv4_networks(where + ".sources", item.get("sources")))
+
+    @property
+    def filtered(self):
+        """True when the forward narrows by interface, destination or source."""
+        return bool(self.in_interface or self.destination or self.sources)
+
+    def pairs(self):
+        """[(host port, target port)] one by one (ranges expanded)."""
+        return [(p, self.to_port[0] + (p - self.port[0])) for p in range(self.port[0], self.port[1] + 1)]
+
+    def as_dict(self):
+        """Normalised form for the ``forwards`` return value."""
+        return {"proto": self.proto, "port": port_text(self.port) if self.port[0] != self.port[1] else self.port[0],
+                "to_addr": self.to_addr,
+                "to_port": port_text(self.to_port) if self.to_port[0] != self.to_port[1] else self.to_port[0],
+                "in_interface": self.in_interface, "destination": self.destination, "sources": list(self.sources)}
+
+
+class ForwardSet(object):
+    """The forward set ``name``: exactly ``forwards``, with hairpin/localhost/forward."""
+
+    __slots__ = ("name", "forwards", "hairpin", "localhost", "forward")
+
+    def __init__(self, name, forwards, hairpin=True, localhost=False, forward=True):
+        self.name, self.forwards = name, list(forwards)
+        self.hairpin, self.localhost, self.forward = hairpin, localhost, forward
+
+    @classmethod
+    def from_params(cls, params):
+        """Validate module parameters; overlapping host ports in the same scope are refused."""
+        forwards = [Forward.from_item("forwards[%d]" % i, item or {})
+                    for i, item in enumerate(params.get("forwards") or [])]
+        seen, expanded = {}, 0
+        for idx, fwd in enumerate(forwards):
+            scope = (fwd.proto, fwd.in_interface, fwd.destination, tuple(fwd.sources))
+            for port in range(fwd.port[0], fwd.port[1] + 1):
+                if (scope, port) in seen:
+                    raise ValidationError("forwards[%d].port" % idx, port_text(fwd.port),
+                                          "%s port %d is already forwarded by forwards[%d]"
+                                          % (fwd.proto, port, seen[(scope, port)]))
+                seen[(scope, port)] = idx
+            expanded += fwd.port[1] - fwd.port[0] + 1
+        if expanded > MAX_EXPANDED:
+            raise ValidationError("forwards", "%d ports" % expanded, "at most %d ports per set" % MAX_EXPANDED)
+        return cls(set_name("name", params["name"]), forwards, bool(params.get("hairpin", True)),
+                   bool(params.get("localhost", False)), bool(params.get("forward", True)))

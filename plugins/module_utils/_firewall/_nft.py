@@ -75,6 +75,47 @@ def parse_table(text):
     return chains
 
 
+_BLOCK_RE = re.compile(r"^\s*(map|set) (\S+) \{")
+
+
+def parse_maps(text):
+    """Named maps and sets of an ``nft list table`` output -> {name: {kind, type, elements}}."""
+    result, current, buf = {}, None, None
+    for line in (text or "").splitlines():
+        stripped = line.split(" # handle")[0].strip()
+        match = _BLOCK_RE.match(line)
+        if match:
+            current = result.setdefault(match.group(2), {"kind": match.group(1), "type": "", "elements": []})
+            buf = None
+        elif current is None:
+            continue
+        elif buf is not None:
+            buf.append(stripped)
+            if stripped.endswith("}"):
+                current["elements"] = _elements(" ".join(buf))
+                buf = None
+        elif stripped.startswith("type "):
+            current["type"] = stripped[5:]
+        elif stripped.startswith("elements = {"):
+            buf = [stripped[len("elements = {"):]]
+            if stripped.endswith("}"):
+                current["elements"] = _elements(buf[0])
+                buf = None
+        elif stripped == "}":
+            current = None
+    return result
+
+
+def _elements(text):
+    """'a . b : c, d . e : f }' -> sorted element strings."""
+    return sorted(e.strip() for e in text.rstrip("}").split(",") if e.strip())
+
+
+def set_maps(maps, prefix):
+    """The current maps/sets of one rule set: {name: (kind, type, [elements])}."""
+    return dict((name, (m["kind"], m["type"], m["elements"])) for name, m in maps.items() if name.startswith(prefix))
+
+
 def set_rules(chains, prefix):
     """The current rules of one rule set: {chain: [text]}."""
     return dict((name, [text for text, _handle in chain["rules"]])
@@ -90,16 +131,19 @@ def _jumps(chains):
     return result
 
 
-def plan_set(chains, prefix, desired):
-    """(current table, rule-set prefix, desired {chain: [rules]}) -> (lines, script or None).
+def plan_set(chains, prefix, desired, maps=None, desired_maps=None):
+    """Current table + desired rule set -> (lines, script or None).
 
-    ``lines`` describe the change rule by rule; ``script`` is the one nft transaction that
-    makes it (None when the table already says exactly this).
+    ``desired`` is {chain: [rules]}, ``desired_maps`` {name: (kind, type, [elements])};
+    ``lines`` describe the change rule by rule and element by element; ``script`` is the
+    one nft transaction that makes it (None when the table already says exactly this).
     """
+    desired_maps = desired_maps or {}
     current = set_rules(chains, prefix)
+    current_maps = set_maps(maps or {}, prefix)
     jumps = _jumps(chains)
     missing_jumps = [c for c in desired if c not in jumps.get(SUFFIX_BASE[c.rsplit("_", 1)[1]], {})]
-    if current == desired and not missing_jumps:
+    if current == desired and current_maps == desired_maps and not missing_jumps:
         return [], None
     lines = []
     for chain in sorted(set(current) | set(desired)):
@@ -108,37 +152,54 @@ def plan_set(chains, prefix, desired):
         lines.extend("nftables: add to %s: %s" % (chain, r) for r in new if r not in old)
         if old != new and sorted(old) == sorted(new):
             lines.append("nftables: reorder %s" % chain)
+    for name in sorted(set(current_maps) | set(desired_maps)):
+        old = set(current_maps.get(name, (None, None, []))[2])
+        new = set(desired_maps.get(name, (None, None, []))[2])
+        lines.extend("nftables: remove from %s: %s" % (name, e) for e in sorted(old - new))
+        lines.extend("nftables: add to %s: %s" % (name, e) for e in sorted(new - old))
     others = [n for n, c in chains.items() if not c["base"] and not n.startswith(prefix)]
     if not desired and not others:
         if chains:
             lines.append("nftables: delete table %s %s (nothing of ours left)" % (FAMILY, TABLE))
         return lines, ("delete table %s %s\n" % (FAMILY, TABLE)) if chains else None
-    return lines, _script(chains, current, desired, jumps)
+    return lines, _script(chains, current, desired, jumps, current_maps, desired_maps)
 
 
-def _script(chains, current, desired, jumps):
-    """The nft -f text for one rule set's change, including base chains and jumps."""
-    out = ["add table %s %s" % (FAMILY, TABLE)]
+def _script(chains, current, desired, jumps, current_maps, desired_maps):
+    """The nft -f text for one rule set's change. Order matters inside the transaction:
+    chains are emptied before the maps they reference go, maps exist before rules use them."""
+    head = "%s %s" % (FAMILY, TABLE)
+    out = ["add table %s" % head]
     needed = set(SUFFIX_BASE[c.rsplit("_", 1)[1]] for c in desired)
     for base in sorted(needed):
-        out.append("add chain %s %s %s { %s }" % (FAMILY, TABLE, base, BASE_CHAINS[base]))
+        out.append("add chain %s %s { %s }" % (head, base, BASE_CHAINS[base]))
+    for chain in sorted(desired):
+        out.append("add chain %s %s" % (head, chain))
+        out.append("flush chain %s %s" % (head, chain))
     for chain in sorted(current):
         if chain not in desired:
             base = SUFFIX_BASE[chain.rsplit("_", 1)[1]]
             if chain in jumps.get(base, {}):
-                out.append("delete rule %s %s %s handle %d" % (FAMILY, TABLE, base, jumps[base][chain]))
-            out.append("delete chain %s %s %s" % (FAMILY, TABLE, chain))
+                out.append("delete rule %s %s handle %d" % (head, base, jumps[base][chain]))
+            out.append("flush chain %s %s" % (head, chain))
+            out.append("delete chain %s %s" % (head, chain))
+    for name in sorted(current_maps):
+        if name not in desired_maps or desired_maps[name][:2] != current_maps[name][:2]:
+            out.append("delete %s %s %s" % (current_maps[name][0], head, name))
+    for name, (kind, type_, elements) in sorted(desired_maps.items()):
+        out.append("add %s %s %s { type %s; }" % (kind, head, name, type_))
+        out.append("flush %s %s %s" % (kind, head, name))
+        if elements:
+            out.append("add element %s %s { %s }" % (head, name, ", ".join(elements)))
     for chain in sorted(desired):
-        out.append("add chain %s %s %s" % (FAMILY, TABLE, chain))
-        out.append("flush chain %s %s %s" % (FAMILY, TABLE, chain))
-        out.extend("add rule %s %s %s %s" % (FAMILY, TABLE, chain, rule) for rule in desired[chain])
+        out.extend("add rule %s %s %s" % (head, chain, rule) for rule in desired[chain])
         base = SUFFIX_BASE[chain.rsplit("_", 1)[1]]
         if chain not in jumps.get(base, {}):
-            out.append("add rule %s %s %s jump %s" % (FAMILY, TABLE, base, chain))
+            out.append("add rule %s %s jump %s" % (head, base, chain))
     # a base chain whose last jump went away goes with it
     for base in sorted(n for n, c in chains.items() if c["base"] and n not in needed):
         if all(t in current and t not in desired for t in jumps.get(base, {})):
-            out.append("delete chain %s %s %s" % (FAMILY, TABLE, base))
+            out.append("delete chain %s %s" % (head, base))
     return "\n".join(out) + "\n"
 
 
@@ -183,3 +244,72 @@ class NftRunner(object):
         """Apply one script as one transaction; return (ok, error text)."""
         rc, _out, err = self._cmd(None, script)
         return rc == 0, err
+
+
+def _dnat_rule(fwd, pair=None, local=True):
+    """One filtered forward (or one port of it) as nft prints it."""
+    parts = []
+    if fwd.in_interface and not local:
+        parts.append('iifname "%s"' % fwd.in_interface)
+    if fwd.sources:
+        parts.append("ip saddr %s" % set_text(fwd.sources))
+    parts.append("ip daddr %s" % fwd.destination if fwd.destination else "fib daddr type local")
+    if pair is None:
+        parts.append("%s dport %d-%d" % (fwd.proto, fwd.port[0], fwd.port[1]) if fwd.port[0] != fwd.port[1]
+                     else "%s dport %d" % (fwd.proto, fwd.port[0]))
+        parts.append("dnat to %s" % fwd.to_addr)  # ports kept as they are
+    else:
+        parts.append("%s dport %d" % (fwd.proto, pair[0]))
+        parts.append("dnat to %s:%d" % (fwd.to_addr, pair[1]))
+    return " ".join(parts)
+
+
+def _filtered_rules(forwards, local):
+    """Rules for forwards narrowed by interface/destination/source (output hook: local)."""
+    rules = []
+    for fwd in forwards:
+        if not fwd.filtered or (local and fwd.in_interface):
+            continue
+        if fwd.port == fwd.to_port:
+            rules.append(_dnat_rule(fwd, None, local))
+        else:
+            rules.extend(_dnat_rule(fwd, pair, local) for pair in fwd.pairs())
+    return rules
+
+
+def dnat_ruleset(fset, hairpin_subnets):
+    """ForwardSet -> ({chain: [rules]}, {map/set: (kind, type, [elements])}).
+
+    Unfiltered forwards are one map lookup keyed by protocol and port, whatever their
+    number; forwards narrowed by interface, destination or source get a rule each.
+    ``hairpin_subnets``: [(subnet, interface)] the targets are reached on.
+    """
+    prefix = "dnat_%s_" % fset.name
+    maps, chains = {}, {}
+    ports = sorted(set("%s . %d : %s . %d" % (f.proto, hp, f.to_addr, tp)
+                       for f in fset.forwards if not f.filtered for hp, tp in f.pairs()))
+    lookup = ["fib daddr type local dnat ip to meta l4proto . th dport map @%sports" % prefix] if ports else []
+    if ports:
+        maps[prefix + "ports"] = ("map", "inet_proto . inet_service : ipv4_addr . inet_service", ports)
+    pre = lookup + _filtered_rules(fset.forwards, local=False)
+    if pre:
+        chains[prefix + "pre"] = pre
+    out = lookup + _filtered_rules(fset.forwards, local=True) if fset.localhost else []
+    if out:
+        chains[prefix + "out"] = out
+    post = []
+    if fset.hairpin and fset.forwards:
+        post.extend('ip saddr %s oifname "%s" ct status dnat masquerade' % (addr_text(net), ifname)
+                    for net, ifname in sorted(hairpin_subnets))
+    if fset.localhost and fset.forwards:
+        post.append("ip saddr 127.0.0.0/8 ct status dnat masquerade")
+    if post:
+        chains[prefix + "post"] = post
+    targets = sorted(set("%s . %s . %d" % (f.to_addr, f.proto, tp) for f in fset.forwards for _hp, tp in f.pairs()))
+    if fset.forward and targets:
+        maps[prefix + "targets"] = ("set", "ipv4_addr . inet_proto . inet_service", targets)
+        chains[prefix + "fwd"] = [
+            "ct status dnat ip daddr . meta l4proto . th dport @%stargets accept" % prefix,
+            "ct status dnat ip saddr . meta l4proto . th sport @%stargets accept" % prefix,
+        ]
+    return chains, maps

@@ -5,7 +5,12 @@ import pytest
 
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ValidationError
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _ipt
-from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._model import Masquerade, set_name
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._model import (
+    ForwardSet,
+    Masquerade,
+    port_range,
+    set_name,
+)
 
 
 def test_from_params_normalises():
@@ -45,3 +50,43 @@ def test_ipt_rule_text():
 def test_ipt_masquerade_chains_return_before_masquerade():
     chains = _ipt.masquerade_chains(Masquerade("a", "10.0.0.0/8", None, ["10.0.0.0/8"], False))
     assert [s["target"] for s in chains["post"]] == ["RETURN", "MASQUERADE"] and "fwd" not in chains
+
+
+@pytest.mark.parametrize("value,expected", [(80, (80, 80)), ("80", (80, 80)), ("5000-5010", (5000, 5010)),
+                                            (" 1-65535 ", (1, 65535))])
+def test_port_range(value, expected):
+    assert port_range("port", value) == expected
+
+
+@pytest.mark.parametrize("value,needle", [(0, "1-65535"), (70000, "1-65535"), ("90-80", "reversed"),
+                                          ("a-b", "expected a port"), ("", "expected a port")])
+def test_port_range_rejects(value, needle):
+    with pytest.raises(ValidationError, match=needle):
+        port_range("port", value)
+
+
+def test_forward_defaults_and_offsets():
+    fset = ForwardSet.from_params({"name": "w", "forwards": [{"port": "6000-6001", "to_addr": "10.0.0.2",
+                                                             "to_port": "7000-7001"}]})
+    fwd = fset.forwards[0]
+    assert fwd.proto == "tcp" and fwd.pairs() == [(6000, 7000), (6001, 7001)] and not fwd.filtered
+    assert fset.hairpin is True and fset.localhost is False and fset.forward is True
+
+
+@pytest.mark.parametrize("forwards,needle", [
+    ([{"port": 80}], "forwards[0].to_addr=None: required"),
+    ([{"to_addr": "10.0.0.2"}], "forwards[0].port=None: required"),
+    ([{"port": 80, "to_addr": "10.0.0.2", "bogus": 1}], "unknown option"),
+    ([{"port": 80, "to_addr": "10.0.0.2", "destination": "fd00::1"}], "only IPv4"),
+    ([{"port": "80-81", "to_addr": "10.0.0.2"}, {"port": 81, "to_addr": "10.0.0.3"}], "already forwarded"),
+])
+def test_forward_set_rejects(forwards, needle):
+    with pytest.raises(ValidationError) as err:
+        ForwardSet.from_params({"name": "w", "forwards": forwards})
+    assert needle in err.value.msg
+
+
+def test_same_port_in_different_scopes_is_fine():
+    ForwardSet.from_params({"name": "w", "forwards": [
+        {"port": 80, "to_addr": "10.0.0.2", "in_interface": "eth0"},
+        {"port": 80, "to_addr": "10.0.0.3", "in_interface": "eth1"}]})

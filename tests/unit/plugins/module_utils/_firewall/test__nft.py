@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _nft
-from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._model import Masquerade
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._model import ForwardSet, Masquerade
 
 LISTING = """table ip hypervisor_networking { # handle 4
 \tchain forward { # handle 2
@@ -88,3 +88,45 @@ def test_last_set_removes_the_table_and_first_set_creates_it():
         "add rule ip hypervisor_networking masq_new_post ip saddr 10.0.0.0/8 masquerade",
         "add rule ip hypervisor_networking postrouting jump masq_new_post"]
     assert _nft.plan_set({}, "masq_new_", {}) == ([], None)
+
+
+MAP_LISTING = """table ip hypervisor_networking {
+\tmap dnat_web_ports { # handle 5
+\t\ttype inet_proto . inet_service : ipv4_addr . inet_service
+\t\telements = { udp . 53 : 192.168.100.3 . 53,
+\t\t\t     tcp . 8080 : 192.168.100.2 . 80 }
+\t}
+
+\tset dnat_web_targets { # handle 6
+\t\ttype ipv4_addr . inet_proto . inet_service
+\t\telements = { 192.168.100.3 . udp . 53 }
+\t}
+}
+"""
+
+
+def test_parse_maps_and_element_diff():
+    maps = _nft.parse_maps(MAP_LISTING)
+    assert maps["dnat_web_ports"] == {"kind": "map", "type": "inet_proto . inet_service : ipv4_addr . inet_service",
+                                      "elements": ["tcp . 8080 : 192.168.100.2 . 80", "udp . 53 : 192.168.100.3 . 53"]}
+    assert maps["dnat_web_targets"]["elements"] == ["192.168.100.3 . udp . 53"]
+    want = {"dnat_web_ports": ("map", "inet_proto . inet_service : ipv4_addr . inet_service",
+                               ["tcp . 8080 : 192.168.100.2 . 80"])}
+    lines, script = _nft.plan_set({}, "dnat_web_", {}, maps, want)
+    assert "nftables: remove from dnat_web_ports: udp . 53 : 192.168.100.3 . 53" in lines
+    assert "nftables: remove from dnat_web_targets: 192.168.100.3 . udp . 53" in lines
+
+
+def test_dnat_ruleset_uses_one_map_for_unfiltered_forwards():
+    fset = ForwardSet.from_params({"name": "web", "forwards": [
+        {"port": 8080, "to_addr": "192.168.100.2", "to_port": 80},
+        {"proto": "udp", "port": "5000-5001", "to_addr": "192.168.100.3"},
+        {"port": 22, "to_addr": "192.168.100.2", "sources": ["198.51.100.0/24"]}]})
+    chains, maps = _nft.dnat_ruleset(fset, [("192.168.100.0/24", "br0")])
+    assert chains["dnat_web_pre"] == [
+        "fib daddr type local dnat ip to meta l4proto . th dport map @dnat_web_ports",
+        "ip saddr 198.51.100.0/24 fib daddr type local tcp dport 22 dnat to 192.168.100.2"]
+    assert maps["dnat_web_ports"][2] == ["tcp . 8080 : 192.168.100.2 . 80", "udp . 5000 : 192.168.100.3 . 5000",
+                                         "udp . 5001 : 192.168.100.3 . 5001"]
+    assert chains["dnat_web_post"] == ['ip saddr 192.168.100.0/24 oifname "br0" ct status dnat masquerade']
+    assert "dnat_web_out" not in chains and len(chains["dnat_web_fwd"]) == 2

@@ -1,0 +1,197 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, hypervisor.networking contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: iptables_dnat
+short_description: Publish guest ports on the host (DNAT), with hairpin and localhost access
+version_added: 0.1.0
+description:
+  - Forwards host ports to guests (C(iptables -t nat -A PREROUTING -p tcp --dport 8080 -j DNAT
+    --to-destination 192.168.100.2:80)), as a named set that is exactly O(forwards); a forward
+    dropped from the list is removed, a changed one updated in place.
+  - With the nftables backend, forwards without O(forwards[].sources), O(forwards[].in_interface)
+    or O(forwards[].destination) are dispatched through one map keyed by protocol and port, so
+    the cost per packet does not grow with their number.
+  - O(hairpin) lets guests reach a forward through the host's address (their replies are
+    masqueraded so they come back through the host); O(localhost) lets the host itself reach
+    forwards via its own addresses and 127.0.0.1 (this sets C(net.ipv4.conf.all.route_localnet=1)).
+  - Rules of other tools and of the user are never touched.
+author:
+  - Hypervisor Networking Contributors (@hypervisor-networking)
+extends_documentation_fragment:
+  - hypervisor.networking.attributes
+  - hypervisor.networking.firewall
+options:
+  name:
+    description: Identity of the forward set (1-20 letters, digits or underscores).
+    type: str
+    required: true
+  state:
+    description: V(absent) removes the whole set.
+    type: str
+    choices: [present, absent]
+    default: present
+  forwards:
+    description: The forwards of the set; the set is exactly this list.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      proto:
+        description: Protocol.
+        type: str
+        choices: [tcp, udp]
+        default: tcp
+      port:
+        description: Host port, or a range V(5000-5010).
+        type: raw
+        required: true
+      to_addr:
+        description: Guest IPv4 address.
+        type: str
+        required: true
+      to_port:
+        description: Guest port or range (as long as O(forwards[].port)); defaults to O(forwards[].port).
+        type: raw
+      in_interface:
+        description: Only traffic arriving on this interface.
+        type: str
+      destination:
+        description: Only traffic to this host address (default any local address).
+        type: str
+      sources:
+        description: Only clients from these IPv4 networks (default any).
+        type: list
+        elements: str
+  hairpin:
+    description: Guests reach forwards through the host's address and get replies.
+    type: bool
+    default: true
+  localhost:
+    description: The host itself reaches forwards via its own addresses and 127.0.0.1 (IPv4 only).
+    type: bool
+    default: false
+  forward:
+    description: Accept the translated flows (and their replies) in FORWARD.
+    type: bool
+    default: true
+"""
+
+EXAMPLES = r"""
+- name: Publish a guest's web server and DNS on the host
+  hypervisor.networking.iptables_dnat:
+    name: web
+    forwards:
+      - {port: 8080, to_addr: 192.168.100.2, to_port: 80}
+      - {proto: udp, port: 53, to_addr: 192.168.100.3}
+      - {port: 2222, to_addr: 192.168.100.2, to_port: 22, sources: [198.51.100.0/24]}
+      - {port: 5000-5010, to_addr: 192.168.100.4}
+"""
+
+RETURN = r"""
+actions:
+  description: One line per rule or map element added or removed (or, in check mode, to be).
+  returned: always
+  type: list
+  elements: str
+forwards:
+  description: The forwards, normalised.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{proto: tcp, port: 8080, to_addr: 192.168.100.2, to_port: 80, in_interface: null,
+            destination: null, sources: []}]
+backend:
+  description: The backend used (V(auto) resolved).
+  returned: always
+  type: str
+rules:
+  description: The set's rules per chain, and map/set elements, after the run (would be, in check mode).
+  returned: always
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.hypervisor.networking.plugins.module_utils import _deps, _sysctl
+from ansible_collections.hypervisor.networking.plugins.module_utils._errors import HypervisorNetworkingError
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _apply, _ipt, _nft
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._model import ForwardSet, set_name
+from ansible_collections.hypervisor.networking.plugins.module_utils._netlink import Netlink
+
+ROUTE_LOCALNET = "net.ipv4.conf.all.route_localnet"
+
+FORWARD_SPEC = dict(
+    proto=dict(type="str", choices=["tcp", "udp"], default="tcp"),
+    port=dict(type="raw", required=True),
+    to_addr=dict(type="str", required=True),
+    to_port=dict(type="raw"),
+    in_interface=dict(type="str"),
+    destination=dict(type="str"),
+    sources=dict(type="list", elements="str"),
+)
+
+ARGUMENT_SPEC = dict(
+    name=dict(type="str", required=True),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    forwards=dict(type="list", elements="dict", options=FORWARD_SPEC, default=[]),
+    hairpin=dict(type="bool", default=True),
+    localhost=dict(type="bool", default=False),
+    forward=dict(type="bool", default=True),
+    backend=dict(type="str", choices=["auto", "nftables", "iptables"], default="auto"),
+)
+
+
+def hairpin_subnets(module, fset):
+    """[(subnet, interface)] the forwards' targets sit on, read from the routing table."""
+    if not (fset.hairpin and fset.forwards):
+        return []
+    if not _deps.HAS_PYROUTE2:
+        module.warn("hairpin needs pyroute2 to find the guests' subnets; no hairpin rule was planned")
+        return []
+    found = set()
+    with Netlink() as nl:
+        for addr in sorted(set(f.to_addr for f in fset.forwards)):
+            subnet = nl.on_link_subnet(addr)
+            if subnet is None:
+                module.warn("hairpin: %s is not on a directly connected subnet (yet); no hairpin rule for it" % addr)
+            else:
+                found.add(subnet)
+    return sorted(found)
+
+
+def run(module):
+    """Validate, find hairpin subnets, plan the set on the backend, apply as one transaction."""
+    params = module.params
+    name = set_name("name", params["name"])
+    present = params["state"] == "present"
+    fset = ForwardSet.from_params(params) if present else ForwardSet(name, [])
+    subnets = hairpin_subnets(module, fset) if present else []
+    desired = {"nftables": _nft.dnat_ruleset(fset, subnets) if present else ({}, {}),
+               "iptables": _ipt.dnat_chains(fset, subnets) if present else {}}
+    result = _apply.converge(module, "dnat", name, desired, params["backend"])
+    if present and fset.localhost and _sysctl.read_runtime(ROUTE_LOCALNET) == 0:
+        # DNAT of 127.0.0.1 to a guest needs loopback-sourced packets routed off the host
+        result["actions"].append("set %s = 1 (runtime)" % ROUTE_LOCALNET)
+        result["changed"] = True
+        if not module.check_mode:
+            _sysctl.SysctlExecutor(module).sysctl_write(ROUTE_LOCALNET, 1)
+    result["forwards"] = [f.as_dict() for f in fset.forwards]
+    return result
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    try:
+        result = run(module)
+    except HypervisorNetworkingError as exc:
+        module.fail_json(**exc.fail_kwargs("iptables_dnat"))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
