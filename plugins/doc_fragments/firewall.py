@@ -20,6 +20,11 @@ options:
         C(iptables) alternative points at iptables-legacy, else V(nftables). It warns when rules
         exist in both worlds, where a drop in either drops the packet.
       - With O(state=absent) and V(auto), the rule set is removed from whichever backend holds it.
+      - On nftables, an accept in one table cannot overrule a drop in another. Where the
+        iptables-nft C(ip filter) FORWARD chain has policy drop (Docker on an nftables host), the
+        FORWARD accepts also go into this collection's own chain in that table, reached by one
+        jump tagged C(hypervisor.networking) and written with C(iptables-nft-restore --noflush),
+        so iptables-nft and Docker keep working and their rules stay as they are.
     type: str
     choices: [auto, nftables, iptables]
     default: auto

@@ -179,6 +179,11 @@ class NatLab(object):
         out = proc.stdout.strip()
         return out if proc.returncode == 0 else None
 
+    def xtnft(self):
+        """iptables-nft-save of hv without timestamps and counters."""
+        out = self.hv.run("iptables-nft-save", check=False).stdout
+        return "\n".join(re.sub(r"\[\d+:\d+\]$", "[-:-]", l) for l in out.splitlines() if not l.startswith("#"))
+
     def ruleset(self):
         """(nft ruleset text, iptables-legacy-save without timestamps and counters) of hv."""
         nft = self.hv.run("nft", "list", "ruleset").stdout

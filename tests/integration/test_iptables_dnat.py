@@ -101,10 +101,14 @@ def test_coexistence_and_absent(nat_lab, backend, tmp_path):
         for argv in FOREIGN_LEGACY:
             lab.hv.run("iptables-legacy", *argv)
     else:
-        load_nft(lab.hv, tmp_path, FOREIGN_NFT)
+        # Docker on an nftables host: its rules through iptables-nft, FORWARD policy DROP
+        for argv in FOREIGN_LEGACY:
+            lab.hv.run("iptables-nft", *argv)
+        load_nft(lab.hv, tmp_path, FOREIGN_NFT.replace("table ip nat", "table ip othernat"))
     lab.serve(lab.g1, "tcp", 80)
     lab.serve(lab.wan, "tcp", 9090)
     before = lab.ruleset()
+    xt_before = lab.xtnft()
     lab.hv.module("masquerade", {"name": "lan", "source": "192.168.100.0/24", "out_interface": "up0",
                                  "backend": backend})
     four_step(lab.hv, M, dnat(backend, [{"port": 8080, "to_addr": G1, "to_port": 80}]), "rules")
@@ -112,13 +116,30 @@ def test_coexistence_and_absent(nat_lab, backend, tmp_path):
     assert lab.connect(lab.g1, "tcp", "203.0.113.2", 9090) == "peer=203.0.113.1"
     nft, legacy = lab.ruleset()
     if backend == "nftables":
-        assert nft.split("table ip hypervisor_networking")[0] == before[0] and legacy == before[1]
+        # our only additions to iptables-nft's table: our chains and their tagged jumps
+        assert [l for l in lab.xtnft().splitlines() if "HN-" not in l] == xt_before.splitlines()
+        assert legacy == before[1]
+        assert without_tables(nft, ("ip filter", "ip hypervisor_networking")) == \
+            without_tables(before[0], ("ip filter",))
     else:
         assert nft == before[0]
         assert [l for l in legacy.splitlines() if "HN-" not in l] == before[1].splitlines()
     four_step(lab.hv, M, {"name": "web", "state": "absent", "backend": backend}, "rules")
     lab.hv.module("masquerade", {"name": "lan", "state": "absent", "backend": backend})
-    assert lab.ruleset() == before
+    assert lab.ruleset() == before and lab.xtnft() == xt_before
+
+
+def without_tables(listing, names):
+    """An nft listing without the named tables' blocks."""
+    out, skip = [], False
+    for line in listing.splitlines():
+        if line.startswith("table "):
+            skip = any(line.startswith("table %s " % n) for n in names)
+        if not skip:
+            out.append(line)
+        if line == "}":
+            skip = False
+    return "\n".join(out)
 
 
 @pytest.mark.parametrize("forward,needle", [

@@ -44,17 +44,19 @@ def test_excluded_destinations_are_not_translated(nat_lab, backend):
     assert lab.connect(lab.g1, "tcp", "203.0.113.2", 8080) == "peer=203.0.113.1"
 
 
-def test_iptables_forward_opens_only_guest_to_uplink_and_replies(nat_lab):
-    """Under a FORWARD DROP policy (Docker's), forward: true lets the guests out and the
-    replies back, and nothing else: wan still cannot open a connection to a guest."""
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_forward_opens_only_guest_to_uplink_and_replies(nat_lab, backend):
+    """Under a FORWARD DROP policy (Docker's: iptables-legacy, or iptables-nft on an nftables
+    host), forward: true lets the guests out and the replies back, and nothing else: wan
+    still cannot open a connection to a guest."""
     lab = nat_lab
-    lab.hv.run("iptables-legacy", "-P", "FORWARD", "DROP")
+    lab.hv.run("iptables-legacy" if backend == "iptables" else "iptables-nft", "-P", "FORWARD", "DROP")
     lab.serve(lab.wan, "tcp", 8080)
     lab.serve(lab.g1, "tcp", 2222)
     lab.wan.run("ip", "route", "add", LAN, "via", "203.0.113.1")
-    four_step(lab.hv, M, masq("iptables", forward=False), "rules")
+    four_step(lab.hv, M, masq(backend, forward=False), "rules")
     assert lab.connect(lab.g1, "tcp", "203.0.113.2", 8080, timeout=1) is None
-    four_step(lab.hv, M, masq("iptables"), "rules")
+    four_step(lab.hv, M, masq(backend), "rules")
     assert lab.connect(lab.g1, "tcp", "203.0.113.2", 8080) == "peer=203.0.113.1"
     assert lab.connect(lab.wan, "tcp", "192.168.100.2", 2222, timeout=1) is None
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ansible_collections.hypervisor.networking.plugins.module_utils import _deps
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ApplyError
-from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _backend, _nft
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _backend, _ipt, _nft, _xtnft
 from ansible_collections.hypervisor.networking.plugins.module_utils._plan import DiffTracker
 
 
@@ -19,20 +19,34 @@ def _nft_view(chains, maps):
     return view
 
 
-def _nft_converge(module, runner, prefix, desired):
-    """(lines, before rules, after rules) for the nftables backend; desired = (chains, maps)."""
+def _nft_converge(module, runner, prefix, desired, xt_chain, xt_desired):
+    """(lines, before rules, after rules) for the nftables backend; desired = (chains, maps).
+
+    ``xt_chain``/``xt_desired``: our FORWARD accepts in iptables-nft's ``ip filter``, needed
+    only where that FORWARD drops (see _xtnft); written first, undone if nft refuses.
+    """
     want_chains, want_maps = desired
     listing = runner.list_table()
     chains, maps = _nft.parse_table(listing), _nft.parse_maps(listing)
     before = _nft_view(_nft.set_rules(chains, prefix), _nft.set_maps(maps, prefix))
     lines, script = _nft.plan_set(chains, prefix, want_chains, maps, want_maps)
-    if not script:
+    xt = _xtnft.XtNft(module.run_command, module.get_bin_path)
+    if not xt.forward_drops(runner):
+        xt_desired = []
+    xt_lines, xt_payload, xt_undo = xt.plan(xt_chain, xt_desired)
+    lines = xt_lines + lines
+    if not script and not xt_payload:
         return lines, before, before
     if module.check_mode:
         return lines, before, _nft_view(want_chains, want_maps)
-    ok, err = runner.apply(script)
-    if not ok:
-        raise ApplyError("the nftables transaction was refused, nothing changed: %s" % err.strip())
+    if xt_payload:
+        xt.apply(xt_payload)
+    if script:
+        ok, err = runner.apply(script)
+        if not ok:
+            if xt_payload:
+                xt.apply(xt_undo)
+            raise ApplyError("the nftables transaction was refused, nothing changed: %s" % err.strip())
     listing = runner.list_table()
     return lines, before, _nft_view(_nft.set_rules(_nft.parse_table(listing), prefix),
                                     _nft.set_maps(_nft.parse_maps(listing), prefix))
@@ -66,7 +80,9 @@ def converge(module, kind, name, desired, requested):
     actions, before, after = [], {}, {}
     for which in backends:
         if which == "nftables":
-            lines, old, new = _nft_converge(module, runner, "%s_%s_" % (kind, name), desired[which])
+            xt_rules = [_ipt.spec_text(s) for s in desired["iptables"].get("fwd", [])]
+            lines, old, new = _nft_converge(module, runner, "%s_%s_" % (kind, name), desired[which],
+                                            _ipt.chain_name(kind, name, "fwd"), xt_rules)
         else:
             lines, old, new = _ipt_converge(module, kind, name, desired[which])
         actions.extend(lines)

@@ -307,3 +307,19 @@ def dnat_chains(fset, hairpin_subnets):
                                            ("conntrack", {"ctstate": "DNAT"})]))
         chains["fwd"] = fwd_rules
     return chains
+
+
+def spec_text(data):
+    """A spec in the form iptables-save prints (used where python-iptables is not)."""
+    parts = []
+    for flag, key in (("-s", "src"), ("-d", "dst"), ("-i", "iif"), ("-o", "oif"), ("-p", "proto")):
+        if data[key]:
+            value = data[key]
+            if key in ("src", "dst") and "/" not in value:
+                value += "/32"
+            parts.append("%s %s" % (flag, value))
+    for name, params in data["matches"]:
+        parts.append("-m %s %s" % (name, " ".join("--%s %s" % (k, v) for k, v in params.items())))
+    parts.append("-j %s" % data["target"])
+    parts.extend("--%s %s" % (k, v) for k, v in data["target_params"].items())
+    return " ".join(parts)
