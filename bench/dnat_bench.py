@@ -19,7 +19,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 
-from conftest import Namespace, NatLab  # noqa: E402  pylint: disable=wrong-import-position
+from conftest import Namespace, build_nat_lab  # noqa: E402  pylint: disable=wrong-import-position
 
 CONNECT_LOOP = r"""
 import socket, sys, time
@@ -46,20 +46,8 @@ def make_ns(prefix, coll):
 
 
 def lab(coll):
-    hv, wan, g1 = make_ns("hn-bhv", coll), make_ns("hn-bwan", coll), make_ns("hn-bg", coll)
-    hv.run("ip", "link", "add", "up0", "type", "veth", "peer", "name", "eth0", "netns", wan.name)
-    hv.run("ip", "addr", "add", "203.0.113.1/24", "dev", "up0")
-    hv.run("ip", "link", "set", "up0", "up")
-    wan.run("ip", "addr", "add", "203.0.113.2/24", "dev", "eth0")
-    wan.run("ip", "link", "set", "eth0", "up")
-    hv.run("ip", "link", "add", "vg1", "type", "veth", "peer", "name", "eth0", "netns", g1.name)
-    hv.run("ip", "addr", "add", "192.168.100.1/24", "dev", "vg1")
-    hv.run("ip", "link", "set", "vg1", "up")
-    g1.run("ip", "addr", "add", "192.168.100.2/24", "dev", "eth0")
-    g1.run("ip", "link", "set", "eth0", "up")
-    g1.run("ip", "route", "add", "default", "via", "192.168.100.1")
-    hv.run("sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward")
-    return NatLab(hv, wan, g1, None)
+    """hv, wan and one guest, wired like the integration tests' NatLab."""
+    return build_nat_lab(make_ns("hn-bhv", coll), make_ns("hn-bwan", coll), [make_ns("hn-bg", coll)])
 
 
 def timed(fn):

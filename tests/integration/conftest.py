@@ -198,10 +198,8 @@ class NatLab(object):
             proc.wait()
 
 
-@pytest.fixture
-def nat_lab(netns, make_netns):
-    """The traffic topology of the firewall tests."""
-    hv, wan = netns, make_netns("hn-wan")
+def build_nat_lab(hv, wan, guests):
+    """Wire the NatLab topology between existing namespaces (also used by bench/)."""
     hv.run("ip", "link", "add", "up0", "type", "veth", "peer", "name", "eth0", "netns", wan.name)
     hv.run("ip", "addr", "add", "203.0.113.1/24", "dev", "up0")
     hv.run("ip", "link", "set", "up0", "up")
@@ -210,9 +208,7 @@ def nat_lab(netns, make_netns):
     hv.run("ip", "link", "add", "br0", "type", "bridge")
     hv.run("ip", "addr", "add", "192.168.100.1/24", "dev", "br0")
     hv.run("ip", "link", "set", "br0", "up")
-    guests = []
-    for idx in (1, 2):
-        guest = make_netns("hn-g%d" % idx)
+    for idx, guest in enumerate(guests, start=1):
         port = "vg%d" % idx
         hv.run("ip", "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", guest.name)
         hv.run("ip", "link", "set", port, "master", "br0")
@@ -220,13 +216,18 @@ def nat_lab(netns, make_netns):
         guest.run("ip", "addr", "add", "192.168.100.%d/24" % (idx + 1), "dev", "eth0")
         guest.run("ip", "link", "set", "eth0", "up")
         guest.run("ip", "route", "add", "default", "via", "192.168.100.1")
-        guests.append(guest)
     hv.run("sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward")
     # bridged frames stay out of iptables (what hypervisors want): otherwise br_netfilter,
     # when loaded on the machine, de-NATs hairpin replies on the bridge and hides bugs
     hv.run("sh", "-c", "[ ! -e /proc/sys/net/bridge/bridge-nf-call-iptables ] || "
                        "echo 0 > /proc/sys/net/bridge/bridge-nf-call-iptables")
-    lab = NatLab(hv, wan, guests[0], guests[1])
+    return NatLab(hv, wan, guests[0], guests[1] if len(guests) > 1 else None)
+
+
+@pytest.fixture
+def nat_lab(netns, make_netns):
+    """The traffic topology of the firewall tests."""
+    lab = build_nat_lab(netns, make_netns("hn-wan"), [make_netns("hn-g1"), make_netns("hn-g2")])
     try:
         yield lab
     finally:
