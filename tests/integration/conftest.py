@@ -48,13 +48,14 @@ class Namespace(object):
             raise AssertionError("%s failed (%d): %s%s" % (" ".join(cmd), proc.returncode, proc.stdout, proc.stderr))
         return proc
 
-    def module(self, name, args, check_mode=False, diff=True):
-        """Run module ``name`` with ``args``; return its JSON result."""
+    def module(self, name, args, check_mode=False, diff=True, pythonpath=None):
+        """Run module ``name`` with ``args``; return its JSON result (``pythonpath``: put
+        these directories first, e.g. to hide a library)."""
         payload = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
             json.dump({"ANSIBLE_MODULE_ARGS": payload}, handle)
         try:
-            env = dict(os.environ, PYTHONPATH=self.collections)
+            env = dict(os.environ, PYTHONPATH=os.pathsep.join((pythonpath or []) + [self.collections]))
             proc = subprocess.run(
                 ["ip", "netns", "exec", self.name, sys.executable, "-m",
                  "ansible_collections.hypervisor.networking.plugins.modules.%s" % name, handle.name],

@@ -173,3 +173,16 @@ def test_auto_follows_legacy_rules_and_warns_about_split_rulesets(nat_lab, tmp_p
     res = lab.hv.module(M, {"name": "lan", "source": LAN})
     assert res["backend"] == "iptables" and res["changed"] is False
     assert "rules exist both in iptables-legacy" in str(res["warnings"])
+
+
+def test_nft_command_fallback_without_python3_nftables(nat_lab, tmp_path):
+    """Without the libnftables binding the backend drives the nft command (argument list)."""
+    lab = nat_lab
+    (tmp_path / "nftables.py").write_text("raise ImportError('hidden for this test')\n")
+    lab.serve(lab.wan, "tcp", 8080)
+    for check_mode, changed in ((True, True), (False, True), (False, False), (True, False)):
+        res = lab.hv.module(M, masq("nftables"), check_mode=check_mode, pythonpath=[str(tmp_path)])
+        assert res["rc"] == 0 and res["changed"] is changed, res
+    assert lab.connect(lab.g1, "tcp", "203.0.113.2", 8080) == "peer=203.0.113.1"
+    res = lab.hv.module(M, {"name": "lan", "state": "absent", "backend": "nftables"}, pythonpath=[str(tmp_path)])
+    assert res["changed"] and "hypervisor_networking" not in lab.ruleset()[0]
