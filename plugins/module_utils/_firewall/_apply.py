@@ -31,9 +31,9 @@ def _nft_converge(module, runner, prefix, desired, xt_chain, xt_desired):
     before = _nft_view(_nft.set_rules(chains, prefix), _nft.set_maps(maps, prefix))
     lines, script = _nft.plan_set(chains, prefix, want_chains, maps, want_maps)
     xt = _xtnft.XtNft(module.run_command, module.get_bin_path)
-    if not xt.forward_drops(runner):
-        xt_desired = []
-    xt_lines, xt_payload, xt_undo = xt.plan(xt_chain, xt_desired)
+    exists, drops = xt.forward_state(runner)
+    # no FORWARD chain there: nothing of ours can be in that table, skip reading it
+    xt_lines, xt_payload, xt_undo = xt.plan(xt_chain, xt_desired if drops else []) if exists else ([], None, None)
     lines = xt_lines + lines
     if not script and not xt_payload:
         return lines, before, before

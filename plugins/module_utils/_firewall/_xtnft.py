@@ -29,10 +29,11 @@ class XtNft(object):
         self._save = get_bin_path("iptables-nft-save")
         self._restore = get_bin_path("iptables-nft-restore")
 
-    def forward_drops(self, nft_runner):
-        """True when an iptables-nft ``ip filter`` FORWARD chain has policy drop."""
+    def forward_state(self, nft_runner):
+        """(iptables-nft ``ip filter`` FORWARD exists, it has policy drop)."""
         rc, out, _err = nft_runner._cmd(["list", "chain", "ip", "filter", "FORWARD"])  # pylint: disable=protected-access
-        return rc == 0 and "policy drop;" in out and self._save is not None and self._restore is not None
+        usable = rc == 0 and self._save is not None and self._restore is not None
+        return usable, usable and "policy drop;" in out
 
     def read(self, chain):
         """(rules of our chain as iptables-save prints them, jump present, chain exists)."""
