@@ -55,12 +55,11 @@ def _nft_converge(module, runner, prefix, desired, xt_chain, xt_desired):
 def _ipt_converge(module, kind, name, desired):
     """(lines, before rules, after rules) for the iptables backend."""
     ipt = _backend.ipt_backend()
-    before = ipt.rules_text(kind, name)
-    lines, apply = ipt.plan_set(kind, name, desired)
+    lines, apply, before, predicted = ipt.plan_set(kind, name, desired)
     if apply is None:
         return lines, before, before
     if module.check_mode:
-        return lines, before, ipt.desired_text(kind, name, desired)
+        return lines, before, predicted
     apply()
     return lines, before, ipt.rules_text(kind, name)
 

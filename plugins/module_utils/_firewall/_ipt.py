@@ -152,26 +152,24 @@ class IptBackend(object):
             jumps[suffix] = any(r.target.name == chain for r in self.iptc.Chain(table, builtin).rules)
         return rules, jumps
 
-    def rules_text(self, kind, name):
-        """{chain: [iptables-save style rule]} of the set as the kernel holds it."""
-        rules, _jumps = self.read_set(kind, name)
+    def rules_text(self, kind, name, rules=None):
+        """{chain: [iptables-save style rule]} of the set (read now unless ``rules`` keys are given)."""
+        if rules is None:
+            rules, _jumps = self.read_set(kind, name)
         return dict((chain_name(kind, name, s), [rule_text(k) for k in keys]) for s, keys in rules.items())
-
-    def desired_text(self, kind, name, desired):
-        """The same view of a desired set (check mode's prediction)."""
-        return dict((chain_name(kind, name, s), [rule_text(self.key(self.build(d))) for d in specs])
-                    for s, specs in desired.items())
 
     # ---- planning and applying ---------------------------------------------------
 
     def plan_set(self, kind, name, desired):
-        """(lines, apply callable or None) to make the set's chains exactly ``desired``."""
+        """(lines, apply callable or None, before view, predicted view) for making the set's
+        chains exactly ``desired``; the tables are read once."""
         current, jumps = self.read_set(kind, name)
         want = dict((suffix, [self.key(self.build(s)) for s in specs]) for suffix, specs in desired.items())
+        before, after = self.rules_text(kind, name, current), self.rules_text(kind, name, want)
         missing_jump = [s for s in want if not jumps.get(s)]
         stray_jump = [s for s, present in jumps.items() if present and s not in want]
         if current == want and not missing_jump and not stray_jump:
-            return [], None
+            return [], None, before, before
         lines = []
         for suffix in sorted(set(current) | set(want)):
             chain = chain_name(kind, name, suffix)
@@ -182,7 +180,7 @@ class IptBackend(object):
                 lines.append("iptables: jump to %s from %s" % (chain, HOOKS[suffix][1]))
             if suffix in stray_jump or (suffix in current and suffix not in want):
                 lines.append("iptables: delete chain %s" % chain)
-        return lines, lambda: self._apply(kind, name, current, desired)
+        return lines, lambda: self._apply(kind, name, current, desired), before, after
 
     def _apply(self, kind, name, current, desired):
         """Write every table the set uses; restore the first if the second fails."""
