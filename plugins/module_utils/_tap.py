@@ -79,8 +79,9 @@ def _canonical(where, item, resolver):
     return {
         "name": v.ifname(where + "name", item.get("name")),
         "state": item["state"],
-        "owner": resolver(where + "owner", item.get("owner")),
-        "group": resolver(where + "group", item.get("group")),
+        # an absent TAP is found by name; its former owner may no longer exist
+        "owner": resolver(where + "owner", item.get("owner")) if item["state"] == "present" else None,
+        "group": resolver(where + "group", item.get("group")) if item["state"] == "present" else None,
         "bridge": v.ifname(where + "bridge", item["bridge"]) if item.get("bridge") is not None else None,
         "up": item["up"],
         "mtu": v.mtu(where + "mtu", item.get("mtu")),

@@ -56,6 +56,12 @@ def test_top_level_options_are_item_defaults_and_items_override():
         ("a", 64055, "br0", None), ("b", 0, "br0", 9000)]
 
 
+def test_absent_tap_needs_no_existing_owner():
+    # the role removes TAPs with the items it created them from; the user may be gone
+    taps = _tap.desired_taps(params(taps=[{"name": "a", "owner": "gone-user", "state": "absent"}]), resolver)
+    assert (taps[0]["name"], taps[0]["state"], taps[0]["owner"]) == ("a", "absent", None)
+
+
 @pytest.mark.parametrize("p,needle", [
     (params(name="x" * 16), "name="),
     (params(taps=[{"name": "a"}, {"name": "a"}]), "taps[1].name='a': listed twice"),
