@@ -38,6 +38,7 @@ collection-link:
 lint: deps collection-link
 	ansible-lint
 	antsibull-changelog lint
+	python scripts/role-docs.py --check
 
 sanity: deps
 	scripts/ansible-test.sh sanity
