@@ -1,57 +1,89 @@
 #!/usr/bin/env bash
-# make demo: build and install the collection, then build the seed's bridge in a sandbox
-# (network namespaces: a hypervisor and a guest). Nothing in this machine's own network
-# namespace changes; the sandbox is removed at the end.
+# make demo: build and install the collection, then run playbooks/nat_bridge.yml against a
+# sandbox hypervisor. The sandbox is three network namespaces: the hypervisor, a guest
+# (a namespace on the bridge, standing in for a VM) and an "internet" host on the
+# hypervisor's uplink. Nothing in this machine's own network namespace changes, the files
+# the role writes go to the sandbox directory, and everything is removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 id=$$
-hv=hn-demo-hv-$id
-guest=hn-demo-guest-$id
+hv=hn-demo-hv-$id guest=hn-demo-gu-$id inet=hn-demo-in-$id
 work=$PWD/.tmp/demo
-cleanup() { ip netns del "$hv" 2>/dev/null || true; ip netns del "$guest" 2>/dev/null || true; }
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for ns in "$hv" "$guest" "$inet"; do ip netns del "$ns" 2>/dev/null || true; done
+}
 trap cleanup EXIT
-
 say() { printf '\n== %s\n' "$*"; }
+in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 
 say "Building and installing the collection from its tarball"
-rm -rf "$work" && mkdir -p "$work/collections"
+rm -rf "$work" && mkdir -p "$work/collections" "$work/etc/sysctl.d"
 ansible-galaxy collection build --output-path "$work" --force >/dev/null
 ANSIBLE_COLLECTIONS_PATH=$work/collections ansible-galaxy collection install -p "$work/collections" \
   "$work"/hypervisor-networking-*.tar.gz >/dev/null
 echo "installed into $work/collections"
 
-say "Sandbox: namespace $hv (the hypervisor) and $guest (a guest VM's stand-in)"
-ip netns add "$hv"
-ip netns add "$guest"
-ip -n "$hv" link set lo up
-ip -n "$guest" link set lo up
-# the guest's NIC: one end in the guest, the other (vnet0, as QEMU would name a TAP) on the host
+say "Sandbox: $hv (the hypervisor), $guest (a guest), $inet (the internet)"
+for ns in "$hv" "$guest" "$inet"; do ip netns add "$ns"; ip -n "$ns" link set lo up; done
+# uplink: hypervisor up0 203.0.113.1 <-> internet eth0 203.0.113.2 (TEST-NET-3), default route out of up0
+ip -n "$hv" link add up0 type veth peer name eth0 netns "$inet"
+ip -n "$hv" addr add 203.0.113.1/24 dev up0 && ip -n "$hv" link set up0 up
+ip -n "$inet" addr add 203.0.113.2/24 dev eth0 && ip -n "$inet" link set eth0 up
+ip -n "$hv" route add default via 203.0.113.2
+# the guest's NIC: eth0 in the guest, vnet0 on the hypervisor (the role puts it in br0)
 ip -n "$hv" link add vnet0 type veth peer name eth0 netns "$guest"
 ip -n "$hv" link set vnet0 up
-ip -n "$guest" addr add 192.168.100.2/24 dev eth0
-ip -n "$guest" link set eth0 up
+ip -n "$guest" addr add 192.168.100.10/24 dev eth0 && ip -n "$guest" link set eth0 up
 ip -n "$guest" route add default via 192.168.100.1
+# started with ip netns exec directly (not through a function) so $! is the server itself
+ip netns exec "$inet" python3 demo/http_echo.py 80 "hello from the internet host" >/dev/null 2>&1 & pids+=($!)
+ip netns exec "$guest" python3 demo/http_echo.py 80 "hello from the guest 192.168.100.10" >/dev/null 2>&1 & pids+=($!)
+printf '[hypervisors]\nsandbox-hv ansible_connection=local ansible_python_interpreter=/usr/bin/python3 ansible_become=false\n' \
+  > "$work/inventory"
+echo "guest 192.168.100.10 (gateway 192.168.100.1), internet host 203.0.113.2, hypervisor uplink up0 203.0.113.1"
 
 run_playbook() {
-  ip netns exec "$hv" env ANSIBLE_COLLECTIONS_PATH="$work/collections" ANSIBLE_STDOUT_CALLBACK=default \
-    ANSIBLE_PYTHON_INTERPRETER="$PWD/.venv/bin/python" ansible-playbook -i localhost, "$@" demo/bridge.yml
+  in_ns "$hv" env ANSIBLE_COLLECTIONS_PATH="$work/collections" ANSIBLE_STDOUT_CALLBACK=default \
+    ANSIBLE_NOCOLOR=1 ansible-playbook -i "$work/inventory" hypervisor.networking.nat_bridge \
+    -e @demo/nat_bridge.vars.yml -e nat_bridge_qemu_acl_file="$work/etc/qemu/bridge.conf" \
+    -e nat_bridge_sysctl_file="$work/etc/sysctl.d/90-hypervisor-networking.conf"
 }
-say "Running demo/bridge.yml in the hypervisor namespace (first run)"
-run_playbook
-say "Running it again: nothing should change (changed=0)"
-run_playbook | grep -E 'PLAY RECAP|localhost +:'
-
-say "brctl show (in the hypervisor namespace)"
-ip netns exec "$hv" brctl show
-say "ip -br addr (in the hypervisor namespace)"
-ip -n "$hv" -br addr
-say "route -n (in the guest): its default gateway is the bridge"
-ip netns exec "$guest" route -n
-say "The guest pings its gateway 192.168.100.1 through the bridge"
-if ip netns exec "$guest" ping -c 3 -W 2 192.168.100.1; then
-  echo "=> the guest reached the hypervisor's bridge address: the bridge forwards real traffic."
-else
-  echo "=> the guest could NOT reach 192.168.100.1" >&2
-  exit 1
+say "ansible-playbook hypervisor.networking.nat_bridge against the sandbox hypervisor (first run)"
+# the whole log goes to a file; the screen gets the tasks that changed something
+if ! run_playbook > "$work/run1.log" 2>&1; then
+  cat "$work/run1.log"; echo "=> the playbook failed" >&2; exit 1
 fi
+awk '/^TASK \[/ {t=$0; sub(/^TASK \[[^]]*: /, "", t); sub(/\] \**$/, "", t)} /^changed:/ {print "changed: " t}' "$work/run1.log"
+grep -E 'sandbox-hv +:' "$work/run1.log"
+say "The same run again: nothing to change"
+run_playbook > "$work/run2.log" 2>&1 || { cat "$work/run2.log"; exit 1; }
+grep -E 'sandbox-hv +:' "$work/run2.log"
+grep -qE 'sandbox-hv +:.* changed=0 ' "$work/run2.log" || { echo "=> the second run changed something" >&2; exit 1; }
+
+fetch() { in_ns "$1" python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode().strip())' "$2"; }
+say "The guest fetches http://203.0.113.2/ from the internet host, through NAT"
+answer=$(fetch "$guest" http://203.0.113.2/)
+echo "server said: \"$answer\""
+case $answer in
+  *"came from 203.0.113.1") echo "=> the guest reached the internet; the server saw the hypervisor's address 203.0.113.1, not 192.168.100.10: masquerade works." ;;
+  *) echo "=> unexpected source address" >&2; exit 1 ;;
+esac
+say "The internet host fetches http://203.0.113.1:8080/, the guest's published port"
+answer=$(fetch "$inet" http://203.0.113.1:8080/)
+echo "guest said: \"$answer\""
+case $answer in
+  *"guest 192.168.100.10; you came from 203.0.113.2") echo "=> port 8080 on the hypervisor reaches the guest's port 80 (DNAT), and the guest sees the real client." ;;
+  *) echo "=> unexpected answer" >&2; exit 1 ;;
+esac
+
+say "brctl show (hypervisor)"
+in_ns "$hv" brctl show
+say "route -n (hypervisor)"
+in_ns "$hv" route -n
+say "NAT rules (hypervisor): table ip hypervisor_networking"
+in_ns "$hv" nft list table ip hypervisor_networking 2>/dev/null || in_ns "$hv" iptables-legacy -t nat -S
+say "$work/etc/qemu/bridge.conf (the QEMU bridge helper ACL)"
+cat "$work/etc/qemu/bridge.conf"
 say "Cleaning up the sandbox (this machine's own namespace was never touched)"

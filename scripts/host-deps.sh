@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test pipeline and the demo need (root, Debian 12).
+# The last line is what nat_bridge_install_deps installs: the demo runs the role in a
+# namespace without network, where that task can only confirm them.
 # Skips apt entirely when everything is already installed.
 set -euo pipefail
 pkgs=(podman runc debootstrap python3-venv python3-dev gcc iptables nftables
-      python3-nftables iproute2 iputils-ping bridge-utils net-tools rsync git make uidmap)
+      python3-nftables iproute2 iputils-ping bridge-utils net-tools rsync git make uidmap
+      python3-apt python3-pyroute2 python3-iptables)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
