@@ -26,10 +26,12 @@ def legacy_has_rules(iptc):
     return False
 
 
-def alternative_is_legacy():
+def alternative_is_legacy(path=None):
     """Debian's iptables alternative points at iptables-legacy."""
-    path = shutil.which("iptables") or ""
-    return os.path.realpath(path).endswith("-legacy") if path else False
+    path = path or shutil.which("iptables")
+    # /usr/sbin/iptables -> /etc/alternatives/iptables -> /usr/sbin/iptables-legacy, itself a
+    # link to the multi-call binary: the chain ends at xtables-legacy-multi (or -nft-multi)
+    return "-legacy" in os.path.basename(os.path.realpath(path)) if path else False
 
 
 def foreign_nft_tables(runner):
