@@ -44,6 +44,8 @@ def iptc_module():
         except Exception:  # ImportError, or the library's own error when libxtables is missing
             _IPTC["module"], _IPTC["error"] = None, traceback.format_exc()
         else:
+            from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _iptc_compat
+            _iptc_compat.patch(iptc)
             _IPTC["module"], _IPTC["error"] = iptc, None
     return _IPTC["module"]
 
