@@ -4,7 +4,7 @@
 # namespace without network, where that task can only confirm them.
 # Skips apt entirely when everything is already installed.
 set -euo pipefail
-pkgs=(podman runc debootstrap python3-venv python3-dev gcc iptables nftables
+pkgs=(podman runc catatonit debootstrap python3-venv python3-dev gcc iptables nftables
       python3-nftables iproute2 iputils-ping bridge-utils net-tools rsync git make uidmap
       python3-apt python3-pyroute2 python3-iptables)
 missing=()

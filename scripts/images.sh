@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Build the test images (Debian 12 bookworm, Debian 13 trixie) with debootstrap and
-# `podman import`: no registry is reachable. An image that exists is reused; bump
-# IMAGE_REV when the package list changes so stale images are not reused.
+# `podman import`: no registry is reachable. On each base image, `podman build` adds
+#   <suite>-qemu-rN         QEMU, busybox and the suite's cloud kernel (a real guest under TCG),
+#                           and the modules' bindings (python3-apt, python3-iptables)
+#   <suite>-qemu-legacy-rN  the same with the iptables alternative set to iptables-legacy
+# An image that exists is reused; bump IMAGE_REV / QEMU_REV when the package lists
+# change so stale images are not reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$PWD/tests/podman/containers.conf}
 IMAGE_REV=1
+QEMU_REV=2
 INCLUDE=python3,iproute2,iptables,nftables,procps,python3-pyroute2,python3-nftables,iputils-ping
 suites=${*:-bookworm trixie}
 
@@ -29,19 +34,54 @@ build() {
     return 0
   fi
   root=$(mktemp -d /var/tmp/hn-rootfs-$suite.XXXXXX)
-  trap 'rm -rf "$root"' RETURN
   echo "images: debootstrap $suite from $(mirror)"
-  debootstrap --variant=minbase --include="$INCLUDE" "$suite" "$root" "$(mirror)" \
-    > "$root.log" 2>&1 || { tail -n 30 "$root.log"; return 1; }
+  if ! debootstrap --variant=minbase --include="$INCLUDE" "$suite" "$root" "$(mirror)" > "$root.log" 2>&1; then
+    tail -n 30 "$root.log"; rm -rf "$root" "$root.log"; return 1
+  fi
   # plain-HTTP apt inside containers works; keep the same mirror for later installs
   echo "deb $(mirror) $suite main" > "$root/etc/apt/sources.list"
   tar -C "$root" -c . | podman import -q --change 'CMD ["/bin/sh"]' - "$tag" >/dev/null
-  rm -f "$root.log"
+  rm -rf "$root" "$root.log"
   echo "images: built $tag"
 }
 
+derive() {
+  # derive SUITE NAME CONTAINERFILE-TEXT: podman build FROM a local image, never pulling
+  local suite=$1 tag="localhost/hn-test:$1-$2" dir
+  if podman image exists "$tag"; then
+    echo "images: $tag exists, reused"
+    return 0
+  fi
+  dir=$(mktemp -d)
+  printf '%s\n' "$3" > "$dir/Containerfile"
+  if ! podman build -q --pull=never -t "$tag" "$dir" > "$dir/log" 2>&1; then
+    tail -n 30 "$dir/log"; rm -rf "$dir"; return 1
+  fi
+  rm -rf "$dir"
+  echo "images: built $tag"
+}
+
+# the guest kernel is the suite's cloud kernel (small, virtio as modules), unpacked in
+# /opt/guest; molecule's prepare builds the initramfs from it
+QEMU_STEPS='RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      qemu-system-x86 busybox-static cpio kmod python3-apt python3-iptables >/dev/null \
+ && kpkg=$(apt-cache depends linux-image-cloud-amd64 | awk "/Depends: linux-image-[0-9]/ {print \$2; exit}") \
+ && cd /tmp && apt-get download -qq "$kpkg" && mkdir -p /opt/guest \
+ && dpkg-deb -x /tmp/linux-image-*.deb /opt/guest/root && rm /tmp/linux-image-*.deb \
+ && cp /opt/guest/root/boot/vmlinuz-* /opt/guest/vmlinuz && rm -rf /opt/guest/root/boot'
+LEGACY_STEPS='RUN update-alternatives --set iptables /usr/sbin/iptables-legacy \
+ && update-alternatives --set ip6tables /usr/sbin/ip6tables-legacy'
+
+suite_images() {
+  build "$1" || return 1
+  derive "$1" "qemu-r$QEMU_REV" "FROM localhost/hn-test:$1-r$IMAGE_REV
+$QEMU_STEPS" || return 1
+  derive "$1" "qemu-legacy-r$QEMU_REV" "FROM localhost/hn-test:$1-qemu-r$QEMU_REV
+$LEGACY_STEPS"
+}
+
 pids=()
-for s in $suites; do build "$s" & pids+=($!); done
+for s in $suites; do suite_images "$s" & pids+=($!); done
 rc=0
 for p in "${pids[@]}"; do wait "$p" || rc=1; done
 exit $rc
