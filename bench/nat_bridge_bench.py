@@ -1,0 +1,232 @@
+# -*- coding: utf-8 -*-
+"""Benchmark: the nat_bridge workload four ways, inside network namespaces.
+
+Workload: bridge br0 (192.168.100.1/24), N TAPs owned by nobody on br0, IPv4
+forwarding, masquerade of 192.168.100.0/24 out of up0, N DNAT forwards (tcp 20000+i to
+192.168.100.10:80). Ways:
+  role      ansible-playbook with the nat_bridge role (this collection)
+  shell     the seed's commands made idempotent (ip link show / iptables -C before each add)
+  builtin   ansible builtin modules in loops (command, ansible.builtin.iptables, sysctl)
+  floor     one `ip -batch` plus one `iptables-restore` (first run only: not idempotent)
+For each: first run, no-change re-run, and a drift run after 1% of the TAPs and of the
+forwards were deleted by hand; each way's result is checked (N TAPs on br0, N forwards).
+Not a test: it prints wall times as a Markdown table.
+
+usage: python bench/nat_bridge_bench.py [--counts 10,200,1000] [--ways role,shell,builtin,floor]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WORK = tempfile.mkdtemp(prefix="hn-nbbench-")
+ENV = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(WORK, "collections"), ANSIBLE_NOCOLOR="1",
+           ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_LOCALHOST_WARNING="false",
+           PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+
+
+def sh(*argv, check=True, **kwargs):
+    return subprocess.run(argv, capture_output=True, text=True, check=check, **kwargs)
+
+
+def taps(n):
+    return ["t%05d" % i for i in range(n)]
+
+
+def ports(n):
+    return [20000 + i for i in range(n)]
+
+
+def sandbox():
+    """hv (uplink up0 203.0.113.1, default route) and wan (203.0.113.2) namespaces."""
+    hv, wan = "hn-bh-%s" % secrets.token_hex(3), "hn-bw-%s" % secrets.token_hex(3)
+    for ns in (hv, wan):
+        sh("ip", "netns", "add", ns)
+    sh("ip", "-n", hv, "link", "add", "up0", "type", "veth", "peer", "name", "eth0", "netns", wan)
+    sh("ip", "-n", hv, "addr", "add", "203.0.113.1/24", "dev", "up0")
+    sh("ip", "-n", hv, "link", "set", "up0", "up")
+    sh("ip", "-n", hv, "route", "add", "default", "via", "203.0.113.2")
+    return hv, wan
+
+
+def playbook(hv, path, extra=()):
+    inventory = os.path.join(WORK, "inventory")
+    with open(inventory, "w") as handle:
+        handle.write("[hypervisors]\nbench ansible_connection=local ansible_become=false\n")
+    proc = sh("ip", "netns", "exec", hv, os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory, path, *extra, check=False, env=ENV)
+    if proc.returncode != 0:
+        raise SystemExit("playbook %s failed:\n%s" % (path, proc.stdout[-3000:]))
+    return proc.stdout
+
+
+def role_way(hv, n):
+    data = {"nat_bridge_taps": [{"name": t, "owner": "nobody"} for t in taps(n)],
+            "nat_bridge_forwards": [{"port": p, "to_addr": "192.168.100.10", "to_port": 80} for p in ports(n)],
+            "nat_bridge_qemu_acl_file": os.path.join(WORK, "bridge.conf"),
+            "nat_bridge_sysctl_file": os.path.join(WORK, "sysctl.d", "90-hn.conf")}
+    path = os.path.join(WORK, "role-vars-%d.json" % n)
+    with open(path, "w") as handle:
+        json.dump(data, handle)
+    return lambda: playbook(hv, "hypervisor.networking.nat_bridge", ["-e", "@" + path])
+
+
+def shell_way(hv, n):
+    lines = ["set -e",
+             "ip link show br0 >/dev/null 2>&1 || ip link add name br0 type bridge",
+             "ip -4 addr show dev br0 | grep -q 'inet 192.168.100.1/24' || ip addr add 192.168.100.1/24 brd + dev br0",
+             "ip link set br0 up",
+             "sysctl -qw net.ipv4.ip_forward=1",
+             "iptables -C FORWARD -i br0 -j ACCEPT 2>/dev/null || iptables -A FORWARD -i br0 -j ACCEPT",
+             "iptables -C FORWARD -o br0 -j ACCEPT 2>/dev/null || iptables -A FORWARD -o br0 -j ACCEPT",
+             "iptables -t nat -C POSTROUTING -s 192.168.100.0/24 -o up0 -j MASQUERADE 2>/dev/null"
+             " || iptables -t nat -A POSTROUTING -s 192.168.100.0/24 -o up0 -j MASQUERADE"]
+    for tap in taps(n):
+        lines.append("ip link show %s >/dev/null 2>&1 || { ip tuntap add dev %s mode tap user nobody;"
+                     " ip link set %s master br0; ip link set %s up; }" % (tap, tap, tap, tap))
+    for port in ports(n):
+        rule = "PREROUTING -p tcp --dport %d -j DNAT --to-destination 192.168.100.10:80" % port
+        lines.append("iptables -t nat -C %s 2>/dev/null || iptables -t nat -A %s" % (rule, rule))
+    path = os.path.join(WORK, "seed-%d.sh" % n)
+    with open(path, "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+    return lambda: sh("ip", "netns", "exec", hv, "bash", path)
+
+
+def builtin_way(hv, n):
+    exists = "{{ r.rc != 0 and r.stderr is not search('%s') }}"
+    tasks = [
+        {"name": "bridge", "ansible.builtin.command": "ip link add name br0 type bridge", "register": "r",
+         "changed_when": "r.rc == 0", "failed_when": exists % "exists"},
+        {"name": "address", "ansible.builtin.command": "ip addr add 192.168.100.1/24 brd + dev br0", "register": "r",
+         "changed_when": "r.rc == 0", "failed_when": exists % "exists|assigned"},
+        {"name": "up", "ansible.builtin.command": "ip link set br0 up", "changed_when": False},
+        {"name": "forwarding", "ansible.posix.sysctl": {"name": "net.ipv4.ip_forward", "value": "1",
+                                                        "sysctl_file": os.path.join(WORK, "builtin-sysctl.conf")}},
+        {"name": "taps", "ansible.builtin.command": "ip tuntap add dev {{ item }} mode tap user nobody",
+         "register": "r", "changed_when": "r.rc == 0", "failed_when": exists % "busy", "loop": taps(n)},
+        {"name": "ports", "ansible.builtin.command": "ip link set {{ item }} master br0 up", "changed_when": False,
+         "loop": taps(n)},
+        {"name": "forward out", "ansible.builtin.iptables": {"chain": "FORWARD", "in_interface": "br0", "jump": "ACCEPT"}},
+        {"name": "forward in", "ansible.builtin.iptables": {"chain": "FORWARD", "out_interface": "br0", "jump": "ACCEPT"}},
+        {"name": "masquerade", "ansible.builtin.iptables": {"table": "nat", "chain": "POSTROUTING", "out_interface": "up0",
+                                                            "source": "192.168.100.0/24", "jump": "MASQUERADE"}},
+        {"name": "dnat", "ansible.builtin.iptables": {"table": "nat", "chain": "PREROUTING", "protocol": "tcp",
+                                                      "destination_port": "{{ item }}", "jump": "DNAT",
+                                                      "to_destination": "192.168.100.10:80"}, "loop": ports(n)},
+    ]
+    path = os.path.join(WORK, "builtin-%d.yml" % n)
+    with open(path, "w") as handle:
+        json.dump([{"hosts": "hypervisors", "gather_facts": False, "tasks": tasks}], handle)
+    return lambda: playbook(hv, path)
+
+
+def floor_way(hv, n):
+    batch = ["link add name br0 type bridge", "addr add 192.168.100.1/24 brd + dev br0", "link set br0 up"]
+    for tap in taps(n):
+        batch += ["tuntap add dev %s mode tap user nobody" % tap, "link set %s master br0 up" % tap]
+    rules = ["*filter", "-A FORWARD -i br0 -j ACCEPT", "-A FORWARD -o br0 -j ACCEPT", "COMMIT", "*nat",
+             "-A POSTROUTING -s 192.168.100.0/24 -o up0 -j MASQUERADE"]
+    rules += ["-A PREROUTING -p tcp --dport %d -j DNAT --to-destination 192.168.100.10:80" % p for p in ports(n)]
+    rules.append("COMMIT")
+    bpath, rpath = os.path.join(WORK, "floor-%d.batch" % n), os.path.join(WORK, "floor-%d.rules" % n)
+    with open(bpath, "w") as handle:
+        handle.write("\n".join(batch) + "\n")
+    with open(rpath, "w") as handle:
+        handle.write("\n".join(rules) + "\n")
+
+    def run():
+        sh("ip", "-n", hv, "-batch", bpath)
+        sh("ip", "netns", "exec", hv, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        sh("ip", "netns", "exec", hv, "iptables-restore", "--noflush", rpath)
+    return run
+
+
+def counts(hv):
+    """(TAPs on br0, DNAT forwards) as the kernel holds them, whichever firewall holds them."""
+    links = json.loads(sh("ip", "-n", hv, "-j", "link", "show", "master", "br0").stdout)
+    nft = sh("ip", "netns", "exec", hv, "nft", "list", "map", "ip", "hypervisor_networking", "dnat_br0_ports",
+             check=False).stdout
+    ipt = sh("ip", "netns", "exec", hv, "iptables-save", "-t", "nat", check=False).stdout
+    return len(links), len(re.findall(r"tcp \. \d+ :", nft)) + len(re.findall(r"-j DNAT", ipt))
+
+
+def drift(hv, way, n):
+    """Delete 1% of the TAPs and of the forwards by hand."""
+    k = max(1, n // 100)
+    for tap in taps(n)[::max(1, n // k)][:k]:
+        sh("ip", "-n", hv, "link", "del", tap)
+    for port in ports(n)[::max(1, n // k)][:k]:
+        if way == "role":
+            sh("ip", "netns", "exec", hv, "nft", "delete", "element", "ip", "hypervisor_networking", "dnat_br0_ports",
+               "{ tcp . %d }" % port)
+        else:
+            sh("ip", "netns", "exec", hv, "iptables", "-t", "nat", "-D", "PREROUTING", "-p", "tcp", "--dport", str(port),
+               "-j", "DNAT", "--to-destination", "192.168.100.10:80")
+    return k
+
+
+def timed(fn):
+    start = time.monotonic()
+    fn()
+    return time.monotonic() - start
+
+
+WAYS = {"role": role_way, "shell": shell_way, "builtin": builtin_way, "floor": floor_way}
+
+
+def measure(way, n):
+    hv, wan = sandbox()
+    try:
+        run = WAYS[way](hv, n)
+        row = {"first": timed(run)}
+        assert counts(hv) == (n, n), (way, n, counts(hv))
+        if way != "floor":
+            row["again"] = timed(run)
+            k = drift(hv, way, n)
+            assert counts(hv) == (n - k, n - k), (way, n, counts(hv))
+            row["drift"] = timed(run)
+            assert counts(hv) == (n, n), (way, n, counts(hv))
+        return row
+    finally:
+        for ns in (hv, wan):
+            sh("ip", "netns", "del", ns, check=False)
+
+
+def startup():
+    """One ansible-playbook start-up: an empty play on localhost."""
+    path = os.path.join(WORK, "empty.yml")
+    with open(path, "w") as handle:
+        handle.write("- hosts: localhost\n  gather_facts: false\n  tasks: []\n")
+    return timed(lambda: sh(os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", "-c", "local", path, env=ENV))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--counts", default="10,200,1000")
+    parser.add_argument("--ways", default="role,shell,builtin,floor")
+    opts = parser.parse_args()
+    os.makedirs(os.path.join(WORK, "collections", "ansible_collections", "hypervisor"))
+    os.makedirs(os.path.join(WORK, "sysctl.d"))
+    os.symlink(REPO, os.path.join(WORK, "collections", "ansible_collections", "hypervisor", "networking"))
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2.0 ** 30
+    print("machine: %d cores, %.0f GiB, kernel %s, python %s, playbook start-up %.2f s\n"
+          % (os.cpu_count(), mem, os.uname().release, sys.version.split()[0], startup()))
+    print("| N | way | first run (s) | no-change re-run (s) | drift run, 1% deleted (s) |\n|---|---|---|---|---|")
+    for n in [int(c) for c in opts.counts.split(",")]:
+        for way in opts.ways.split(","):
+            row = measure(way, n)
+            print("| %d | %s | %.3f | %s | %s |" % (n, way, row["first"], "%.3f" % row["again"] if "again" in row
+                                                   else "n/a", "%.3f" % row["drift"] if "drift" in row else "n/a"),
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()
