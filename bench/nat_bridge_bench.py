@@ -223,9 +223,8 @@ def main():
     for n in [int(c) for c in opts.counts.split(",")]:
         for way in opts.ways.split(","):
             row = measure(way, n)
-            print("| %d | %s | %.3f | %s | %s |" % (n, way, row["first"], "%.3f" % row["again"] if "again" in row
-                                                   else "n/a", "%.3f" % row["drift"] if "drift" in row else "n/a"),
-                  flush=True)
+            cells = ["%.3f" % row[k] if k in row else "n/a" for k in ("first", "again", "drift")]
+            print("| %d | %s | %s |" % (n, way, " | ".join(cells)), flush=True)
 
 
 if __name__ == "__main__":
