@@ -1,5 +1,5 @@
-#!/bin/busybox sh
-# /init of the test guest (busybox). Settings come from the kernel command line:
+# /init of the test guest (busybox; mkguest.py adds the #!/bin/busybox shebang, since
+# /bin/sh exists only after `busybox --install`). Settings come from the kernel command line:
 #   hn.ip=ADDR/LEN hn.gw=GATEWAY hn.wan=URL [hn.hairpin=URL] [hn.serve=1] [hn.stay=1]
 # It reports on the serial console, one line per check, prefixed "HN-":
 #   HN-UP, HN-NAT <answer of the wan URL>, HN-HAIRPIN <answer>, HN-READY, HN-DONE

@@ -23,7 +23,9 @@ def main(init_script, output):
     os.makedirs(os.path.join(root, "bin"))
     os.makedirs(os.path.join(root, "lib", "modules"))
     shutil.copy("/bin/busybox", os.path.join(root, "bin", "busybox"))
-    shutil.copy(init_script, os.path.join(root, "init"))
+    with open(init_script) as src, open(os.path.join(root, "init"), "w") as dst:
+        # /bin/sh is only a busybox link once /init has run `busybox --install`
+        dst.write("#!/bin/busybox sh\n" + src.read())
     os.chmod(os.path.join(root, "init"), 0o755)
     found = []
     for name in MODULES:
