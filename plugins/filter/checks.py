@@ -37,6 +37,19 @@ def subnet(value):
         raise AnsibleFilterError("subnet: %r is not an address with a prefix length (%s)" % (value, exc))
 
 
+def default_route_interface(route_table):
+    """The interface of the lowest-metric IPv4 default route in /proc/net/route text, or ''."""
+    best = None
+    for line in str(route_table).splitlines()[1:]:
+        fields = line.split()
+        # Iface Destination Gateway Flags RefCnt Use Metric Mask ...; flags 0x1 = RTF_UP
+        if len(fields) < 8 or fields[1] != "00000000" or fields[7] != "00000000" or not int(fields[3], 16) & 1:
+            continue
+        if best is None or int(fields[6]) < best[0]:
+            best = (int(fields[6]), fields[0])
+    return best[1] if best else ""
+
+
 def forwards_error(forwards, option="forwards"):
     """'' when the list is valid as iptables_dnat ``forwards``, else the message naming the item."""
     if not isinstance(forwards, list):
@@ -63,4 +76,5 @@ class FilterModule(object):
     """hypervisor.networking validation filters."""
 
     def filters(self):
-        return {"subnet": subnet, "forwards_error": forwards_error, "taps_error": taps_error}
+        return {"subnet": subnet, "forwards_error": forwards_error, "taps_error": taps_error,
+                "default_route_interface": default_route_interface}

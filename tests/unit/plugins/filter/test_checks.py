@@ -50,3 +50,21 @@ def test_forwards_error(forwards, needle):
 def test_taps_error(taps, needle):
     msg = checks.taps_error(taps, "nat_bridge_taps")
     assert (msg == "") if needle == "" else (needle in msg), msg
+
+
+HEADER = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+
+
+def route(iface, dest, mask, metric, flags="0003"):
+    return "%s\t%s\t0102A8C0\t%s\t0\t0\t%d\t%s\t0\t0\t0\n" % (iface, dest, flags, metric, mask)
+
+
+@pytest.mark.parametrize("table,expected", [
+    (HEADER + route("eth0", "00000000", "00000000", 100) + route("eth0", "0000A8C0", "00FFFFFF", 0), "eth0"),
+    (HEADER + route("wlan0", "00000000", "00000000", 600) + route("enp4s0", "00000000", "00000000", 100), "enp4s0"),
+    # a host route and a down default route are not the default route
+    (HEADER + route("eth1", "00000000", "FFFFFFFF", 0) + route("eth2", "00000000", "00000000", 0, "0000"), ""),
+    (HEADER, ""),
+])
+def test_default_route_interface(table, expected):
+    assert checks.default_route_interface(table) == expected
