@@ -27,12 +27,14 @@ mirror() {
   echo "${uri:-http://deb.debian.org/debian}"
 }
 
+reused() {
+  # reused TAG: true (and says so) when the image exists already
+  podman image exists "$1" && echo "images: $1 exists, reused"
+}
+
 build() {
   local suite=$1 tag="localhost/hn-test:$1-r$IMAGE_REV" root
-  if podman image exists "$tag"; then
-    echo "images: $tag exists, reused"
-    return 0
-  fi
+  reused "$tag" && return 0
   root=$(mktemp -d /var/tmp/hn-rootfs-$suite.XXXXXX)
   echo "images: debootstrap $suite from $(mirror)"
   if ! debootstrap --variant=minbase --include="$INCLUDE" "$suite" "$root" "$(mirror)" > "$root.log" 2>&1; then
@@ -47,11 +49,8 @@ build() {
 
 derive() {
   # derive SUITE NAME CONTAINERFILE-TEXT: podman build FROM a local image, never pulling
-  local suite=$1 tag="localhost/hn-test:$1-$2" dir
-  if podman image exists "$tag"; then
-    echo "images: $tag exists, reused"
-    return 0
-  fi
+  local tag="localhost/hn-test:$1-$2" dir
+  reused "$tag" && return 0
   dir=$(mktemp -d)
   printf '%s\n' "$3" > "$dir/Containerfile"
   if ! podman build -q --pull=never -t "$tag" "$dir" > "$dir/log" 2>&1; then
