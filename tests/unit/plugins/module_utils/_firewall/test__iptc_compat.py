@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ctypes
+import types
 
 import pytest
 
@@ -32,3 +33,17 @@ def test_entry_stride_is_measured(stride):
 def test_single_option_table_keeps_the_declared_stride():
     buf, _pool = table(56, NAMES[:1])
     assert _iptc_compat.entry_stride(ctypes.addressof(buf), 48) == 48
+
+
+def test_table_lookup_only_reports_tables_the_kernel_holds(tmp_path, monkeypatch):
+    listing = tmp_path / "ip_tables_names"
+    listing.write_text("filter\n")
+    monkeypatch.setitem(_iptc_compat._TABLE_NAMES, "ip4tc", ("is_table_available", str(listing)))
+    fake = types.SimpleNamespace(ip4tc=types.SimpleNamespace(is_table_available=None))
+    _iptc_compat._patch_table_lookup(fake)
+    available = fake.ip4tc.is_table_available
+    assert available("filter") and not available("raw")
+    listing.write_text("nat\nfilter\n")  # a table opened later counts at once: no cache
+    assert available("nat")
+    listing.unlink()
+    assert not available("filter")
