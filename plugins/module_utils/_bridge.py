@@ -38,6 +38,7 @@ def desired_state(params):
         "addresses": None,
         "ports": None,
         "bridge": dict((opt, params.get(opt)) for opt in BRIDGE_OPT_NAMES),
+        "migrate_from": v.ifname("migrate_from", params["migrate_from"]) if params.get("migrate_from") else None,
     }
     if params.get("addresses") is not None:
         desired["addresses"] = v.unique("addresses", [v.interface_cidr("addresses", a) for a in params["addresses"]])

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import socket
 import time
 
 from ansible_collections.hypervisor.networking.plugins.module_utils import _deps, _tuntap
@@ -21,6 +22,9 @@ from ansible_collections.hypervisor.networking.plugins.module_utils._errors impo
 
 IFF_UP = 0x1
 IFA_F_PERMANENT = 0x80  # set on configured addresses, not on kernel-generated ones
+IFA_F_NODAD = 0x02
+RTPROT_KERNEL = 2  # routes the kernel derives from addresses
+RT_TABLE_LOCAL = 255
 USER_HZ = 100  # IFLA_BR_FORWARD_DELAY is in clock_t (centiseconds)
 NET_ADDR_SET = 3  # addr_assign_type: the MAC was set by a user, the kernel keeps it
 
@@ -226,12 +230,18 @@ class Netlink(object):
         """Enslave ``name`` to ``master``, or release it when master is None."""
         self._ipr.link("set", index=self._idx(name), master=self._idx(master) if master else 0)
 
-    def addr_add(self, name, cidr):
-        """Add an address; IPv4 gets the subnet broadcast (the seed's ``brd +``)."""
+    def addr_add(self, name, cidr, nodad=False):
+        """Add an address; IPv4 gets the subnet broadcast (the seed's ``brd +``).
+
+        ``nodad``: an address moved from another of our interfaces is known to be ours;
+        skipping IPv6 duplicate address detection spares it a second of being tentative.
+        """
         iface = ipaddress.ip_interface(cidr)
         kwargs = {"index": self._idx(name), "address": str(iface.ip), "prefixlen": iface.network.prefixlen}
         if iface.version == 4 and iface.network.prefixlen < 31:
             kwargs["broadcast"] = str(iface.network.broadcast_address)
+        if nodad and iface.version == 6:
+            kwargs["flags"] = IFA_F_NODAD
         try:
             self._ipr.addr("add", **kwargs)
         except _deps.NetlinkError as exc:
@@ -274,6 +284,43 @@ class Netlink(object):
                 names = list(self._ipr.get_links(oif))
                 return net.with_prefixlen, names[0].get_attr("IFLA_IFNAME")
         return None
+
+    def routes(self, name):
+        """Routes through ``name`` that someone configured (static, DHCP, RA): list of
+        dicts. Kernel-made routes (prefix routes of addresses, proto kernel) and the local
+        table follow the addresses by themselves and are left out."""
+        result = []
+        index = self._idx(name)
+        for family in (socket.AF_INET, socket.AF_INET6):
+            for msg in self._ipr.get_routes(family=family, oif=index):
+                table = msg.get_attr("RTA_TABLE") or msg["table"]
+                if msg["proto"] == RTPROT_KERNEL or table == RT_TABLE_LOCAL or msg["type"] != 1:  # unicast
+                    continue
+                if msg.get_attr("RTA_OIF") != index:
+                    continue
+                dst = msg.get_attr("RTA_DST")
+                result.append({
+                    "family": family, "table": table, "proto": msg["proto"], "scope": msg["scope"],
+                    "dst": "%s/%d" % (dst, msg["dst_len"]) if dst else "default",
+                    "gateway": msg.get_attr("RTA_GATEWAY"), "metric": msg.get_attr("RTA_PRIORITY"),
+                    "prefsrc": msg.get_attr("RTA_PREFSRC"),
+                })
+        return result
+
+    def route_replace(self, route, name):
+        """Install ``route`` (a dict from routes()) through ``name``, replacing the same
+        route through another interface in one kernel operation."""
+        kwargs = {"family": route["family"], "table": route["table"], "proto": route["proto"],
+                  "scope": route["scope"], "oif": self._idx(name)}
+        if route["dst"] != "default":
+            dst, _sep, length = route["dst"].partition("/")
+            kwargs.update(dst=dst, dst_len=int(length))
+        else:
+            kwargs["dst_len"] = 0
+        for key, arg in (("gateway", "gateway"), ("metric", "priority"), ("prefsrc", "prefsrc")):
+            if route[key] is not None:
+                kwargs[arg] = route[key]
+        self._ipr.route("replace", **kwargs)
 
     # ---- read-back -----------------------------------------------------------
 

@@ -87,6 +87,10 @@ class Plan(object):
             done.append(action)
         return [a.summary for a in done]
 
+    def undo_all(self, executor):
+        """Undo every action of an applied plan, newest first (a check after apply failed)."""
+        return self._undo(executor, list(self.actions))
+
     @staticmethod
     def _undo(executor, done):
         """Best-effort revert of applied actions, newest first."""

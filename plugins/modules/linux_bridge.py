@@ -82,6 +82,18 @@ options:
       - Pass bridged IPv4 frames of this bridge through iptables (br_netfilter's per-bridge hook).
       - V(false) keeps bridged LAN frames out of the host firewall.
     type: bool
+  migrate_from:
+    description:
+      - Physical bridging. This NIC's global IPv4 and IPv6 addresses, its routes (default route
+        included, with metrics) and its MAC move onto the bridge, which then enslaves the NIC.
+      - Ordered so that the host is unreachable for as short a time as possible (addresses on the
+        bridge first, then the NIC enslaved, routes replaced one kernel operation each, the NIC's
+        addresses removed last), in one netlink session.
+      - Afterwards the IPv4 default gateway (if one was moved) must answer ARP on the bridge within
+        3 seconds; if it does not, every change is undone and the task fails.
+      - A second run finds the addresses on the bridge and the NIC enslaved, and changes nothing.
+    type: str
+    version_added: 0.2.0
 notes:
   - IPv6 link-local addresses and addresses the kernel configures by itself (SLAAC) are
     neither reported in RV(bridge.addresses) nor purged.
@@ -106,6 +118,12 @@ EXAMPLES = r"""
     stp: true
     forward_delay: 4
     mtu: 9000
+
+- name: Physical bridging (ip link set eth0 master br0), keeping the host reachable
+  hypervisor.networking.linux_bridge:
+    name: br0
+    migrate_from: eth0
+    nf_call_iptables: false
 
 - name: Remove a bridge
   hypervisor.networking.linux_bridge:
@@ -173,8 +191,8 @@ bridge:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hypervisor.networking.plugins.module_utils import _bridge, _deps
-from ansible_collections.hypervisor.networking.plugins.module_utils._errors import HypervisorNetworkingError
+from ansible_collections.hypervisor.networking.plugins.module_utils import _bridge, _deps, _migrate
+from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ApplyError, HypervisorNetworkingError
 from ansible_collections.hypervisor.networking.plugins.module_utils._netlink import Netlink
 from ansible_collections.hypervisor.networking.plugins.module_utils._plan import DiffTracker
 
@@ -192,6 +210,7 @@ ARGUMENT_SPEC = dict(
     forward_delay=dict(type="int"),
     vlan_filtering=dict(type="bool"),
     nf_call_iptables=dict(type="bool"),
+    migrate_from=dict(type="str"),
 )
 
 
@@ -202,9 +221,19 @@ def run(module):
     with Netlink() as nl:
         links, addrs = nl.links(), nl.addresses()
         before = _bridge.bridge_view(name, links, addrs)
-        plan, after = _bridge.plan_bridge(desired, links, addrs, _bridge.read_machine_id())
+        probe = None
+        if desired["migrate_from"] and desired["state"] == "present":
+            _migrate.check_source(desired, links)
+            plan, after, probe = _migrate.plan_migration(desired, links, addrs, nl.routes(desired["migrate_from"]),
+                                                         _bridge.read_machine_id())
+        else:
+            plan, after = _bridge.plan_bridge(desired, links, addrs, _bridge.read_machine_id())
         if plan and not module.check_mode:
             plan.apply(nl, context=name)
+            if probe and _migrate.arp_probe(name, after["mac"], probe[0], probe[1]) is None:
+                raise ApplyError("%s: the gateway %s did not answer ARP on %s after the migration from %s; every "
+                                 "change was undone" % (name, probe[1], name, desired["migrate_from"]),
+                                 applied=plan.lines(), rolled_back=plan.undo_all(nl))
             links, addrs = nl.wait_until(_bridge.settled(desired, after))
             after = _bridge.bridge_view(name, links, addrs)
     result = {"changed": bool(plan), "actions": plan.lines(), "bridge": after}

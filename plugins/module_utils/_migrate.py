@@ -1,0 +1,118 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, hypervisor.networking contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Physical bridging, private to this collection: a NIC's addresses, routes and MAC move
+onto a bridge, which then enslaves the NIC (linux_bridge ``migrate_from``).
+
+Order, so that the host is unreachable for as short a time as possible:
+the bridge is created with the NIC's MAC (neighbours' ARP caches and DHCP reservations
+stay valid) and brought up; the NIC's addresses are added to it (IPv6 without duplicate
+address detection: the address is ours already); the NIC is enslaved, from which moment
+its frames reach the bridge, which owns the same MAC and addresses; each route through
+the NIC is replaced by the same route through the bridge (one kernel operation per
+route); the addresses are removed from the NIC last. Then the default gateway must
+answer ARP on the bridge, or everything is undone.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import struct
+import time
+
+from ansible_collections.hypervisor.networking.plugins.module_utils import _validate as v
+from ansible_collections.hypervisor.networking.plugins.module_utils._bridge import _is_link_local6, plan_bridge
+from ansible_collections.hypervisor.networking.plugins.module_utils._errors import StateError, ValidationError
+
+ETH_P_ARP = 0x0806
+
+
+def check_source(desired, links):
+    """Refuse a NIC that cannot be migrated, before any change."""
+    nic, name = desired["migrate_from"], desired["name"]
+    if nic == name:
+        raise ValidationError("migrate_from", nic, "is the bridge itself")
+    link = links.get(nic)
+    if link is None:
+        raise ValidationError("migrate_from", nic, "no such interface")
+    if link["kind"] == "bridge":
+        raise ValidationError("migrate_from", nic, "is a bridge; name the physical interface")
+    if link["master"] not in (None, name):
+        raise StateError("%s: %s already belongs to %s; detach it there first" % (name, nic, link["master"]))
+    return link
+
+
+def _route_text(route):
+    """'default via 192.0.2.1 metric 100' style summary."""
+    text = route["dst"]
+    if route["gateway"]:
+        text += " via %s" % route["gateway"]
+    if route["metric"]:
+        text += " metric %s" % route["metric"]
+    return text
+
+
+def plan_migration(desired, links, addrs, routes, machine_id=""):
+    """-> (Plan, predicted bridge view, probe) where probe is (source, gateway) or None."""
+    nic, name = desired["migrate_from"], desired["name"]
+    link = check_source(desired, links)
+    moved = [a for a in addrs.get(link["index"], []) if not _is_link_local6(a)]
+    bridge_desired = dict(desired, mac=desired["mac"] or link["mac"])
+    if moved:
+        bridge_desired["addresses"] = v.unique("addresses", list(desired["addresses"] or []) + moved)
+    plan, after = plan_bridge(bridge_desired, links, addrs, machine_id)
+    for action in plan:
+        if action.op == "addr_add" and action.args["cidr"] in moved:
+            action.args["nodad"] = True
+    if link["master"] != name:
+        plan.add("enslave %s in %s" % (nic, name), "link_master", {"name": nic, "master": name},
+                 undo=("link_master", {"name": nic, "master": None}))
+        after["ports"] = sorted(set(after["ports"]) | {nic})
+    for route in routes:
+        plan.add("move route %s from %s to %s" % (_route_text(route), nic, name), "route_replace",
+                 {"route": route, "name": name}, undo=("route_replace", {"route": route, "name": nic}))
+    for cidr in moved:
+        plan.add("remove address %s from %s (now on %s)" % (cidr, nic, name), "addr_del", {"name": nic, "cidr": cidr},
+                 undo=("addr_add", {"name": nic, "cidr": cidr, "nodad": True}))
+    return plan, after, _probe_target(routes, moved)
+
+
+def _probe_target(routes, moved):
+    """(our IPv4 source, IPv4 default gateway) when the migration moves one, else None."""
+    gateways = [r["gateway"] for r in routes if r["family"] == socket.AF_INET and r["gateway"]]
+    gateways.sort(key=lambda gw: 0 if any(r["dst"] == "default" and r["gateway"] == gw for r in routes) else 1)
+    for gateway in gateways:
+        for cidr in moved:
+            iface = ipaddress.ip_interface(cidr)
+            if iface.version == 4 and ipaddress.ip_address(gateway) in iface.network:
+                return str(iface.ip), gateway
+    return None
+
+
+def arp_probe(ifname, mac, source, target, timeout=3.0):
+    """Ask ``target`` for its MAC on ``ifname``; return the answer or None after timeout."""
+    own = bytes.fromhex(mac.replace(":", ""))
+    request = (b"\xff" * 6 + own + struct.pack("!H", ETH_P_ARP)
+               + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + own + socket.inet_aton(source)
+               + b"\x00" * 6 + socket.inet_aton(target))
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ARP))
+    try:
+        sock.bind((ifname, 0))
+        deadline = time.monotonic() + timeout
+        next_send = 0.0
+        while time.monotonic() < deadline:
+            if time.monotonic() >= next_send:
+                sock.send(request)
+                next_send = time.monotonic() + 0.5
+            sock.settimeout(max(0.01, min(next_send, deadline) - time.monotonic()))
+            try:
+                frame = sock.recv(128)
+            except socket.timeout:
+                continue
+            # an ARP reply (op 2) from the target
+            if len(frame) >= 42 and frame[20:22] == b"\x00\x02" and frame[28:32] == socket.inet_aton(target):
+                return ":".join("%02x" % b for b in frame[22:28])
+        return None
+    finally:
+        sock.close()

@@ -1,0 +1,128 @@
+# -*- coding: utf-8 -*-
+"""linux_bridge migrate_from: the host's NIC moves into a bridge with its addresses,
+routes and MAC, while a peer on the LAN keeps pinging it and holds a TCP session."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import four_step
+
+ECHO_SERVER = r"""
+import socket, sys
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("0.0.0.0", 7777)); srv.listen(1); print("listening", flush=True)
+conn, _ = srv.accept()
+while True:
+    data = conn.recv(64)
+    if not data:
+        break
+    conn.sendall(data)
+"""
+
+
+@pytest.fixture
+def lan(netns, make_netns):
+    """hv: eth0 198.51.100.10/24 + 2001:db8:1::10/64, default via .1 metric 100 and a
+    static route; peer: 198.51.100.1 (the gateway) on the other end of the veth."""
+    peer = make_netns("hn-peer")
+    netns.run("ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", peer.name)
+    for ns, last in ((netns, "10"), (peer, "1")):
+        # no DAD: a link-local address still tentative would make snapshots differ by timing
+        ns.run("sysctl", "-qw", "net.ipv6.conf.eth0.accept_dad=0")
+        # brd + as DHCP clients and the seed set it (an undo re-adds addresses that way)
+        ns.run("ip", "addr", "add", "198.51.100.%s/24" % last, "brd", "+", "dev", "eth0")
+        ns.run("ip", "addr", "add", "2001:db8:1::%s/64" % last, "dev", "eth0", "nodad")
+        ns.run("ip", "link", "set", "eth0", "up")
+    netns.run("ip", "route", "add", "default", "via", "198.51.100.1", "dev", "eth0", "metric", "100")
+    netns.run("ip", "route", "add", "203.0.113.0/24", "via", "198.51.100.1", "dev", "eth0")
+    return netns, peer
+
+
+def mac_of(ns, name):
+    return ns.json("ip", "-j", "link", "show", "dev", name)[0]["address"]
+
+
+def routes(ns):
+    return sorted((r["dst"], r.get("gateway"), r["dev"], r.get("metric")) for r in ns.json("ip", "-j", "route")
+                  if r.get("protocol") != "kernel")
+
+
+def test_migration_four_steps(lan):
+    hv, _peer = lan
+    mac = mac_of(hv, "eth0")
+    args = {"name": "br0", "migrate_from": "eth0", "nf_call_iptables": False}
+    result = four_step(hv, "linux_bridge", args, "bridge")
+    assert result["bridge"]["addresses"] == ["198.51.100.10/24", "2001:db8:1::10/64"]
+    assert result["bridge"]["ports"] == ["eth0"] and result["bridge"]["mac"] == mac
+    assert "enslave eth0 in br0" in result["actions"]
+    assert mac_of(hv, "br0") == mac
+    assert [a for a in hv.json("ip", "-j", "addr", "show", "dev", "eth0")[0]["addr_info"]
+            if a.get("scope") == "global"] == []
+    assert routes(hv) == [("203.0.113.0/24", "198.51.100.1", "br0", None), ("default", "198.51.100.1", "br0", 100)]
+
+
+def test_peer_keeps_reaching_the_host_during_migration(lan):
+    hv, peer = lan
+    server = subprocess.Popen(["ip", "netns", "exec", hv.name, sys.executable, "-c", ECHO_SERVER],
+                              stdout=subprocess.PIPE, text=True)
+    assert server.stdout.readline().strip() == "listening"
+    client = subprocess.Popen(["ip", "netns", "exec", peer.name, sys.executable, "-c",
+                               "import socket, sys\ns = socket.create_connection(('198.51.100.10', 7777), 5)\n"
+                               "s.settimeout(5)\n"
+                               "for line in sys.stdin:\n    s.sendall(line.encode()); print(s.recv(64).decode().strip(), flush=True)\n"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        client.stdin.write("before\n")
+        client.stdin.flush()
+        assert client.stdout.readline().strip() == "before"
+        # 400 pings 10 ms apart (4 s) while the module runs
+        ping = subprocess.Popen(["ip", "netns", "exec", peer.name, "ping", "-n", "-q", "-i", "0.01", "-c", "400",
+                                 "-W", "1", "198.51.100.10"], stdout=subprocess.PIPE, text=True)
+        time.sleep(0.5)
+        result = hv.module("linux_bridge", {"name": "br0", "migrate_from": "eth0"})
+        assert result["rc"] == 0 and result["changed"], result
+        out = ping.communicate(timeout=30)[0]
+        client.stdin.write("after\n")
+        client.stdin.flush()
+        assert client.stdout.readline().strip() == "after", "the TCP session did not survive"
+        summary = [line for line in out.splitlines() if "packets transmitted" in line][0]
+        sent, received = int(summary.split()[0]), int(summary.split()[3])
+        print("migration under ping: %s" % summary)
+        # a few lost packets at most; the host never drops off
+        assert sent == 400 and sent - received <= 10, summary
+    finally:
+        client.kill()
+        server.kill()
+
+
+def test_silent_gateway_reverts_everything(lan):
+    hv, peer = lan
+    hv.run("ip", "route", "replace", "default", "via", "198.51.100.254", "dev", "eth0", "metric", "100")
+    before = hv.snapshot()
+    before_routes = routes(hv)
+    result = hv.module("linux_bridge", {"name": "br0", "migrate_from": "eth0"})
+    assert result["rc"] != 0 and "did not answer ARP" in result["msg"], result
+    assert result["rolled_back_actions"], result
+    assert hv.snapshot() == before and routes(hv) == before_routes
+    assert hv.run("ping", "-c", "1", "-W", "2", "198.51.100.1", check=False).returncode == 0
+    del peer
+
+
+@pytest.mark.parametrize("args,needle", [
+    ({"name": "br0", "migrate_from": "nosuch0"}, "migrate_from='nosuch0'"),
+    ({"name": "br0", "migrate_from": "br0"}, "is the bridge itself"),
+    ({"name": "br0", "migrate_from": "x" * 16}, "migrate_from="),
+])
+def test_bad_source_fails_before_any_change(lan, args, needle):
+    hv, _peer = lan
+    before = hv.snapshot()
+    for check_mode in (True, False):
+        result = hv.module("linux_bridge", args, check_mode=check_mode)
+        assert result["rc"] != 0 and needle in result["msg"], result
+    assert hv.snapshot() == before
+    assert json.dumps(before)  # the snapshot is real data, not empty

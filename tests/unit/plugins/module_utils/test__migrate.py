@@ -1,0 +1,71 @@
+# -*- coding: utf-8 -*-
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from ansible_collections.hypervisor.networking.plugins.module_utils import _bridge, _migrate
+from ansible_collections.hypervisor.networking.plugins.module_utils._errors import StateError, ValidationError
+
+NIC = {"index": 2, "name": "eth0", "kind": None, "up": True, "mtu": 1500, "mac": "52:54:00:aa:bb:cc",
+       "master": None, "alias": None}
+ADDRS = {2: ["198.51.100.10/24", "2001:db8:1::10/64", "fe80::5054:ff:feaa:bbcc/64"]}
+DEFAULT = {"family": socket.AF_INET, "table": 254, "proto": 3, "scope": 0, "dst": "default",
+           "gateway": "198.51.100.1", "metric": 100, "prefsrc": None}
+STATIC = dict(DEFAULT, dst="203.0.113.0/24", metric=None)
+
+
+def desired(**kwargs):
+    params = {"name": "br0", "state": "present", "up": True, "migrate_from": "eth0", "mac": None, "mtu": None}
+    params.update(kwargs)
+    return _bridge.desired_state(params)
+
+
+def test_order_keeps_the_host_reachable():
+    plan, after, probe = _migrate.plan_migration(desired(), {"eth0": NIC}, ADDRS, [DEFAULT, STATIC])
+    assert plan.lines() == [
+        "create bridge br0",
+        "add address 198.51.100.10/24 to br0",
+        "add address 2001:db8:1::10/64 to br0",
+        "set br0 up",
+        "enslave eth0 in br0",
+        "move route default via 198.51.100.1 metric 100 from eth0 to br0",
+        "move route 203.0.113.0/24 via 198.51.100.1 from eth0 to br0",
+        "remove address 198.51.100.10/24 from eth0 (now on br0)",
+        "remove address 2001:db8:1::10/64 from eth0 (now on br0)",
+    ]
+    create = plan.actions[0]
+    assert create.args["mac"] == NIC["mac"]  # neighbours' ARP caches stay valid
+    assert [a.args.get("nodad") for a in plan.actions if a.op == "addr_add"] == [True, True]
+    assert after["ports"] == ["eth0"] and after["mac"] == NIC["mac"]
+    assert after["addresses"] == ["198.51.100.10/24", "2001:db8:1::10/64"]
+    assert probe == ("198.51.100.10", "198.51.100.1")
+
+
+def test_migrated_host_plans_nothing():
+    bridge = {"index": 3, "name": "br0", "kind": "bridge", "up": True, "mtu": 1500, "mac": NIC["mac"],
+              "master": None, "alias": _bridge.MANAGED_ALIAS, "mac_set_by_user": True,
+              "bridge": dict(_bridge.KERNEL_DEFAULTS)}
+    links = {"eth0": dict(NIC, master="br0"), "br0": bridge}
+    addrs = {2: ["fe80::5054:ff:feaa:bbcc/64"], 3: ["198.51.100.10/24", "2001:db8:1::10/64"]}
+    plan, after, probe = _migrate.plan_migration(desired(), links, addrs, [])
+    assert plan.lines() == [] and probe is None
+    assert after["ports"] == ["eth0"]
+
+
+def test_no_ipv4_default_route_means_no_probe():
+    plan, _after, probe = _migrate.plan_migration(desired(), {"eth0": NIC}, {2: ["2001:db8:1::10/64"]}, [])
+    assert probe is None and "enslave eth0 in br0" in plan.lines()
+
+
+@pytest.mark.parametrize("links,kwargs,error,needle", [
+    ({}, {}, ValidationError, "no such interface"),
+    ({"eth0": dict(NIC, kind="bridge")}, {}, ValidationError, "is a bridge"),
+    ({"eth0": dict(NIC, master="virbr0")}, {}, StateError, "already belongs to virbr0"),
+    ({"eth0": NIC}, {"migrate_from": "br0"}, ValidationError, "is the bridge itself"),
+])
+def test_refused_sources(links, kwargs, error, needle):
+    with pytest.raises(error) as err:
+        _migrate.check_source(desired(**kwargs), links)
+    assert needle in err.value.msg
