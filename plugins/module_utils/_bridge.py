@@ -47,6 +47,11 @@ def desired_state(params):
         if desired["name"] in ports:
             raise ValidationError("ports", desired["name"], "a bridge cannot be its own port")
         desired["ports"] = ports
+    desired["rollback_timeout"] = params.get("rollback_timeout") or 0
+    desired["confirm"] = bool(params.get("confirm"))
+    if desired["rollback_timeout"] < 0 or (desired["rollback_timeout"] and not desired["migrate_from"]):
+        raise ValidationError("rollback_timeout", desired["rollback_timeout"],
+                              "must be 0, or a number of seconds together with migrate_from")
     delay = desired["bridge"]["forward_delay"]
     if delay is not None and not 0 <= delay <= 30:
         raise ValidationError("forward_delay", delay, "must be between 0 and 30 seconds")

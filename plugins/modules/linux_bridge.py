@@ -94,6 +94,23 @@ options:
       - A second run finds the addresses on the bridge and the NIC enslaved, and changes nothing.
     type: str
     version_added: 0.2.0
+  rollback_timeout:
+    description:
+      - With O(migrate_from), seconds after which the migration reverts itself unless a later call
+        with O(confirm=true) arrives. Before anything changes, the way back is saved on the host
+        (under C(/run/hypervisor-networking)) and a reverter is started in its own session, so it
+        runs even when the controller's connection is cut by the change.
+      - V(0) arms nothing.
+    type: int
+    default: 0
+    version_added: 0.2.0
+  confirm:
+    description:
+      - Disarm a pending revert of this bridge (make it over a new connection, proving the host is
+        still reachable). Without a pending revert nothing changes.
+    type: bool
+    default: false
+    version_added: 0.2.0
 notes:
   - IPv6 link-local addresses and addresses the kernel configures by itself (SLAAC) are
     neither reported in RV(bridge.addresses) nor purged.
@@ -191,7 +208,7 @@ bridge:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hypervisor.networking.plugins.module_utils import _bridge, _deps, _migrate
+from ansible_collections.hypervisor.networking.plugins.module_utils import _bridge, _deps, _migrate, _rollback
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ApplyError, HypervisorNetworkingError
 from ansible_collections.hypervisor.networking.plugins.module_utils._netlink import Netlink
 from ansible_collections.hypervisor.networking.plugins.module_utils._plan import DiffTracker
@@ -211,6 +228,8 @@ ARGUMENT_SPEC = dict(
     vlan_filtering=dict(type="bool"),
     nf_call_iptables=dict(type="bool"),
     migrate_from=dict(type="str"),
+    rollback_timeout=dict(type="int", default=0),
+    confirm=dict(type="bool", default=False),
 )
 
 
@@ -228,15 +247,31 @@ def run(module):
                                                          _bridge.read_machine_id())
         else:
             plan, after = _bridge.plan_bridge(desired, links, addrs, _bridge.read_machine_id())
+        confirm = desired["confirm"] and _rollback.pending(name) is not None
+        arm = bool(plan) and desired["rollback_timeout"] > 0
         if plan and not module.check_mode:
-            plan.apply(nl, context=name)
-            if probe and _migrate.arp_probe(name, after["mac"], probe[0], probe[1]) is None:
-                raise ApplyError("%s: the gateway %s did not answer ARP on %s after the migration from %s; every "
-                                 "change was undone" % (name, probe[1], name, desired["migrate_from"]),
-                                 applied=plan.lines(), rolled_back=plan.undo_all(nl))
+            if arm:
+                _rollback.arm(name, [a.undo for a in reversed(plan.actions) if a.undo], desired["rollback_timeout"])
+            try:
+                plan.apply(nl, context=name)
+                if probe and _migrate.arp_probe(name, after["mac"], probe[0], probe[1]) is None:
+                    raise ApplyError("%s: the gateway %s did not answer ARP on %s after the migration from %s; "
+                                     "every change was undone" % (name, probe[1], name, desired["migrate_from"]),
+                                     applied=plan.lines(), rolled_back=plan.undo_all(nl))
+            except Exception:
+                if arm:  # the plan is undone already; nothing left to revert
+                    _rollback.disarm(name)
+                raise
             links, addrs = nl.wait_until(_bridge.settled(desired, after))
+        if confirm and not module.check_mode:
+            _rollback.disarm(name)
             after = _bridge.bridge_view(name, links, addrs)
-    result = {"changed": bool(plan), "actions": plan.lines(), "bridge": after}
+    actions = plan.lines()
+    if arm:
+        actions.append("arm a revert of %s in %d s unless confirmed" % (name, desired["rollback_timeout"]))
+    if confirm:
+        actions.append("confirm %s: disarm the pending revert" % name)
+    result = {"changed": bool(actions), "actions": actions, "bridge": after}
     if module._diff:
         result["diff"] = DiffTracker(before, after).diff(name)
     return result

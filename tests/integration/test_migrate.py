@@ -126,3 +126,42 @@ def test_bad_source_fails_before_any_change(lan, args, needle):
         assert result["rc"] != 0 and needle in result["msg"], result
     assert hv.snapshot() == before
     assert json.dumps(before)  # the snapshot is real data, not empty
+
+
+def migrated(ns):
+    links = dict((l["ifname"], l) for l in ns.json("ip", "-j", "link"))
+    return "br0" in links and links["eth0"].get("master") == "br0"
+
+
+def test_unconfirmed_migration_reverts_itself(lan):
+    hv, _peer = lan
+    before, before_routes = hv.snapshot(), routes(hv)
+    result = hv.module("linux_bridge", {"name": "br0", "migrate_from": "eth0", "rollback_timeout": 3})
+    done = time.monotonic()
+    assert result["rc"] == 0 and "arm a revert of br0 in 3 s unless confirmed" in result["actions"], result
+    assert migrated(hv)
+    while migrated(hv) and time.monotonic() - done < 15:
+        time.sleep(0.1)
+    reverted_after = time.monotonic() - done
+    print("reverted %.1f s after the module returned (rollback_timeout 3)" % reverted_after)
+    assert not migrated(hv) and reverted_after < 3 + 3
+    deadline = time.monotonic() + 5
+    while (hv.snapshot() != before or routes(hv) != before_routes) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert hv.snapshot() == before and routes(hv) == before_routes
+    assert hv.run("ping", "-c", "1", "-W", "2", "198.51.100.1", check=False).returncode == 0
+
+
+def test_confirmed_migration_stays(lan):
+    hv, _peer = lan
+    args = {"name": "br0", "migrate_from": "eth0", "rollback_timeout": 3}
+    assert hv.module("linux_bridge", args)["changed"] is True
+    check = hv.module("linux_bridge", dict(args, confirm=True), check_mode=True)
+    assert check["changed"] is True and check["actions"] == ["confirm br0: disarm the pending revert"], check
+    confirmed = hv.module("linux_bridge", dict(args, confirm=True))
+    assert confirmed["changed"] is True and confirmed["actions"] == check["actions"], confirmed
+    again = hv.module("linux_bridge", dict(args, confirm=True))
+    assert again["changed"] is False and again["actions"] == [], again
+    time.sleep(5)
+    assert migrated(hv)
+    assert routes(hv) == [("203.0.113.0/24", "198.51.100.1", "br0", None), ("default", "198.51.100.1", "br0", 100)]
