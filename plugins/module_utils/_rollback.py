@@ -21,6 +21,8 @@ import subprocess
 import sys
 import time
 
+from ansible_collections.hypervisor.networking.plugins.module_utils._errors import StateError
+
 STATE_DIR = "/run/hypervisor-networking"
 
 # the reverter: plain Python and `ip`, nothing of this collection or Ansible
@@ -56,7 +58,12 @@ def ip_steps(undo_actions):
     """The plan's undo (op, args) pairs, newest first -> `ip` argument lists."""
     steps = []
     for op, args in undo_actions:
-        steps.append(_ip_argv(op, args))
+        try:
+            steps.append(_ip_argv(op, args))
+        except ValueError as exc:
+            # refused before arming, hence before any change
+            raise StateError("rollback_timeout: cannot arm a revert for this change (%s); run it without "
+                             "rollback_timeout, then migrate" % exc)
     return steps
 
 

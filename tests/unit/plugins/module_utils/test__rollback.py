@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.hypervisor.networking.plugins.module_utils import _rollback
+from ansible_collections.hypervisor.networking.plugins.module_utils._errors import StateError
 
 ROUTE = {"family": 2, "table": 254, "proto": 3, "scope": 0, "dst": "default", "gateway": "198.51.100.1",
          "metric": 100, "prefsrc": None}
@@ -32,5 +33,5 @@ def test_undo_steps_as_ip_commands(op, args, argv):
 
 
 def test_unknown_step_is_refused_before_arming():
-    with pytest.raises(ValueError):
+    with pytest.raises(StateError, match="rollback_timeout: cannot arm"):
         _rollback.ip_steps([("link_set", {"name": "br0", "mtu": 9000})])
