@@ -24,6 +24,7 @@ import time
 from ansible_collections.hypervisor.networking.plugins.module_utils import _validate as v
 from ansible_collections.hypervisor.networking.plugins.module_utils._bridge import _is_link_local6, plan_bridge
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import StateError, ValidationError
+from ansible_collections.hypervisor.networking.plugins.module_utils._plan import Plan
 
 ETH_P_ARP = 0x0806
 
@@ -76,6 +77,38 @@ def plan_migration(desired, links, addrs, routes, machine_id=""):
         plan.add("remove address %s from %s (now on %s)" % (cidr, nic, name), "addr_del", {"name": nic, "cidr": cidr},
                  undo=("addr_add", {"name": nic, "cidr": cidr, "nodad": True}))
     return plan, after, _probe_target(routes, moved)
+
+
+def plan_restore(desired, links, addrs, routes):
+    """state=absent with migrate_from: the NIC gets the bridge's addresses and routes
+    back, leaves the bridge, and the bridge goes. -> (Plan, probe)."""
+    nic, name = desired["migrate_from"], desired["name"]
+    plan = Plan()
+    bridge = links.get(name)
+    if bridge is None:
+        return plan, None
+    if bridge["kind"] != "bridge":
+        raise StateError("%s is a %s link, not a bridge; not removing it" % (name, bridge["kind"] or "physical"))
+    link = links.get(nic)
+    if link is None:
+        raise ValidationError("migrate_from", nic, "no such interface")
+    if link["master"] != name:
+        raise StateError("%s: %s is not a port of %s; nothing to give back" % (name, nic, name))
+    moved = [a for a in addrs.get(bridge["index"], []) if not _is_link_local6(a)]
+    present = addrs.get(link["index"], [])
+    for cidr in moved:
+        if cidr not in present:
+            plan.add("add address %s to %s (from %s)" % (cidr, nic, name), "addr_add",
+                     {"name": nic, "cidr": cidr, "nodad": True}, undo=("addr_del", {"name": nic, "cidr": cidr}))
+    plan.add("release %s from %s" % (nic, name), "link_master", {"name": nic, "master": None},
+             undo=("link_master", {"name": nic, "master": name}))
+    for route in routes:
+        plan.add("move route %s from %s to %s" % (_route_text(route), name, nic), "route_replace",
+                 {"route": route, "name": nic}, undo=("route_replace", {"route": route, "name": name}))
+    # deleting the bridge takes its addresses and prefix routes along; no undo rebuilds
+    # it, so it is the last step
+    plan.add("delete bridge %s" % name, "link_del", {"name": name})
+    return plan, _probe_target(routes, moved)
 
 
 def _probe_target(routes, moved):

@@ -92,6 +92,8 @@ options:
       - Afterwards the IPv4 default gateway (if one was moved) must answer ARP on the bridge within
         3 seconds; if it does not, every change is undone and the task fails.
       - A second run finds the addresses on the bridge and the NIC enslaved, and changes nothing.
+      - With O(state=absent), the way back - the NIC gets the bridge's addresses and routes, leaves
+        the bridge (keeping its own MAC, which the bridge had copied), and the bridge is deleted.
     type: str
     version_added: 0.2.0
   rollback_timeout:
@@ -245,6 +247,11 @@ def run(module):
             _migrate.check_source(desired, links)
             plan, after, probe = _migrate.plan_migration(desired, links, addrs, nl.routes(desired["migrate_from"]),
                                                          _bridge.read_machine_id())
+        elif desired["migrate_from"]:
+            # the way back restores what the host had before: no probe (the bridge it
+            # could fall back to is deleted by the last step)
+            plan, _gateway = _migrate.plan_restore(desired, links, addrs, nl.routes(name) if name in links else [])
+            after = {}
         else:
             plan, after = _bridge.plan_bridge(desired, links, addrs, _bridge.read_machine_id())
         confirm = desired["confirm"] and _rollback.pending(name) is not None

@@ -165,3 +165,22 @@ def test_confirmed_migration_stays(lan):
     time.sleep(5)
     assert migrated(hv)
     assert routes(hv) == [("203.0.113.0/24", "198.51.100.1", "br0", None), ("default", "198.51.100.1", "br0", 100)]
+
+
+def test_absent_gives_the_nic_everything_back(lan):
+    hv, peer = lan
+    before, before_routes = hv.snapshot(), routes(hv)
+    assert hv.module("linux_bridge", {"name": "br0", "migrate_from": "eth0"})["changed"] is True
+    args = {"name": "br0", "migrate_from": "eth0", "state": "absent"}
+    check = hv.module("linux_bridge", args, check_mode=True)
+    assert check["changed"] is True and check["actions"][-1] == "delete bridge br0", check
+    assert "release eth0 from br0" in check["actions"]
+    back = hv.module("linux_bridge", args)
+    assert back["rc"] == 0 and back["actions"] == check["actions"], back
+    again = hv.module("linux_bridge", args)
+    assert again["changed"] is False, again
+    deadline = time.monotonic() + 5
+    while (hv.snapshot() != before or routes(hv) != before_routes) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert hv.snapshot() == before and routes(hv) == before_routes
+    assert peer.run("ping", "-c", "1", "-W", "2", "198.51.100.10", check=False).returncode == 0

@@ -69,3 +69,22 @@ def test_refused_sources(links, kwargs, error, needle):
     with pytest.raises(error) as err:
         _migrate.check_source(desired(**kwargs), links)
     assert needle in err.value.msg
+
+
+def test_restore_order_and_nothing_when_gone():
+    bridge = {"index": 3, "name": "br0", "kind": "bridge", "up": True, "mtu": 1500, "mac": NIC["mac"],
+              "master": None, "alias": _bridge.MANAGED_ALIAS}
+    links = {"eth0": dict(NIC, master="br0"), "br0": bridge}
+    addrs = {2: ["fe80::5054:ff:feaa:bbcc/64"], 3: ["198.51.100.10/24", "2001:db8:1::10/64"]}
+    plan, probe = _migrate.plan_restore(desired(state="absent"), links, addrs, [DEFAULT])
+    assert plan.lines() == [
+        "add address 198.51.100.10/24 to eth0 (from br0)",
+        "add address 2001:db8:1::10/64 to eth0 (from br0)",
+        "release eth0 from br0",
+        "move route default via 198.51.100.1 metric 100 from br0 to eth0",
+        "delete bridge br0",
+    ]
+    assert probe == ("198.51.100.10", "198.51.100.1")
+    assert _migrate.plan_restore(desired(state="absent"), {"eth0": NIC}, {}, [])[0].lines() == []
+    with pytest.raises(StateError, match="not a port of br0"):
+        _migrate.plan_restore(desired(state="absent"), {"eth0": NIC, "br0": bridge}, addrs, [])
