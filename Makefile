@@ -36,7 +36,9 @@ collection-link:
 	@ln -sfn "$(REPO)" .tmp/collections/ansible_collections/hypervisor/networking
 
 lint: deps collection-link
-	ansible-lint
+	@# a scratch HOME: molecule's prerun leaves an installed (older) copy of this collection
+	@# in ~/.ansible/collections, which ansible-lint would prefer to the checkout
+	mkdir -p .tmp/lint-home && HOME=$(REPO)/.tmp/lint-home ansible-lint
 	antsibull-changelog lint
 	python scripts/role-docs.py --check
 

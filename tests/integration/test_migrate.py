@@ -4,6 +4,7 @@ routes and MAC, while a peer on the LAN keeps pinging it and holds a TCP session
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -12,17 +13,7 @@ import pytest
 
 from conftest import four_step
 
-ECHO_SERVER = r"""
-import socket, sys
-srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(("0.0.0.0", 7777)); srv.listen(1); print("listening", flush=True)
-conn, _ = srv.accept()
-while True:
-    data = conn.recv(64)
-    if not data:
-        break
-    conn.sendall(data)
-"""
+TCP_PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tcp_probe.py")
 
 
 @pytest.fixture
@@ -68,7 +59,7 @@ def test_migration_four_steps(lan):
 
 def test_peer_keeps_reaching_the_host_during_migration(lan):
     hv, peer = lan
-    server = subprocess.Popen(["ip", "netns", "exec", hv.name, sys.executable, "-c", ECHO_SERVER],
+    server = subprocess.Popen(["ip", "netns", "exec", hv.name, sys.executable, TCP_PROBE, "server", "7777"],
                               stdout=subprocess.PIPE, text=True)
     assert server.stdout.readline().strip() == "listening"
     client = subprocess.Popen(["ip", "netns", "exec", peer.name, sys.executable, "-c",
@@ -184,3 +175,23 @@ def test_absent_gives_the_nic_everything_back(lan):
         time.sleep(0.2)
     assert hv.snapshot() == before and routes(hv) == before_routes
     assert peer.run("ping", "-c", "1", "-W", "2", "198.51.100.10", check=False).returncode == 0
+
+
+def test_guest_on_the_bridge_is_a_lan_peer(lan):
+    hv, peer = lan
+    assert hv.module("linux_bridge", {"name": "br0", "migrate_from": "eth0"})["changed"] is True
+    guest = hv.__class__(hv.name + "-g", hv.collections)
+    subprocess.run(["ip", "netns", "add", guest.name], check=True)
+    try:
+        hv.run("ip", "link", "add", "vg1", "type", "veth", "peer", "name", "eth0", "netns", guest.name)
+        hv.run("ip", "link", "set", "vg1", "master", "br0", "up")
+        guest.run("ip", "addr", "add", "198.51.100.20/24", "dev", "eth0")
+        guest.run("ip", "link", "set", "eth0", "up")
+        assert guest.run("ping", "-c", "2", "-W", "2", "198.51.100.1", check=False).returncode == 0
+        assert peer.run("ping", "-c", "2", "-W", "2", "198.51.100.20", check=False).returncode == 0
+        # no NAT: the peer learned the guest's own address and MAC
+        neigh = peer.json("ip", "-j", "neigh", "show", "198.51.100.20")
+        guest_mac = guest.json("ip", "-j", "link", "show", "dev", "eth0")[0]["address"]
+        assert neigh and neigh[0]["lladdr"] == guest_mac
+    finally:
+        subprocess.run(["ip", "netns", "del", guest.name], check=False)
