@@ -235,6 +235,23 @@ ARGUMENT_SPEC = dict(
 )
 
 
+def plan_run(desired, nl, links, addrs):
+    """-> (Plan, predicted bridge, gateway probe or None) for a plain bridge, a migration
+    or the way back from one."""
+    name, nic = desired["name"], desired["migrate_from"]
+    if not nic:
+        plan, after = _bridge.plan_bridge(desired, links, addrs, _bridge.read_machine_id())
+        return plan, after, None
+    if desired["state"] == "present":
+        # a missing NIC has no routes; the planner refuses it with a message naming the option
+        routes = nl.routes(nic) if nic in links else []
+        return _migrate.plan_migration(desired, links, addrs, routes, _bridge.read_machine_id())
+    # the way back restores what the host had before: no probe (the bridge it could
+    # fall back to is deleted by the last step)
+    plan, _gateway = _migrate.plan_restore(desired, links, addrs, nl.routes(name) if name in links else [])
+    return plan, {}, None
+
+
 def run(module):
     """Read once, plan, apply unless check mode, read back; return exit_json kwargs."""
     desired = _bridge.desired_state(module.params)
@@ -242,18 +259,7 @@ def run(module):
     with Netlink() as nl:
         links, addrs = nl.links(), nl.addresses()
         before = _bridge.bridge_view(name, links, addrs)
-        probe = None
-        if desired["migrate_from"] and desired["state"] == "present":
-            _migrate.check_source(desired, links)
-            plan, after, probe = _migrate.plan_migration(desired, links, addrs, nl.routes(desired["migrate_from"]),
-                                                         _bridge.read_machine_id())
-        elif desired["migrate_from"]:
-            # the way back restores what the host had before: no probe (the bridge it
-            # could fall back to is deleted by the last step)
-            plan, _gateway = _migrate.plan_restore(desired, links, addrs, nl.routes(name) if name in links else [])
-            after = {}
-        else:
-            plan, after = _bridge.plan_bridge(desired, links, addrs, _bridge.read_machine_id())
+        plan, after, probe = plan_run(desired, nl, links, addrs)
         confirm = desired["confirm"] and _rollback.pending(name) is not None
         arm = bool(plan) and desired["rollback_timeout"] > 0
         if plan and not module.check_mode:

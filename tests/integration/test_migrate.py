@@ -119,6 +119,13 @@ def test_bad_source_fails_before_any_change(lan, args, needle):
     assert json.dumps(before)  # the snapshot is real data, not empty
 
 
+def wait_restored(ns, before, before_routes, timeout=5):
+    """Poll until links, addresses and routes are as before (netlink settles a moment later)."""
+    deadline = time.monotonic() + timeout
+    while (ns.snapshot() != before or routes(ns) != before_routes) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
 def migrated(ns):
     links = dict((l["ifname"], l) for l in ns.json("ip", "-j", "link"))
     return "br0" in links and links["eth0"].get("master") == "br0"
@@ -136,9 +143,7 @@ def test_unconfirmed_migration_reverts_itself(lan):
     reverted_after = time.monotonic() - done
     print("reverted %.1f s after the module returned (rollback_timeout 3)" % reverted_after)
     assert not migrated(hv) and reverted_after < 3 + 3
-    deadline = time.monotonic() + 5
-    while (hv.snapshot() != before or routes(hv) != before_routes) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_restored(hv, before, before_routes)
     assert hv.snapshot() == before and routes(hv) == before_routes
     assert hv.run("ping", "-c", "1", "-W", "2", "198.51.100.1", check=False).returncode == 0
 
@@ -170,9 +175,7 @@ def test_absent_gives_the_nic_everything_back(lan):
     assert back["rc"] == 0 and back["actions"] == check["actions"], back
     again = hv.module("linux_bridge", args)
     assert again["changed"] is False, again
-    deadline = time.monotonic() + 5
-    while (hv.snapshot() != before or routes(hv) != before_routes) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_restored(hv, before, before_routes)
     assert hv.snapshot() == before and routes(hv) == before_routes
     assert peer.run("ping", "-c", "1", "-W", "2", "198.51.100.10", check=False).returncode == 0
 
