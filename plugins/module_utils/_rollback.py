@@ -39,8 +39,9 @@ try:
 except (IOError, OSError, ValueError):
     sys.exit(0)  # confirmed meanwhile
 results = []
-for argv in state["steps"]:
-    proc = subprocess.run(argv, capture_output=True, text=True)
+for step in state["steps"]:
+    argv, data = (step["argv"], step["input"]) if isinstance(step, dict) else (step, None)
+    proc = subprocess.run(argv, input=data, capture_output=True, text=True)
     results.append({"argv": argv, "rc": proc.returncode, "stderr": proc.stderr.strip()})
 with open(path + ".reverted", "w") as handle:
     json.dump({"at": time.time(), "results": results}, handle)
@@ -102,12 +103,13 @@ def _route_argv(route, dev):
     return argv
 
 
-def arm(bridge, undo_actions, timeout):
-    """Write the way back and start the reverter; return the state file's path."""
+def arm(bridge, undo_actions, timeout, extra_steps=()):
+    """Write the way back (the undo actions, then ``extra_steps``: {argv, input} dicts) and
+    start the reverter; return the state file's path."""
     os.makedirs(STATE_DIR, mode=0o700, exist_ok=True)
     path = state_path(bridge)
     state = {"bridge": bridge, "deadline": time.time() + timeout, "token": os.urandom(8).hex(),
-             "steps": ip_steps(undo_actions)}
+             "steps": ip_steps(undo_actions) + list(extra_steps)}
     tmp = path + ".tmp"
     with open(tmp, "w") as handle:
         json.dump(state, handle)

@@ -80,7 +80,15 @@ options:
   nf_call_iptables:
     description:
       - Pass bridged IPv4 frames of this bridge through iptables (br_netfilter's per-bridge hook).
-      - V(false) keeps bridged LAN frames out of the host firewall.
+      - V(false) keeps bridged LAN frames out of the host firewall. The kernel also passes them
+        when the namespace-wide C(net.bridge.bridge-nf-call-iptables) (C(-ip6tables) for IPv6) is on,
+        which br_netfilter sets as it loads (Docker loads it and makes FORWARD drop). Then, wherever
+        a filter FORWARD chain exists (iptables-nft or iptables-legacy, IPv4 and IPv6), the module adds
+        its own chain C(HN-FB-<name>) accepting the frames bridged within this bridge
+        (C(-i <name> -o <name> -m physdev --physdev-is-bridged)), reached by one jump tagged
+        C(hypervisor.networking) at the top of FORWARD; the switch itself and the other rules stay as
+        they are. V(true) and O(state=absent) remove that chain.
+      - Omitted, the flag and the FORWARD chains are left alone.
     type: bool
   migrate_from:
     description:
@@ -206,11 +214,21 @@ bridge:
       returned: when present
   sample: {name: br0, up: true, addresses: [192.168.100.1/24], ports: [], mtu: 1500, mac: "02:42:ac:11:00:02",
            stp: false, forward_delay: 15, vlan_filtering: false, nf_call_iptables: false}
+forward_accepts:
+  description:
+    - Where other tools' FORWARD chains get our accepts for the bridge's frames (O(nf_call_iptables=false)
+      while the namespace-wide br_netfilter switch is on), by save/restore command, with the rules of
+      C(HN-FB-<name>) as they now are (an empty list where the chain was removed).
+  type: dict
+  returned: when O(nf_call_iptables) is set or O(state=absent), and such a FORWARD chain exists
+  sample: {"iptables-nft": ["-i br0 -o br0 -m physdev --physdev-is-bridged -j ACCEPT"]}
 """
+
+import signal
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hypervisor.networking.plugins.module_utils import _bridge, _deps, _migrate, _rollback
+from ansible_collections.hypervisor.networking.plugins.module_utils import _brfw, _bridge, _deps, _migrate, _rollback
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ApplyError, HypervisorNetworkingError
 from ansible_collections.hypervisor.networking.plugins.module_utils._netlink import Netlink
 from ansible_collections.hypervisor.networking.plugins.module_utils._plan import DiffTracker
@@ -256,15 +274,33 @@ def run(module):
     """Read once, plan, apply unless check mode, read back; return exit_json kwargs."""
     desired = _bridge.desired_state(module.params)
     name = desired["name"]
+    fw = None
+    nf_call = desired["bridge"]["nf_call_iptables"]
+    if nf_call is not None or desired["state"] == "absent":
+        # ours only: nothing is read or planned when the task does not say
+        fw = _brfw.plan(name, desired["state"] == "present" and nf_call is False,
+                        module.run_command, module.get_bin_path)
     with Netlink() as nl:
         links, addrs = nl.links(), nl.addresses()
         before = _bridge.bridge_view(name, links, addrs)
         plan, after, probe = plan_run(desired, nl, links, addrs)
         confirm = desired["confirm"] and _rollback.pending(name) is not None
         arm = bool(plan) and desired["rollback_timeout"] > 0
-        if plan and not module.check_mode:
+        if (plan or fw) and not module.check_mode:
+            if desired["migrate_from"]:
+                # the controller's connection may drop while the NIC moves: finish anyway
+                signal.signal(signal.SIGHUP, signal.SIG_IGN)
             if arm:
-                _rollback.arm(name, [a.undo for a in reversed(plan.actions) if a.undo], desired["rollback_timeout"])
+                _rollback.arm(name, [a.undo for a in reversed(plan.actions) if a.undo], desired["rollback_timeout"],
+                              fw.revert_steps() if fw else ())
+            # the accepts first: harmless before the bridge exists, undone if netlink fails
+            if fw:
+                try:
+                    fw.apply()
+                except Exception:
+                    if arm:
+                        _rollback.disarm(name)
+                    raise
             try:
                 plan.apply(nl, context=name)
                 if probe and _migrate.arp_probe(name, after["mac"], probe[0], probe[1]) is None:
@@ -272,6 +308,8 @@ def run(module):
                                      "every change was undone" % (name, probe[1], name, desired["migrate_from"]),
                                      applied=plan.lines(), rolled_back=plan.undo_all(nl))
             except Exception:
+                if fw:
+                    fw.undo()
                 if arm:  # the plan is undone already; nothing left to revert
                     _rollback.disarm(name)
                 raise
@@ -279,13 +317,18 @@ def run(module):
         if confirm and not module.check_mode:
             _rollback.disarm(name)
             after = _bridge.bridge_view(name, links, addrs)
-    actions = plan.lines()
+    actions = (fw.lines if fw else []) + plan.lines()
     if arm:
         actions.append("arm a revert of %s in %d s unless confirmed" % (name, desired["rollback_timeout"]))
     if confirm:
         actions.append("confirm %s: disarm the pending revert" % name)
     result = {"changed": bool(actions), "actions": actions, "bridge": after}
+    if fw and (fw.before or fw.after):
+        # where a FORWARD of another tool's needs our accepts: {command: rules}
+        result["forward_accepts"] = fw.after
     if module._diff:
+        if fw and (fw.before or fw.after):
+            before, after = dict(before, forward_accepts=fw.before), dict(after, forward_accepts=fw.after)
         result["diff"] = DiffTracker(before, after).diff(name)
     return result
 

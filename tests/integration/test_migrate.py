@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -196,5 +197,57 @@ def test_guest_on_the_bridge_is_a_lan_peer(lan):
         neigh = peer.json("ip", "-j", "neigh", "show", "198.51.100.20")
         guest_mac = guest.json("ip", "-j", "link", "show", "dev", "eth0")[0]["address"]
         assert neigh and neigh[0]["lladdr"] == guest_mac
+    finally:
+        subprocess.run(["ip", "netns", "del", guest.name], check=False)
+
+
+def _forward_dump(ns, command):
+    """<command>-save of the filter table without comments and counters."""
+    out = ns.run(command + "-save", "-t", "filter").stdout
+    return [re.sub(r"\[\d+:\d+\]$", "[-:-]", l) for l in out.splitlines() if not l.startswith("#")]
+
+
+@pytest.mark.parametrize("command", ["iptables-nft", "iptables-legacy"])
+def test_docker_forward_drop_cannot_break_lan_guests(lan, command):
+    """br_netfilter's namespace-wide switch is on (its default); Docker-like FORWARD drop."""
+    hv, peer = lan
+    assert hv.run("cat", "/proc/sys/net/bridge/bridge-nf-call-iptables").stdout.strip() == "1"
+    for argv in (["-N", "DOCKER-USER"], ["-A", "DOCKER-USER", "-j", "RETURN"], ["-A", "FORWARD", "-j", "DOCKER-USER"],
+                 ["-A", "FORWARD", "-o", "docker0", "-j", "ACCEPT"], ["-P", "FORWARD", "DROP"]):
+        hv.run(command, *argv)
+    docker = _forward_dump(hv, command)
+    guest = hv.__class__(hv.name + "-g", hv.collections)
+    subprocess.run(["ip", "netns", "add", guest.name], check=True)
+    try:
+        args = {"name": "br0", "migrate_from": "eth0", "nf_call_iptables": False}
+        check = hv.module("linux_bridge", args, check_mode=True)
+        applied = hv.module("linux_bridge", args)
+        assert applied["actions"] == check["actions"] and applied["forward_accepts"] == check["forward_accepts"]
+        rule = "-i br0 -o br0 -m physdev --physdev-is-bridged -j ACCEPT"
+        assert applied["forward_accepts"] == {command: [rule]}, applied
+        assert "%s: add to HN-FB-br0: %s" % (command, rule) in applied["actions"]
+        assert hv.module("linux_bridge", args)["changed"] is False
+        hv.run("ip", "link", "add", "vg1", "type", "veth", "peer", "name", "eth0", "netns", guest.name)
+        hv.run("ip", "link", "set", "vg1", "master", "br0", "up")
+        guest.run("ip", "addr", "add", "198.51.100.20/24", "dev", "eth0")
+        guest.run("ip", "link", "set", "eth0", "up")
+        assert guest.run("ping", "-c", "2", "-W", "2", "198.51.100.1", check=False).returncode == 0
+        assert peer.run("ping", "-c", "2", "-W", "2", "198.51.100.20", check=False).returncode == 0
+        # Docker's rules untouched: the only lines added are our chain, its rule and one jump
+        added = [l for l in _forward_dump(hv, command) if l not in docker]
+        assert added == [":HN-FB-br0 - [-:-]",
+                         '-A FORWARD -m comment --comment "hypervisor.networking" -j HN-FB-br0',
+                         "-A HN-FB-br0 " + rule], added
+        # the control: the frames do meet Docker's drop once our accepts go
+        args["nf_call_iptables"] = True
+        assert hv.module("linux_bridge", args)["forward_accepts"] == {command: []}
+        assert _forward_dump(hv, command) == docker
+        assert guest.run("ping", "-c", "2", "-W", "1", "198.51.100.1", check=False).returncode != 0
+        args["nf_call_iptables"] = False
+        hv.module("linux_bridge", args)
+        hv.run("ip", "link", "del", "vg1")
+        gone = hv.module("linux_bridge", {"name": "br0", "migrate_from": "eth0", "state": "absent"})
+        assert gone["changed"] is True and gone["forward_accepts"] == {command: []}
+        assert _forward_dump(hv, command) == docker
     finally:
         subprocess.run(["ip", "netns", "del", guest.name], check=False)

@@ -22,12 +22,29 @@ JUMP = '-m comment --comment "%s" -j %%s' % _ipt.JUMP_COMMENT
 
 
 class XtNft(object):
-    """iptables-nft-save/-restore through run_command with argument lists."""
+    """iptables-nft-save/-restore through run_command with argument lists.
 
-    def __init__(self, run_command, get_bin_path):
+    ``command`` names the pair: ``iptables-nft`` (the default), ``ip6tables-nft``, or the
+    ``-legacy`` ones, for our FORWARD chains in the tables other tools use (see _brfw).
+    """
+
+    def __init__(self, run_command, get_bin_path, command="iptables-nft"):
         self._run = run_command
-        self._save = get_bin_path("iptables-nft-save")
-        self._restore = get_bin_path("iptables-nft-restore")
+        self.command = command
+        self._save = get_bin_path(command + "-save")
+        self._restore = get_bin_path(command + "-restore")
+
+    def forward_exists(self, get_bin_path):
+        """The filter table has a FORWARD chain, read without creating anything: for the
+        nft pair asked of nft itself (iptables-nft-save prints a FORWARD that is not there)."""
+        if self._save is None or self._restore is None:
+            return False
+        if "-nft" in self.command:
+            nft = get_bin_path("nft")
+            family = "ip6" if self.command.startswith("ip6") else "ip"
+            return nft is not None and self._run([nft, "list", "chain", family, "filter", "FORWARD"])[0] == 0
+        rc, out, _err = self._run([self._save, "-t", "filter"])
+        return rc == 0 and ":FORWARD " in out
 
     def forward_state(self, nft_runner):
         """(iptables-nft ``ip filter`` FORWARD exists, it has policy drop)."""
@@ -52,8 +69,8 @@ class XtNft(object):
         current, jump, exists = self.read(chain)
         if current == desired and jump == bool(desired) and exists == bool(desired):
             return [], None, None
-        lines = ["iptables-nft: remove from %s: %s" % (chain, r) for r in current if r not in desired]
-        lines += ["iptables-nft: add to %s: %s" % (chain, r) for r in desired if r not in current]
+        lines = ["%s: remove from %s: %s" % (self.command, chain, r) for r in current if r not in desired]
+        lines += ["%s: add to %s: %s" % (self.command, chain, r) for r in desired if r not in current]
         # the undo puts back the rules there were (none: the chain goes) after the change
         undo = self._payload(chain, current if exists else [], bool(desired))
         return lines, self._payload(chain, desired, jump), undo
@@ -77,6 +94,10 @@ class XtNft(object):
 
     def apply(self, payload):
         """One iptables-nft-restore --noflush run."""
-        rc, _out, err = self._run([self._restore, "--noflush"], data=payload, binary_data=True)
+        rc, _out, err = self._run(self.restore_argv(), data=payload, binary_data=True)
         if rc != 0:
-            raise ApplyError("iptables-nft-restore refused the FORWARD accepts, nothing changed: %s" % err.strip())
+            raise ApplyError("%s-restore refused the FORWARD accepts, nothing changed: %s" % (self.command, err.strip()))
+
+    def restore_argv(self):
+        """The argument list apply() runs (for an armed revert, fed the payload on stdin)."""
+        return [self._restore, "--noflush"]

@@ -1,0 +1,117 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, hypervisor.networking contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Bridged frames past other tools' FORWARD drops, private to this collection.
+
+A bridge's ``nf_call_iptables`` flag only adds to the namespace-wide switch
+net.bridge.bridge-nf-call-iptables: the kernel passes a bridged frame to iptables when
+either is on. br_netfilter turns the switch on in every namespace as it loads, and
+Docker loads it and sets the FORWARD policy to DROP, so on such a host the frames of a
+bridge with ``nf_call_iptables: false`` still meet that drop. Turning the switch off
+would change Docker's own setting; instead, wherever a FORWARD chain exists (iptables-nft
+or iptables-legacy, IPv4 and IPv6), the bridge gets our chain ``HN-FB-<bridge>`` accepting
+the frames bridged within it, reached by one jump tagged ``hypervisor.networking`` at the
+top of FORWARD, each table written in one ``*-restore --noflush`` transaction (see
+_firewall._xtnft). Nothing is added where the switch is off: the flag does the work there.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ApplyError
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _xtnft
+
+# family -> (namespace-wide switch, iptables-legacy table list, command stem)
+FAMILIES = (
+    ("/proc/sys/net/bridge/bridge-nf-call-iptables", "/proc/net/ip_tables_names", "iptables"),
+    ("/proc/sys/net/bridge/bridge-nf-call-ip6tables", "/proc/net/ip6_tables_names", "ip6tables"),
+)
+
+
+def chain_name(bridge):
+    """HN-FB-br0: at most 21 characters for a 15-character bridge name."""
+    return "HN-FB-%s" % bridge
+
+
+def accept_rules(bridge):
+    """The chain's rules as iptables-save prints them: frames bridged between ports of
+    ``bridge`` (routed traffic in and out of the bridge is not matched)."""
+    return ["-i %s -o %s -m physdev --physdev-is-bridged -j ACCEPT" % (bridge, bridge)]
+
+
+def _read(path):
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except (IOError, OSError):
+        return None
+
+
+def switch_on(path):
+    """The namespace-wide br_netfilter switch is on (missing: br_netfilter not loaded)."""
+    return (_read(path) or "").strip() == "1"
+
+
+def _flavours(legacy_names):
+    """The save/restore pairs worth reading: iptables-legacy only when its filter table
+    exists already (reading an absent iptables-legacy table would create it)."""
+    return ["nft"] + (["legacy"] if "filter" in (_read(legacy_names) or "").split() else [])
+
+
+class Plan(object):
+    """The FORWARD changes for one bridge: lines, apply, undo, and the revert steps."""
+
+    def __init__(self):
+        self.items = []  # (XtNft, payload, undo payload)
+        self.lines = []
+        self.before, self.after = {}, {}
+
+    def __bool__(self):
+        return bool(self.items)
+
+    __nonzero__ = __bool__
+
+    def apply(self):
+        """Each table in one transaction; if a later one is refused, the earlier are undone."""
+        done = []
+        for xt, payload, undo in self.items:
+            try:
+                xt.apply(payload)
+            except ApplyError:
+                for xt_done, undo_done in reversed(done):
+                    xt_done.apply(undo_done)
+                raise
+            done.append((xt, undo))
+
+    def undo(self):
+        """Put every table back as it was (after a later failure)."""
+        for xt, _payload, undo in reversed(self.items):
+            xt.apply(undo)
+
+    def revert_steps(self):
+        """The undo as {argv, input} steps for an armed revert, last change first."""
+        return [{"argv": xt.restore_argv(), "input": undo} for xt, _payload, undo in reversed(self.items)]
+
+
+def plan(bridge, want, run_command, get_bin_path):
+    """Plan our FORWARD chains for ``bridge``: present where wanted and needed, else gone.
+
+    ``want``: the bridge's frames are to skip iptables (nf_call_iptables false, state
+    present). ``before``/``after`` map "<command>" to the chain's rules, for the diff.
+    """
+    result = Plan()
+    chain = chain_name(bridge)
+    for switch, legacy_names, stem in FAMILIES:
+        needed = want and switch_on(switch)
+        for flavour in _flavours(legacy_names):
+            xt = _xtnft.XtNft(run_command, get_bin_path, "%s-%s" % (stem, flavour))
+            if not xt.forward_exists(get_bin_path):
+                continue
+            desired = accept_rules(bridge) if needed else []
+            current, _jump, exists = xt.read(chain)
+            if current or exists or desired:
+                result.before[xt.command], result.after[xt.command] = current, desired
+            lines, payload, undo = xt.plan(chain, desired)
+            if payload:
+                result.lines.extend(lines or ["%s: %s %s" % (xt.command, "add" if desired else "remove", chain)])
+                result.items.append((xt, payload, undo))
+    return result
