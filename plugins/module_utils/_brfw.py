@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ApplyError
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _xtnft
+from ansible_collections.hypervisor.networking.plugins.module_utils._sysctl import read_file
 
 # family -> (namespace-wide switch, iptables-legacy table list, command stem)
 FAMILIES = (
@@ -38,23 +39,15 @@ def accept_rules(bridge):
     return ["-i %s -o %s -m physdev --physdev-is-bridged -j ACCEPT" % (bridge, bridge)]
 
 
-def _read(path):
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except (IOError, OSError):
-        return None
-
-
 def switch_on(path):
     """The namespace-wide br_netfilter switch is on (missing: br_netfilter not loaded)."""
-    return (_read(path) or "").strip() == "1"
+    return (read_file(path) or "").strip() == "1"
 
 
 def _flavours(legacy_names):
     """The save/restore pairs worth reading: iptables-legacy only when its filter table
     exists already (reading an absent iptables-legacy table would create it)."""
-    return ["nft"] + (["legacy"] if "filter" in (_read(legacy_names) or "").split() else [])
+    return ["nft"] + (["legacy"] if "filter" in (read_file(legacy_names) or "").split() else [])
 
 
 class Plan(object):

@@ -293,22 +293,19 @@ def run(module):
             if arm:
                 _rollback.arm(name, [a.undo for a in reversed(plan.actions) if a.undo], desired["rollback_timeout"],
                               fw.revert_steps() if fw else ())
-            # the accepts first: harmless before the bridge exists, undone if netlink fails
-            if fw:
-                try:
-                    fw.apply()
-                except Exception:
-                    if arm:
-                        _rollback.disarm(name)
-                    raise
+            fw_applied = False
             try:
+                # the accepts first: harmless before the bridge exists, undone if netlink fails
+                if fw:
+                    fw.apply()  # all tables or none
+                    fw_applied = True
                 plan.apply(nl, context=name)
                 if probe and _migrate.arp_probe(name, after["mac"], probe[0], probe[1]) is None:
                     raise ApplyError("%s: the gateway %s did not answer ARP on %s after the migration from %s; "
                                      "every change was undone" % (name, probe[1], name, desired["migrate_from"]),
                                      applied=plan.lines(), rolled_back=plan.undo_all(nl))
             except Exception:
-                if fw:
+                if fw_applied:
                     fw.undo()
                 if arm:  # the plan is undone already; nothing left to revert
                     _rollback.disarm(name)
@@ -323,11 +320,12 @@ def run(module):
     if confirm:
         actions.append("confirm %s: disarm the pending revert" % name)
     result = {"changed": bool(actions), "actions": actions, "bridge": after}
-    if fw and (fw.before or fw.after):
+    shown = bool(fw and (fw.before or fw.after))
+    if shown:
         # where a FORWARD of another tool's needs our accepts: {command: rules}
         result["forward_accepts"] = fw.after
     if module._diff:
-        if fw and (fw.before or fw.after):
+        if shown:
             before, after = dict(before, forward_accepts=fw.before), dict(after, forward_accepts=fw.after)
         result["diff"] = DiffTracker(before, after).diff(name)
     return result

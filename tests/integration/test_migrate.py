@@ -3,6 +3,7 @@
 routes and MAC, while a peer on the LAN keeps pinging it and holds a TCP session."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -181,9 +182,9 @@ def test_absent_gives_the_nic_everything_back(lan):
     assert peer.run("ping", "-c", "1", "-W", "2", "198.51.100.10", check=False).returncode == 0
 
 
-def test_guest_on_the_bridge_is_a_lan_peer(lan):
-    hv, peer = lan
-    assert hv.module("linux_bridge", {"name": "br0", "migrate_from": "eth0"})["changed"] is True
+@contextlib.contextmanager
+def lan_guest(hv):
+    """A guest namespace on a veth port vg1 of hv's br0, at 198.51.100.20/24."""
     guest = hv.__class__(hv.name + "-g", hv.collections)
     subprocess.run(["ip", "netns", "add", guest.name], check=True)
     try:
@@ -191,14 +192,21 @@ def test_guest_on_the_bridge_is_a_lan_peer(lan):
         hv.run("ip", "link", "set", "vg1", "master", "br0", "up")
         guest.run("ip", "addr", "add", "198.51.100.20/24", "dev", "eth0")
         guest.run("ip", "link", "set", "eth0", "up")
+        yield guest
+    finally:
+        subprocess.run(["ip", "netns", "del", guest.name], check=False)
+
+
+def test_guest_on_the_bridge_is_a_lan_peer(lan):
+    hv, peer = lan
+    assert hv.module("linux_bridge", {"name": "br0", "migrate_from": "eth0"})["changed"] is True
+    with lan_guest(hv) as guest:
         assert guest.run("ping", "-c", "2", "-W", "2", "198.51.100.1", check=False).returncode == 0
         assert peer.run("ping", "-c", "2", "-W", "2", "198.51.100.20", check=False).returncode == 0
         # no NAT: the peer learned the guest's own address and MAC
         neigh = peer.json("ip", "-j", "neigh", "show", "198.51.100.20")
         guest_mac = guest.json("ip", "-j", "link", "show", "dev", "eth0")[0]["address"]
         assert neigh and neigh[0]["lladdr"] == guest_mac
-    finally:
-        subprocess.run(["ip", "netns", "del", guest.name], check=False)
 
 
 def _forward_dump(ns, command):
@@ -216,21 +224,15 @@ def test_docker_forward_drop_cannot_break_lan_guests(lan, command):
                  ["-A", "FORWARD", "-o", "docker0", "-j", "ACCEPT"], ["-P", "FORWARD", "DROP"]):
         hv.run(command, *argv)
     docker = _forward_dump(hv, command)
-    guest = hv.__class__(hv.name + "-g", hv.collections)
-    subprocess.run(["ip", "netns", "add", guest.name], check=True)
-    try:
-        args = {"name": "br0", "migrate_from": "eth0", "nf_call_iptables": False}
-        check = hv.module("linux_bridge", args, check_mode=True)
-        applied = hv.module("linux_bridge", args)
-        assert applied["actions"] == check["actions"] and applied["forward_accepts"] == check["forward_accepts"]
-        rule = "-i br0 -o br0 -m physdev --physdev-is-bridged -j ACCEPT"
-        assert applied["forward_accepts"] == {command: [rule]}, applied
-        assert "%s: add to HN-FB-br0: %s" % (command, rule) in applied["actions"]
-        assert hv.module("linux_bridge", args)["changed"] is False
-        hv.run("ip", "link", "add", "vg1", "type", "veth", "peer", "name", "eth0", "netns", guest.name)
-        hv.run("ip", "link", "set", "vg1", "master", "br0", "up")
-        guest.run("ip", "addr", "add", "198.51.100.20/24", "dev", "eth0")
-        guest.run("ip", "link", "set", "eth0", "up")
+    args = {"name": "br0", "migrate_from": "eth0", "nf_call_iptables": False}
+    check = hv.module("linux_bridge", args, check_mode=True)
+    applied = hv.module("linux_bridge", args)
+    assert applied["actions"] == check["actions"] and applied["forward_accepts"] == check["forward_accepts"]
+    rule = "-i br0 -o br0 -m physdev --physdev-is-bridged -j ACCEPT"
+    assert applied["forward_accepts"] == {command: [rule]}, applied
+    assert "%s: add to HN-FB-br0: %s" % (command, rule) in applied["actions"]
+    assert hv.module("linux_bridge", args)["changed"] is False
+    with lan_guest(hv) as guest:
         assert guest.run("ping", "-c", "2", "-W", "2", "198.51.100.1", check=False).returncode == 0
         assert peer.run("ping", "-c", "2", "-W", "2", "198.51.100.20", check=False).returncode == 0
         # Docker's rules untouched: the only lines added are our chain, its rule and one jump
@@ -246,8 +248,6 @@ def test_docker_forward_drop_cannot_break_lan_guests(lan, command):
         args["nf_call_iptables"] = False
         hv.module("linux_bridge", args)
         hv.run("ip", "link", "del", "vg1")
-        gone = hv.module("linux_bridge", {"name": "br0", "migrate_from": "eth0", "state": "absent"})
-        assert gone["changed"] is True and gone["forward_accepts"] == {command: []}
-        assert _forward_dump(hv, command) == docker
-    finally:
-        subprocess.run(["ip", "netns", "del", guest.name], check=False)
+    gone = hv.module("linux_bridge", {"name": "br0", "migrate_from": "eth0", "state": "absent"})
+    assert gone["changed"] is True and gone["forward_accepts"] == {command: []}
+    assert _forward_dump(hv, command) == docker

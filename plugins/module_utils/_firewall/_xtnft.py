@@ -35,16 +35,16 @@ class XtNft(object):
         self._restore = get_bin_path(command + "-restore")
 
     def forward_exists(self, get_bin_path):
-        """The filter table has a FORWARD chain, read without creating anything: for the
-        nft pair asked of nft itself (iptables-nft-save prints a FORWARD that is not there)."""
+        """The filter table has a FORWARD chain, read without creating anything. A legacy
+        filter table always has one (the caller checks the table exists); for the nft pair,
+        nft itself is asked (iptables-nft-save prints a FORWARD that is not there)."""
         if self._save is None or self._restore is None:
             return False
-        if "-nft" in self.command:
-            nft = get_bin_path("nft")
-            family = "ip6" if self.command.startswith("ip6") else "ip"
-            return nft is not None and self._run([nft, "list", "chain", family, "filter", "FORWARD"])[0] == 0
-        rc, out, _err = self._run([self._save, "-t", "filter"])
-        return rc == 0 and ":FORWARD " in out
+        if "-nft" not in self.command:
+            return True
+        nft = get_bin_path("nft")
+        family = "ip6" if self.command.startswith("ip6") else "ip"
+        return nft is not None and self._run([nft, "list", "chain", family, "filter", "FORWARD"])[0] == 0
 
     def forward_state(self, nft_runner):
         """(iptables-nft ``ip filter`` FORWARD exists, it has policy drop)."""
