@@ -1,11 +1,11 @@
 # -*- coding: utf-8 -*-
 """After the role: br0 carries the host's address, MAC and routes, eth0 is its port, and
-the peer never lost the host (ping loss measured, TCP session alive). A guest on the
-bridge reaching LAN peers directly is proven in tests/integration/test_migrate.py: this
-machine's podman (CNI bridge) network does not deliver frames from addresses it did not
-assign, so a guest address cannot be tested here."""
+the peer never lost the host (ping loss measured, TCP session alive), and a guest (a
+network namespace on a veth port of br0) with an address of the LAN is the peer's direct
+neighbour both ways."""
 from __future__ import annotations
 
+import ipaddress
 import json
 import time
 
@@ -61,3 +61,30 @@ def test_peer_never_lost_the_host(host):
     print("%s: TCP session: %s" % (name, [line for line in tcp if line][-1:]))
     assert not any(line.startswith("FAIL") for line in tcp), tcp[-3:]
     assert any(line.startswith("ok") for line in tcp)
+
+
+def test_guest_on_the_bridge_is_a_lan_peer(host):
+    """The guest takes a free address at the top of the LAN subnet; the peer must see it
+    at the guest's own MAC (no NAT, no proxy ARP by the host)."""
+    lan = ipaddress.ip_interface(before(host)["addresses"][0])
+    guest = str(lan.network.broadcast_address - 1 - HVS.index(name_of(host)))
+    peer = PEER.check_output("ip -4 -br addr show dev eth0").split()[2].split("/")[0]
+    host.run_test("ip netns add lan-guest")
+    try:
+        host.run_test("ip link add lg0 type veth peer name lg0-p")
+        host.run_test("ip link set lg0 netns lan-guest")
+        host.run_test("ip link set lg0-p master br0 up")
+        host.run_test("ip -n lan-guest link set lg0 up")
+        host.run_test("ip -n lan-guest addr add %s/%d dev lg0" % (guest, lan.network.prefixlen))
+        mac = json.loads(host.check_output("ip -n lan-guest -j link show dev lg0"))[0]["address"]
+        out = host.run("ip netns exec lan-guest ping -n -c 3 -W 2 %s" % peer)
+        print("%s: guest %s -> peer %s: %s" % (name_of(host), guest, peer, out.stdout.splitlines()[-2:]))
+        assert out.rc == 0, out.stdout
+        back = PEER.run("ping -n -c 3 -W 2 %s" % guest)
+        print("%s: peer -> guest %s: %s" % (name_of(host), guest, back.stdout.splitlines()[-2:]))
+        assert back.rc == 0, back.stdout
+        neigh = json.loads(PEER.check_output("ip -j neigh show %s" % guest))
+        assert neigh and neigh[0]["lladdr"] == mac, (neigh, mac)
+    finally:
+        host.run("ip netns del lan-guest")
+        host.run("ip link del lg0-p")
