@@ -2,7 +2,7 @@
 # Build the test images (Debian 12 bookworm, Debian 13 trixie) with debootstrap and
 # `podman import`: no registry is reachable. On each base image, `podman build` adds
 #   <suite>-qemu-rN         QEMU, busybox and the suite's cloud kernel (a real guest under TCG),
-#                           and the modules' bindings (python3-apt, python3-iptables)
+#                           and the modules' bindings (python3-apt)
 #   <suite>-qemu-legacy-rN  the same with the iptables alternative set to iptables-legacy
 # An image that exists is reused; bump IMAGE_REV / QEMU_REV when the package lists
 # change so stale images are not reused.
@@ -63,7 +63,7 @@ derive() {
 # the guest kernel is the suite's cloud kernel (small, virtio as modules), unpacked in
 # /opt/guest; molecule's prepare builds the initramfs from it
 QEMU_STEPS='RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      qemu-system-x86 busybox-static cpio kmod python3-apt python3-iptables >/dev/null \
+      qemu-system-x86 busybox-static cpio kmod python3-apt >/dev/null \
  && kpkg=$(apt-cache depends linux-image-cloud-amd64 | awk "/Depends: linux-image-[0-9]/ {print \$2; exit}") \
  && cd /tmp && apt-get download -qq "$kpkg" && mkdir -p /opt/guest \
  && dpkg-deb -x /tmp/linux-image-*.deb /opt/guest/root && rm /tmp/linux-image-*.deb \

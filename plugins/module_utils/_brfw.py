@@ -12,13 +12,13 @@ would change Docker's own setting; instead, wherever a FORWARD chain exists (ipt
 or iptables-legacy, IPv4 and IPv6), the bridge gets our chain ``HN-FB-<bridge>`` accepting
 the frames bridged within it, reached by one jump tagged ``hypervisor.networking`` at the
 top of FORWARD, each table written in one ``*-restore --noflush`` transaction (see
-_firewall._xtnft). Nothing is added where the switch is off: the flag does the work there.
+_firewall._xtables). Nothing is added where the switch is off: the flag does the work there.
 """
 
 from __future__ import annotations
 
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ApplyError
-from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _xtnft
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _xtables
 from ansible_collections.hypervisor.networking.plugins.module_utils._sysctl import read_file
 
 # family -> (namespace-wide switch, iptables-legacy table list, command stem)
@@ -34,9 +34,9 @@ def chain_name(bridge):
 
 
 def accept_rules(bridge):
-    """The chain's rules as iptables-save prints them: frames bridged between ports of
-    ``bridge`` (routed traffic in and out of the bridge is not matched)."""
-    return ["-i %s -o %s -m physdev --physdev-is-bridged -j ACCEPT" % (bridge, bridge)]
+    """The chain's rules as tokens: frames bridged between ports of ``bridge`` (routed
+    traffic in and out of the bridge is not matched)."""
+    return [["-i", bridge, "-o", bridge, "-m", "physdev", "--physdev-is-bridged", "-j", "ACCEPT"]]
 
 
 def switch_on(path):
@@ -54,7 +54,7 @@ class Plan(object):
     """The FORWARD changes for one bridge: lines, apply, undo, and the revert steps."""
 
     def __init__(self):
-        self.items = []  # (XtNft, payload, undo payload)
+        self.items = []  # (Xtables, payload, undo payload)
         self.lines = []
         self.before, self.after = {}, {}
 
@@ -68,21 +68,35 @@ class Plan(object):
         done = []
         for xt, payload, undo in self.items:
             try:
-                xt.apply(payload)
+                xt.restore(payload)
             except ApplyError:
                 for xt_done, undo_done in reversed(done):
-                    xt_done.apply(undo_done)
+                    xt_done.restore(undo_done)
                 raise
             done.append((xt, undo))
 
     def undo(self):
         """Put every table back as it was (after a later failure)."""
         for xt, _payload, undo in reversed(self.items):
-            xt.apply(undo)
+            xt.restore(undo)
 
     def revert_steps(self):
         """The undo as {argv, input} steps for an armed revert, last change first."""
         return [{"argv": xt.restore_argv(), "input": undo} for xt, _payload, undo in reversed(self.items)]
+
+
+def _undo_ops(chain, state, placed):
+    """Restore lines putting our chain back as ``state`` holds it, after a change that
+    ``placed`` the chain and its jump (else removed both)."""
+    rules = (state or {}).get("rules", {})
+    jump = " ".join(_xtables.JUMP + ["-j", chain])
+    had_jump = jump in rules.get("FORWARD", [])
+    if chain not in rules:
+        return ["-D FORWARD " + jump, "-F " + chain, "-X " + chain]
+    ops = [":%s - [0:0]" % chain] + ["-A %s %s" % (chain, r) for r in rules[chain]]
+    if placed:
+        return ops + ([] if had_jump else ["-D FORWARD " + jump])
+    return ops + (["-I FORWARD 1 " + jump] if had_jump else [])
 
 
 def plan(bridge, want, run_command, get_bin_path):
@@ -93,18 +107,27 @@ def plan(bridge, want, run_command, get_bin_path):
     """
     result = Plan()
     chain = chain_name(bridge)
+
+    def nft_chain_exists(family, table, name):
+        nft = get_bin_path("nft")
+        return nft is not None and run_command([nft, "list", "chain", family, table, name])[0] == 0
+
     for switch, legacy_names, stem in FAMILIES:
         needed = want and switch_on(switch)
         for flavour in _flavours(legacy_names):
-            xt = _xtnft.XtNft(run_command, get_bin_path, "%s-%s" % (stem, flavour))
-            if not xt.forward_exists(get_bin_path):
+            xt = _xtables.Xtables(run_command, get_bin_path, "%s-%s" % (stem, flavour))
+            if not xt.usable:
                 continue
-            desired = accept_rules(bridge) if needed else []
-            current, _jump, exists = xt.read(chain)
-            if current or exists or desired:
-                result.before[xt.command], result.after[xt.command] = current, desired
-            lines, payload, undo = xt.plan(chain, desired)
-            if payload:
-                result.lines.extend(lines or ["%s: %s %s" % (xt.command, "add" if desired else "remove", chain)])
-                result.items.append((xt, payload, undo))
+            if flavour == "nft" and not nft_chain_exists("ip6" if stem == "ip6tables" else "ip", "filter", "FORWARD"):
+                continue
+            state = xt.save(["filter"]).get("filter")
+            edit = _xtables.ChainEdit("filter", chain, "FORWARD", accept_rules(bridge) if needed else [])
+            current = edit.view(state)
+            if current or edit.rules:
+                result.before[xt.command], result.after[xt.command] = current, [r for _c, r in edit.rules]
+            lines, ops = edit.plan(state)
+            if ops:
+                result.lines.extend("%s: %s" % (xt.command, line) for line in lines)
+                result.items.append((xt, _xtables.payload([("filter", ops)]),
+                                     _xtables.payload([("filter", _undo_ops(chain, state, bool(edit.rules)))])))
     return result

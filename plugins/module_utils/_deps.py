@@ -32,30 +32,6 @@ else:
     HAS_PYROUTE2 = True
 
 
-IPTC_MISSING = missing_required_lib("python-iptables (Debian: python3-iptables)")
-_IPTC = {}  # imported on first use: only the iptables backend needs it
-
-
-def iptc_module():
-    """The python-iptables module, or None when it cannot be imported."""
-    if "module" not in _IPTC:
-        try:
-            import iptc  # writes iptables-legacy tables
-        except Exception:  # ImportError, or the library's own error when libxtables is missing
-            _IPTC["module"], _IPTC["error"] = None, traceback.format_exc()
-        else:
-            from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _iptc_compat
-            _iptc_compat.patch(iptc)
-            _IPTC["module"], _IPTC["error"] = iptc, None
-    return _IPTC["module"]
-
-
-def iptc_import_error():
-    """Traceback of a failed python-iptables import (None when it imported)."""
-    iptc_module()
-    return _IPTC["error"]
-
-
 def _version_tuple(text):
     """'0.7.2' -> (0, 7, 2); non-numeric parts count as 0."""
     parts = []

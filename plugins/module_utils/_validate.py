@@ -19,13 +19,32 @@ _MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 
 
 def ifname(option, value):
-    """A valid Linux interface name."""
+    """A valid Linux interface name, as the kernel's dev_valid_name() decides: 1-15 bytes
+    (UTF-8 counts bytes, not characters), not '.' or '..', no '/', ':' or whitespace."""
     if not isinstance(value, str) or not value:
         raise ValidationError(option, value, "an interface name is a non-empty string")
-    if len(value) > IFNAMSIZ:
-        raise ValidationError(option, value, "interface names are at most %d characters (Linux limit)" % IFNAMSIZ)
-    if value in (".", "..") or any(c in value for c in "/: \t\n") or not value.isprintable():
-        raise ValidationError(option, value, "interface names cannot contain '/', ':', whitespace or control characters")
+    if len(value.encode("utf-8")) > IFNAMSIZ:
+        raise ValidationError(option, value, "interface names are at most %d bytes (Linux limit)" % IFNAMSIZ)
+    if value in (".", "..") or any(c in value for c in "/:") or any(c.isspace() for c in value) \
+            or not value.isprintable():
+        raise ValidationError(option, value, "interface names cannot be '.' or '..' or contain '/', ':', "
+                                             "whitespace or control characters")
+    return value
+
+
+# characters the rule languages read as syntax in an interface match: iptables' '!'
+# (negation) and '+' (wildcard), nft's '*' (wildcard), quotes and escapes
+RULE_SYNTAX = '!+*"\'\\'
+
+
+def rule_ifname(option, value):
+    """An interface name a firewall rule can match literally in every backend."""
+    value = ifname(option, value)
+    bad = sorted(set(c for c in value if c in RULE_SYNTAX))
+    if bad:
+        raise ValidationError(option, value, "%s would be read as rule syntax (negation, wildcard or quoting) "
+                                             "by iptables or nftables; rename the interface to match it"
+                              % " ".join(repr(c) for c in bad))
     return value
 
 

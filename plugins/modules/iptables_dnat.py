@@ -13,9 +13,15 @@ description:
   - Forwards host ports to guests (C(iptables -t nat -A PREROUTING -p tcp --dport 8080 -j DNAT
     --to-destination 192.168.100.2:80)), as a named set that is exactly O(forwards); a forward
     dropped from the list is removed, a changed one updated in place.
-  - With the nftables backend, forwards without O(forwards[].sources), O(forwards[].in_interface)
-    or O(forwards[].destination) are dispatched through one map keyed by protocol and port, so
-    the cost per packet does not grow with their number.
+  - With the nftables backend, forwards are dispatched through maps keyed by the fields they
+    match on (protocol and port, plus O(forwards[].in_interface), O(forwards[].sources) and
+    O(forwards[].destination) where set), so the cost per packet does not grow with their number;
+    forwards narrowed by more fields are looked up first. Our DNAT marks the connections it
+    translates (conntrack mark bit C(0x00200000)) and every FORWARD accept for them is one rule
+    matching that mark, in our own table or chains and, where iptables FORWARD chains of other
+    tools exist (Docker, libvirt), in a chain of ours jumped to from their top.
+  - With the iptables backend (iptables-legacy), each forward is two rules in our own nat chain
+    (evaluated for the first packet of a connection only) and the FORWARD accept is one rule.
   - O(hairpin) lets guests reach a forward through the host's address (their replies are
     masqueraded so they come back through the host); O(localhost) lets the host itself reach
     forwards via its own addresses and 127.0.0.1 (this sets C(net.ipv4.conf.all.route_localnet=1)).
@@ -27,7 +33,7 @@ extends_documentation_fragment:
   - hypervisor.networking.firewall
 options:
   name:
-    description: Identity of the forward set (1-20 letters, digits or underscores).
+    description: Identity of the forward set (1-64 letters, digits, V(-), V(_) or V(.); a bridge name works).
     type: str
     required: true
   state:
@@ -58,7 +64,9 @@ options:
         description: Guest port or range (as long as O(forwards[].port)); defaults to O(forwards[].port).
         type: raw
       in_interface:
-        description: Only traffic arriving on this interface.
+        description:
+          - Only traffic arriving on this interface. Matched literally; a name containing V(!), V(+),
+            V(*), quotes or a backslash is refused (rule syntax in iptables or nftables).
         type: str
       destination:
         description: Only traffic to this host address (default any local address).
@@ -119,7 +127,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.hypervisor.networking.plugins.module_utils import _deps, _sysctl
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import HypervisorNetworkingError
-from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _apply, _ipt, _nft
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _apply
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._model import ForwardSet, set_name
 from ansible_collections.hypervisor.networking.plugins.module_utils._netlink import Netlink
 
@@ -171,9 +179,7 @@ def run(module):
     present = params["state"] == "present"
     fset = ForwardSet.from_params(params) if present else ForwardSet(name, [])
     subnets = hairpin_subnets(module, fset) if present else []
-    desired = {"nftables": _nft.dnat_ruleset(fset, subnets) if present else ({}, {}),
-               "iptables": _ipt.dnat_chains(fset, subnets) if present else {}}
-    result = _apply.converge(module, "dnat", name, desired, params["backend"])
+    result = _apply.converge(module, "dnat", name, fset if present else None, subnets, params["backend"])
     if present and fset.localhost and _sysctl.read_runtime(ROUTE_LOCALNET) == 0:
         # DNAT of 127.0.0.1 to a guest needs loopback-sourced packets routed off the host
         result["actions"].append("set %s = 1 (runtime)" % ROUTE_LOCALNET)

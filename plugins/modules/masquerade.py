@@ -23,7 +23,7 @@ extends_documentation_fragment:
   - hypervisor.networking.firewall
 options:
   name:
-    description: Identity of the rule set (1-20 letters, digits or underscores).
+    description: Identity of the rule set (1-64 letters, digits, V(-), V(_) or V(.); a bridge name works).
     type: str
     required: true
   state:
@@ -35,7 +35,10 @@ options:
     description: IPv4 subnet to translate, for example V(192.168.100.0/24). Required when O(state=present).
     type: str
   out_interface:
-    description: Uplink the translated traffic leaves through. Left out, any interface.
+    description:
+      - Uplink the translated traffic leaves through. Left out, any interface.
+      - Matched literally; a name containing V(!), V(+), V(*), quotes or a backslash is refused,
+        since iptables or nftables would read it as negation, a wildcard or quoting.
     type: str
   exclude_destinations:
     description:
@@ -94,7 +97,7 @@ from ansible_collections.hypervisor.networking.plugins.module_utils._errors impo
     HypervisorNetworkingError,
     ValidationError,
 )
-from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _apply, _ipt, _nft
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _apply
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._model import Masquerade, set_name
 
 ARGUMENT_SPEC = dict(
@@ -117,11 +120,7 @@ def run(module):
         if not params["source"]:
             raise ValidationError("source", params["source"], "required when state is present")
         rule = Masquerade.from_params(params)
-    desired = {
-        "nftables": (_nft.masquerade_chains(rule) if rule else {}, {}),
-        "iptables": _ipt.masquerade_chains(rule) if rule else {},
-    }
-    result = _apply.converge(module, "masq", name, desired, params["backend"])
+    result = _apply.converge(module, "masq", name, rule, [], params["backend"])
     result["rule"] = dict(rule.as_dict(), state="present") if rule else {"name": name, "state": "absent"}
     return result
 

@@ -143,8 +143,9 @@ def test_foreign_rules_stay_byte_identical_and_traffic_flows(nat_lab, backend, t
     ({"name": "lan", "source": "192.168.100.1/24"}, "source='192.168.100.1/24'"),
     ({"name": "lan", "source": "fd00::/64"}, "only IPv4"),
     ({"name": "lan"}, "source=None: required when state is present"),
-    ({"name": "bad-name", "source": LAN}, "name='bad-name'"),
-    ({"name": "x" * 21, "source": LAN}, "name="),
+    ({"name": "bad name", "source": LAN}, "name='bad name'"),
+    ({"name": "x" * 65, "source": LAN}, "name="),
+    ({"name": "..", "source": LAN}, "name='..'"),
     ({"name": "lan", "source": LAN, "exclude_destinations": ["10.0.0.300/8"]}, "exclude_destinations="),
     ({"name": "lan", "source": LAN, "out_interface": "a-very-long-interface"}, "out_interface="),
 ])

@@ -1,28 +1,84 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, hypervisor.networking contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Backend selection, private to this collection: use what the host already uses."""
+"""The firewall backend interface and its selection, private to this collection.
+
+Modules hand a backend the rule model (a Masquerade or a ForwardSet, or None to remove
+the set); reading, diffing and writing are the backend's (community.crypto's
+module_backends pattern). ``select_backend()`` checks the dependency and returns an
+instance: ``auto`` follows the host (iptables-legacy when it holds rules or is the
+``iptables`` alternative, else nftables).
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
 
-from ansible_collections.hypervisor.networking.plugins.module_utils import _deps
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import DependencyError
-from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _ipt, _nft
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _xtables
+
+# conntrack mark bit our DNAT sets on the connections it translates (with forward: true);
+# every FORWARD accept we own for published ports is one rule matching it
+CT_MARK = 0x00200000
 
 
-def legacy_has_rules(iptc):
+class Change(object):
+    """A planned change of one rule set: lines for the user, before/after views."""
+
+    def __init__(self, lines, before, after, payload):
+        self.lines, self.before, self.after, self.payload = lines, before, after, payload
+
+    def __bool__(self):
+        return bool(self.lines)
+
+    __nonzero__ = __bool__
+
+
+class FirewallBackend(object):
+    """What a backend offers the firewall modules."""
+
+    name = None
+
+    def plan(self, kind, name, model, hairpin):
+        """A Change making rule set ``kind``/``name`` exactly ``model`` (None: gone)."""
+        raise NotImplementedError
+
+    def apply(self, change):
+        """Write a planned Change (each table in one transaction)."""
+        raise NotImplementedError
+
+    def present(self, kind, name):
+        """True when anything of the set exists under this backend."""
+        raise NotImplementedError
+
+
+def accept_rules(kind, model):
+    """Our FORWARD accepts as iptables tokens (our chain, or another tool's FORWARD).
+
+    Published ports: one rule matching the conntrack mark our DNAT sets, whatever their
+    number. Masquerade: the subnet out of the uplink, and established/related back.
+    """
+    if model is None or not model.forward:
+        return []
+    if kind == "dnat":
+        if not model.forwards:
+            return []
+        return [["-m", "connmark", "--mark", "0x%x/0x%x" % (CT_MARK, CT_MARK), "-j", "ACCEPT"]]
+    out = ["-o", model.out_interface] if model.out_interface else []
+    back = ["-i", model.out_interface] if model.out_interface else []
+    return [["-s", model.source] + out + ["-j", "ACCEPT"],
+            ["-d", model.source] + back + ["-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"]]
+
+
+def legacy_has_rules(xt):
     """True when an iptables-legacy table holds a rule or a non-ACCEPT policy."""
-    names = _ipt.legacy_tables()
-    if not names or iptc is None:
+    names = _xtables.legacy_tables()
+    if not names or not xt.usable:
         return bool(names)
-    for name in names:
-        table = iptc.Table(name)
-        for chain in table.chains:
-            if chain.rules or (chain.is_builtin() and chain.get_policy().name != "ACCEPT"):
-                return True
+    for state in xt.save(names).values():
+        if any(state["rules"].values()) or any(p not in ("ACCEPT", "-") for p in state["policies"].values()):
+            return True
     return False
 
 
@@ -34,31 +90,31 @@ def alternative_is_legacy(path=None):
     return "-legacy" in os.path.basename(os.path.realpath(path)) if path else False
 
 
-def foreign_nft_tables(runner):
-    """nftables tables other than ours (iptables-nft's included)."""
-    return [t for t in runner.list_tables() if t != "%s %s" % (_nft.FAMILY, _nft.TABLE)]
+def select_backend(requested, module):
+    """auto/nftables/iptables -> (FirewallBackend instance, other instance or None, warnings).
 
+    The other backend is returned when it is usable, so a set created under it can be
+    found and removed when ``auto`` now picks differently.
+    """
+    from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _iptables, _nft
 
-def select_backend(requested, runner):
-    """auto/nftables/iptables -> (backend name, [warnings])."""
-    iptc = _deps.iptc_module()
+    nft = _nft.NftBackend(module)
+    legacy_xt = _xtables.Xtables(module.run_command, module.get_bin_path, "iptables-legacy")
+    legacy = legacy_has_rules(legacy_xt)
     warnings = []
-    legacy = legacy_has_rules(iptc)
-    foreign = foreign_nft_tables(runner)
+    foreign = [t for t in nft.list_tables() if t != "%s %s" % (_nft.FAMILY, _nft.TABLE)] if nft.available() else []
     if legacy and foreign:
         warnings.append("rules exist both in iptables-legacy (%s) and in nftables (%s): the two sets are "
                         "evaluated independently, and a drop in either drops the packet"
-                        % (", ".join(_ipt.legacy_tables()), ", ".join(foreign)))
+                        % (", ".join(_xtables.legacy_tables()), ", ".join(foreign)))
     name = requested
     if requested == "auto":
         name = "iptables" if (legacy or alternative_is_legacy()) else "nftables"
-    if name == "iptables" and iptc is None:
-        raise DependencyError(_deps.IPTC_MISSING, "python-iptables", _deps.iptc_import_error())
-    if name == "nftables" and not runner.available():
+    if name == "iptables" and not legacy_xt.usable:
+        raise DependencyError("the iptables backend needs iptables-legacy-save and iptables-legacy-restore "
+                              "(Debian: package iptables)", "iptables")
+    if name == "nftables" and not nft.available():
         raise DependencyError("the nftables backend needs python3-nftables or the nft command", "nftables")
-    return name, warnings
-
-
-def ipt_backend():
-    """The iptables backend over the imported python-iptables module."""
-    return _ipt.IptBackend(_deps.iptc_module())
+    ipt = _iptables.IptablesBackend(module, legacy_xt, nft) if legacy_xt.usable else None
+    chosen, other = (nft, ipt) if name == "nftables" else (ipt, nft if nft.available() else None)
+    return chosen, other, warnings

@@ -15,14 +15,15 @@ import re
 from ansible_collections.hypervisor.networking.plugins.module_utils import _validate as v
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ValidationError
 
-# rule set names end up in nft chain names and iptables chain names (28 chars max)
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]{0,19}$")
+# rule set names: what Linux, libvirt and Docker use for bridges and networks; backends
+# derive chain names that fit their limits from them (iptables: a digest past 28 chars)
+_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 def set_name(option, value):
     """A rule-set name usable in every backend's chain names."""
-    if not isinstance(value, str) or not _NAME_RE.match(value):
-        raise ValidationError(option, value, "use 1-20 letters, digits or underscores, starting with a letter or digit")
+    if not isinstance(value, str) or not _NAME_RE.match(value) or value in (".", ".."):
+        raise ValidationError(option, value, "use 1-64 letters, digits, '-', '_' or '.' (not '.' or '..')")
     return value
 
 
@@ -59,7 +60,7 @@ class Masquerade(object):
         return cls(
             name=set_name("name", params["name"]),
             source=ipv4_network("source", params["source"]),
-            out_interface=v.ifname("out_interface", out) if out else None,
+            out_interface=v.rule_ifname("out_interface", out) if out else None,
             exclude=ipv4_networks("exclude_destinations", params.get("exclude_destinations")),
             forward=bool(params.get("forward", True)),
         )
@@ -136,7 +137,7 @@ class Forward(object):
             raise ValidationError(where + ".to_addr", None, "required")
         iif = item.get("in_interface")
         return cls(proto, port, ipv4_address(where + ".to_addr", item["to_addr"]), to_port,
-                   v.ifname(where + ".in_interface", iif) if iif else None,
+                   v.rule_ifname(where + ".in_interface", iif) if iif else None,
                    ipv4_address(where + ".destination", item["destination"]) if item.get("destination") else None,
                    ipv4_networks(where + ".sources", item.get("sources")))
 

@@ -1,315 +1,528 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, hypervisor.networking contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""nftables backend, private to this collection.
+"""nftables backend over libnftables' JSON API, private to this collection.
 
 Everything lives in this collection's own table, ``ip hypervisor_networking``: base
-chains hook into netfilter and hold only jumps; each rule set owns chains named
-``<kind>_<name>_<hook>``. A change to a rule set is one ``nft -f`` script, which the
-kernel applies as one transaction: nothing is ever half-applied. Rules are compared in
-the exact text ``nft list`` prints, so a re-run that finds the same text changes nothing.
+chains hold only jumps; each rule set owns chains ``<kind>_<name>_<suffix>`` and maps.
+Published ports are elements, never rules: forwards are grouped by the fields they match
+on (in_interface, sources, destination), each group is one rule looking the packet up in
+an address map and a port map keyed by exactly those fields plus protocol and port, so
+the cost per packet does not grow with the number of forwards. Our DNAT marks the
+connections it translates to a target of the set (``CT_MARK``), and every FORWARD
+accept for them is one rule matching that mark.
+
+The table is read as JSON and compared as data: rules by the comment each of ours
+carries (a digest of the rule as we render it, so nft's printing never matters),
+elements in one canonical form. A change is one JSON transaction that touches only the
+elements and chains that differ. Interface names, addresses and set names are JSON
+strings, never parsed as nft syntax.
 """
 
 from __future__ import annotations
 
-import re
+import hashlib
+import ipaddress
+import json
+
+from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ApplyError
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _xtables
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._backend import (
+    CT_MARK,
+    Change,
+    FirewallBackend,
+    accept_rules,
+)
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._iptables import chain_name, render
 
 TABLE = "hypervisor_networking"
 FAMILY = "ip"
-# base chain name -> its declaration; rule-set chains are <kind>_<name>_<suffix>
+MARK = "hypervisor.networking"
+# base chain -> (type, hook, priority); "mark" runs right after DNAT (dstnat = -100)
 BASE_CHAINS = {
-    "prerouting": "type nat hook prerouting priority dstnat; policy accept;",
-    "output": "type nat hook output priority -100; policy accept;",
-    "postrouting": "type nat hook postrouting priority srcnat; policy accept;",
-    "forward": "type filter hook forward priority filter; policy accept;",
+    "prerouting": ("nat", "prerouting", -100),
+    "mark": ("filter", "prerouting", -99),
+    "output": ("nat", "output", -100),
+    "postrouting": ("nat", "postrouting", 100),
+    "forward": ("filter", "forward", 0),
 }
-SUFFIX_BASE = {"pre": "prerouting", "out": "output", "post": "postrouting", "fwd": "forward"}
-_CHAIN_RE = re.compile(r"^\s*chain (\S+) \{")
-_HANDLE_RE = re.compile(r"^(.*?)\s*# handle (\d+)$")
+SUFFIX_BASE = {"pre": "prerouting", "mark": "mark", "out": "output", "post": "postrouting", "fwd": "forward"}
+# forward shapes: which optional fields a forward matches on (i: in_interface, s: sources,
+# d: destination); the most specific shape is looked up first
+SHAPES = ("isd", "is", "id", "sd", "i", "s", "d", "0")
+MAP_SUFFIXES = ["addr_" + s for s in SHAPES] + ["port_" + s for s in SHAPES] + ["targets", "ports"]
 
 
-def addr_text(cidr):
-    """How nft prints a prefix: /32 dropped."""
-    return cidr[:-3] if cidr.endswith("/32") else cidr
+def _payload(proto, field):
+    return {"payload": {"protocol": proto, "field": field}}
 
 
-def set_text(cidrs):
-    """One element bare, several in braces (nft sorts and prints them this way)."""
-    items = [addr_text(c) for c in cidrs]
-    return items[0] if len(items) == 1 else "{ %s }" % ", ".join(items)
+def _meta(key):
+    return {"meta": {"key": key}}
 
 
-def masquerade_chains(rule):
-    """Masquerade -> {chain: [rule text as nft prints it]}."""
-    prefix = "masq_%s_" % rule.name
-    out = ' oifname "%s"' % rule.out_interface if rule.out_interface else ""
-    back = ' iifname "%s"' % rule.out_interface if rule.out_interface else ""
-    exclude = " ip daddr != %s" % set_text(rule.exclude) if rule.exclude else ""
-    chains = {prefix + "post": ["ip saddr %s%s%s masquerade" % (addr_text(rule.source), out, exclude)]}
+def _match(left, right, op="=="):
+    return {"match": {"op": op, "left": left, "right": right}}
+
+
+def _prefix(cidr):
+    """'10.0.0.0/8' -> JSON prefix; a /32 is the bare address."""
+    net = ipaddress.ip_network(cidr)
+    if net.prefixlen == 32:
+        return str(net.network_address)
+    return {"prefix": {"addr": str(net.network_address), "len": net.prefixlen}}
+
+
+def rule_comment(expr):
+    """The comment our rule carries: the mark plus a digest of its expressions."""
+    return "%s %s" % (MARK, hashlib.sha1(json.dumps(expr, sort_keys=True).encode("utf-8")).hexdigest()[:12])
+
+
+def canon(value):
+    """One element (or part of one) in a canonical, hashable form, however nft prints it."""
+    if isinstance(value, list):
+        return tuple(canon(v) for v in value)
+    if isinstance(value, dict):
+        if "elem" in value:
+            return canon(value["elem"]["val"])
+        if "concat" in value:
+            return tuple(canon(v) for v in value["concat"])
+        if "prefix" in value:
+            return canon_net("%s/%d" % (value["prefix"]["addr"], value["prefix"]["len"]))
+        if "range" in value:
+            lo, hi = value["range"]
+            try:
+                nets = list(ipaddress.summarize_address_range(ipaddress.ip_address(lo), ipaddress.ip_address(hi)))
+            except (TypeError, ValueError):
+                return "%s-%s" % (canon(lo), canon(hi))
+            return canon_net(nets[0].with_prefixlen) if len(nets) == 1 else "%s-%s" % (lo, hi)
+    return str(value)
+
+
+def canon_net(cidr):
+    """A network as text, /32 as the bare address."""
+    net = ipaddress.ip_network(cidr)
+    return str(net.network_address) if net.prefixlen == 32 else net.with_prefixlen
+
+
+def _shape(fwd):
+    code = "".join(c for c, on in (("i", fwd.in_interface), ("s", fwd.sources), ("d", fwd.destination)) if on)
+    return code or "0"
+
+
+def _key_fields(shape):
+    """JSON key expressions and set types of a shape (protocol and port always last)."""
+    fields, types = [], []
+    if "i" in shape:
+        fields.append(_meta("iifname"))
+        types.append("ifname")
+    if "s" in shape:
+        fields.append(_payload("ip", "saddr"))
+        types.append("ipv4_addr")
+    if "d" in shape:
+        fields.append(_payload("ip", "daddr"))
+        types.append("ipv4_addr")
+    return fields + [_meta("l4proto"), _payload("th", "dport")], types + ["inet_proto", "inet_service"]
+
+
+def _forward_elements(fwd):
+    """[(key parts, to_addr, to_port)] of one forward: per source, per port."""
+    out = []
+    for src in fwd.sources or [None]:
+        for hport, tport in fwd.pairs():
+            key = [fwd.in_interface] if fwd.in_interface else []
+            key += [_prefix(src)] if src else []
+            key += [fwd.destination] if fwd.destination else []
+            out.append((key + [fwd.proto, hport], fwd.to_addr, tport))
+    return out
+
+
+class Desired(object):
+    """A rule set in nft terms: {chain: [expr]} and {map name: declaration + elements}."""
+
+    def __init__(self):
+        self.chains = {}
+        self.maps = {}
+
+    def add_rule(self, chain, expr):
+        self.chains.setdefault(chain, []).append(expr)
+
+    def add_map(self, name, types, data=None, interval=False):
+        decl = {"type": types if len(types) > 1 else types[0]}
+        if data:
+            decl["map"] = data
+        if interval:
+            decl["flags"] = ["interval"]
+        self.maps.setdefault(name, {"decl": decl, "elem": {}})
+        return self.maps[name]["elem"]
+
+
+def masquerade_desired(prefix, rule):
+    """Masquerade -> Desired."""
+    want = Desired()
+    src = _match(_payload("ip", "saddr"), _prefix(rule.source))
+    out = [_match(_meta("oifname"), rule.out_interface)] if rule.out_interface else []
+    back = [_match(_meta("iifname"), rule.out_interface)] if rule.out_interface else []
+    exclude = [_match(_payload("ip", "daddr"), {"set": [_prefix(n) for n in rule.exclude]}, "!=")] \
+        if rule.exclude else []
+    want.add_rule(prefix + "post", [src] + out + exclude + [{"masquerade": None}])
     if rule.forward:
-        chains[prefix + "fwd"] = [
-            "ip saddr %s%s accept" % (addr_text(rule.source), out),
-            "ip daddr %s%s ct state established,related accept" % (addr_text(rule.source), back),
-        ]
-    return chains
+        want.add_rule(prefix + "fwd", [src] + out + [{"accept": None}])
+        want.add_rule(prefix + "fwd", [_match(_payload("ip", "daddr"), _prefix(rule.source))] + back
+                      + [_match({"ct": {"key": "state"}}, ["established", "related"], "in"), {"accept": None}])
+    return want
 
 
-def parse_table(text):
-    """``nft -a list table`` output -> {chain: {"base": bool, "rules": [(text, handle)]}}."""
-    chains, current = {}, None
-    for line in (text or "").splitlines():
-        stripped = line.strip()
-        match = _CHAIN_RE.match(line)
-        if match:
-            current = chains.setdefault(match.group(1), {"base": False, "rules": []})
-        elif current is None:
+def dnat_desired(prefix, fset, hairpin_subnets):
+    """ForwardSet -> Desired: per shape one lookup rule and two maps; targets set, mark."""
+    want = Desired()
+    by_shape = {}
+    for fwd in fset.forwards:
+        by_shape.setdefault(_shape(fwd), []).extend(_forward_elements(fwd))
+    for shape in SHAPES:
+        if shape not in by_shape:
             continue
-        elif stripped == "}":
-            current = None
-        elif stripped.startswith("type ") and " hook " in stripped:
-            current["base"] = True
-        else:
-            match = _HANDLE_RE.match(stripped)
-            if match:
-                current["rules"].append((match.group(1), int(match.group(2))))
-    return chains
+        fields, types = _key_fields(shape)
+        addr_map, port_map = "%saddr_%s" % (prefix, shape), "%sport_%s" % (prefix, shape)
+        addrs = want.add_map(addr_map, types, "ipv4_addr", "s" in shape)
+        ports = want.add_map(port_map, types, "inet_service", "s" in shape)
+        for key, to_addr, to_port in by_shape[shape]:
+            jkey = {"concat": key}
+            addrs[canon([jkey, to_addr])] = [jkey, to_addr]
+            ports[canon([jkey, to_port])] = [jkey, to_port]
+        key = {"concat": fields}
+        local = [] if "d" in shape else [_match({"fib": {"result": "type", "flags": ["daddr"]}}, "local")]
+        expr = local + [_match(_meta("l4proto"), {"set": ["tcp", "udp"]}),
+                        {"dnat": {"family": "ip", "addr": {"map": {"key": key, "data": "@" + addr_map}},
+                                  "port": {"map": {"key": key, "data": "@" + port_map}}}}]
+        want.add_rule(prefix + "pre", expr)
+        if fset.localhost and "i" not in shape:
+            want.add_rule(prefix + "out", expr)
+    if fset.forwards and fset.hairpin:
+        for net, ifname in sorted(hairpin_subnets):
+            want.add_rule(prefix + "post", [_match(_payload("ip", "saddr"), _prefix(net)),
+                                            _match(_meta("oifname"), ifname),
+                                            _match({"ct": {"key": "status"}}, "dnat", "in"), {"masquerade": None}])
+    if fset.forwards and fset.localhost:
+        want.add_rule(prefix + "post", [_match(_payload("ip", "saddr"), _prefix("127.0.0.0/8")),
+                                        _match({"ct": {"key": "status"}}, "dnat", "in"), {"masquerade": None}])
+    if fset.forwards and fset.forward:
+        targets = want.add_map(prefix + "targets", ["ipv4_addr", "inet_proto", "inet_service"])
+        for fwd in fset.forwards:
+            for _hp, tport in fwd.pairs():
+                item = {"concat": [fwd.to_addr, fwd.proto, tport]}
+                targets[canon(item)] = item
+        mark = {"ct": {"key": "mark"}}
+        want.add_rule(prefix + "mark", [
+            _match({"ct": {"key": "status"}}, "dnat", "in"), _match({"ct": {"key": "state"}}, "new", "in"),
+            _match({"concat": [_payload("ip", "daddr"), _meta("l4proto"), _payload("th", "dport")]},
+                   "@%stargets" % prefix),
+            {"mangle": {"key": mark, "value": {"|": [mark, CT_MARK]}}}])
+        want.add_rule(prefix + "fwd", [_match({"&": [mark, CT_MARK]}, CT_MARK), {"accept": None}])
+    return want
 
 
-_BLOCK_RE = re.compile(r"^\s*(map|set) (\S+) \{")
+class Current(object):
+    """Our table as read: base chains, rules per chain (comment, handle), maps."""
+
+    def __init__(self, objects):
+        self.exists = False
+        self.base = {}
+        self.rules = {}
+        self.maps = {}
+        for obj in objects:
+            if "table" in obj:
+                self.exists = True
+            elif "chain" in obj:
+                chain = obj["chain"]
+                self.rules.setdefault(chain["name"], [])
+                if "hook" in chain:
+                    self.base[chain["name"]] = (chain.get("type"), chain["hook"], chain.get("prio"))
+            elif "rule" in obj:
+                rule = obj["rule"]
+                self.rules.setdefault(rule["chain"], []).append((rule.get("comment"), rule["handle"], rule["expr"]))
+            else:
+                for kind in ("map", "set"):
+                    if kind in obj:
+                        self.maps[obj[kind]["name"]] = obj[kind]
+
+    def map_decl(self, name):
+        """The declaration of a map/set as ours are written (None if absent)."""
+        found = self.maps.get(name)
+        if found is None:
+            return None
+        types = found["type"] if isinstance(found["type"], list) else [found["type"]]
+        decl = {"type": types if len(types) > 1 else types[0]}
+        if "map" in found:
+            decl["map"] = found["map"]
+        if "interval" in (found.get("flags") or []):
+            decl["flags"] = ["interval"]
+        return decl
+
+    def elements(self, name):
+        """{canonical form: element as read} of a map/set."""
+        return dict((canon(e), e) for e in self.maps.get(name, {}).get("elem") or [])
+
+    def jumps(self):
+        """{target chain: [(base chain, handle)]} of the jumps in our base chains."""
+        found = {}
+        for base in self.base:
+            for _comment, handle, expr in self.rules.get(base, []):
+                if len(expr) == 1 and "jump" in expr[0]:
+                    found.setdefault(expr[0]["jump"]["target"], []).append((base, handle))
+        return found
 
 
-def parse_maps(text):
-    """Named maps and sets of an ``nft list table`` output -> {name: {kind, type, elements}}."""
-    result, current, buf = {}, None, None
-    for line in (text or "").splitlines():
-        stripped = line.split(" # handle")[0].strip()
-        match = _BLOCK_RE.match(line)
-        if match:
-            current = result.setdefault(match.group(2), {"kind": match.group(1), "type": "", "elements": []})
-            buf = None
-        elif current is None:
-            continue
-        elif buf is not None:
-            buf.append(stripped)
-            if stripped.endswith("}"):
-                current["elements"] = _elements(" ".join(buf))
-                buf = None
-        elif stripped.startswith("type "):
-            current["type"] = stripped[5:]
-        elif stripped.startswith("elements = {"):
-            buf = [stripped[len("elements = {"):]]
-            if stripped.endswith("}"):
-                current["elements"] = _elements(buf[0])
-                buf = None
-        elif stripped == "}":
-            current = None
-    return result
+def _element_text(elem):
+    """A canonical element for action lines: 'tcp . 8080 : 192.168.100.2'."""
+    if all(isinstance(part, str) for part in elem):
+        return " . ".join(elem)
+    return " : ".join(" . ".join(p) if isinstance(p, tuple) else p for p in elem)
 
 
-def _elements(text):
-    """'a . b : c, d . e : f }' -> sorted element strings."""
-    return sorted(e.strip() for e in text.rstrip("}").split(",") if e.strip())
+class NftBackend(FirewallBackend):
+    """Rule sets in our own nft table, one JSON transaction per change."""
 
+    name = "nftables"
 
-def set_maps(maps, prefix):
-    """The current maps/sets of one rule set: {name: (kind, type, [elements])}."""
-    return dict((name, (m["kind"], m["type"], m["elements"])) for name, m in maps.items() if name.startswith(prefix))
-
-
-def set_rules(chains, prefix):
-    """The current rules of one rule set: {chain: [text]}."""
-    return dict((name, [text for text, _handle in chain["rules"]])
-                for name, chain in chains.items() if name.startswith(prefix) and not chain["base"])
-
-
-def _jumps(chains):
-    """{base chain: {target chain: handle}} of the jump rules in our base chains."""
-    result = {}
-    for name, chain in chains.items():
-        if chain["base"]:
-            result[name] = dict((text[5:], handle) for text, handle in chain["rules"] if text.startswith("jump "))
-    return result
-
-
-def plan_set(chains, prefix, desired, maps=None, desired_maps=None):
-    """Current table + desired rule set -> (lines, script or None).
-
-    ``desired`` is {chain: [rules]}, ``desired_maps`` {name: (kind, type, [elements])};
-    ``lines`` describe the change rule by rule and element by element; ``script`` is the
-    one nft transaction that makes it (None when the table already says exactly this).
-    """
-    desired_maps = desired_maps or {}
-    current = set_rules(chains, prefix)
-    current_maps = set_maps(maps or {}, prefix)
-    jumps = _jumps(chains)
-    missing_jumps = [c for c in desired if c not in jumps.get(SUFFIX_BASE[c.rsplit("_", 1)[1]], {})]
-    if current == desired and current_maps == desired_maps and not missing_jumps:
-        return [], None
-    lines = []
-    for chain in sorted(set(current) | set(desired)):
-        old, new = current.get(chain, []), desired.get(chain, [])
-        lines.extend("nftables: remove from %s: %s" % (chain, r) for r in old if r not in new)
-        lines.extend("nftables: add to %s: %s" % (chain, r) for r in new if r not in old)
-        if old != new and sorted(old) == sorted(new):
-            lines.append("nftables: reorder %s" % chain)
-    for name in sorted(set(current_maps) | set(desired_maps)):
-        old = set(current_maps.get(name, (None, None, []))[2])
-        new = set(desired_maps.get(name, (None, None, []))[2])
-        lines.extend("nftables: remove from %s: %s" % (name, e) for e in sorted(old - new))
-        lines.extend("nftables: add to %s: %s" % (name, e) for e in sorted(new - old))
-    others = [n for n, c in chains.items() if not c["base"] and not n.startswith(prefix)]
-    if not desired and not others:
-        if chains:
-            lines.append("nftables: delete table %s %s (nothing of ours left)" % (FAMILY, TABLE))
-        return lines, ("delete table %s %s\n" % (FAMILY, TABLE)) if chains else None
-    return lines, _script(chains, current, desired, jumps, current_maps, desired_maps)
-
-
-def _script(chains, current, desired, jumps, current_maps, desired_maps):
-    """The nft -f text for one rule set's change. Order matters inside the transaction:
-    chains are emptied before the maps they reference go, maps exist before rules use them."""
-    head = "%s %s" % (FAMILY, TABLE)
-    out = ["add table %s" % head]
-    needed = set(SUFFIX_BASE[c.rsplit("_", 1)[1]] for c in desired)
-    for base in sorted(needed):
-        out.append("add chain %s %s { %s }" % (head, base, BASE_CHAINS[base]))
-    for chain in sorted(desired):
-        out.append("add chain %s %s" % (head, chain))
-        out.append("flush chain %s %s" % (head, chain))
-    for chain in sorted(current):
-        if chain not in desired:
-            base = SUFFIX_BASE[chain.rsplit("_", 1)[1]]
-            if chain in jumps.get(base, {}):
-                out.append("delete rule %s %s handle %d" % (head, base, jumps[base][chain]))
-            out.append("flush chain %s %s" % (head, chain))
-            out.append("delete chain %s %s" % (head, chain))
-    for name in sorted(current_maps):
-        if name not in desired_maps or desired_maps[name][:2] != current_maps[name][:2]:
-            out.append("delete %s %s %s" % (current_maps[name][0], head, name))
-    for name, (kind, type_, elements) in sorted(desired_maps.items()):
-        out.append("add %s %s %s { type %s; }" % (kind, head, name, type_))
-        out.append("flush %s %s %s" % (kind, head, name))
-        if elements:
-            out.append("add element %s %s { %s }" % (head, name, ", ".join(elements)))
-    for chain in sorted(desired):
-        out.extend("add rule %s %s %s" % (head, chain, rule) for rule in desired[chain])
-        base = SUFFIX_BASE[chain.rsplit("_", 1)[1]]
-        if chain not in jumps.get(base, {}):
-            out.append("add rule %s %s jump %s" % (head, base, chain))
-    # a base chain whose last jump went away goes with it
-    for base in sorted(n for n, c in chains.items() if c["base"] and n not in needed):
-        if all(t in current and t not in desired for t in jumps.get(base, {})):
-            out.append("delete chain %s %s" % (head, base))
-    return "\n".join(out) + "\n"
-
-
-class NftRunner(object):
-    """Runs nft scripts: libnftables (python3-nftables) when importable, else ``nft -f -``."""
-
-    def __init__(self, run_command, get_bin_path):
-        self._run_command = run_command
-        self._nft = get_bin_path("nft")
+    def __init__(self, module):
+        self.module = module
+        self._nft = module.get_bin_path("nft")
         try:
-            import nftables  # distro package, not on PyPI
+            import nftables  # distro package (python3-nftables), not on PyPI
             self._lib = nftables.Nftables()
+            self._lib.set_json_output(True)
             self._lib.set_handle_output(True)
         except ImportError:
             self._lib = None
+
+    # ---- libnftables or nft -j ---------------------------------------------------
 
     def available(self):
         """True when libnftables or the nft command is there."""
         return self._lib is not None or self._nft is not None
 
-    def _cmd(self, argv, script=None):
-        """(rc, out, err) of one nft invocation (library or command, no shell)."""
+    def _list(self, *what):
+        """JSON objects of an ``nft -j list ...`` (None when it does not exist)."""
         if self._lib is not None:
-            return self._lib.cmd(script if script is not None else " ".join(argv))
-        if self._nft is None:
-            return 1, "", "nft is not installed"
-        if script is not None:
-            return self._run_command([self._nft, "-f", "-"], data=script, binary_data=True)
-        return self._run_command([self._nft, "-a"] + argv)
+            rc, out, _err = self._lib.cmd("list " + " ".join(what))  # our own fixed words only
+        else:
+            rc, out, _err = self.module.run_command([self._nft, "-j", "-a", "list"] + list(what))
+        if rc != 0:
+            return None
+        return [o for o in json.loads(out or '{"nftables": []}')["nftables"] if "metainfo" not in o]
+
+    def run(self, commands):
+        """One JSON transaction; raises ApplyError (nothing changed) when refused."""
+        data = {"nftables": commands}
+        if self._lib is not None:
+            rc, _out, err = self._lib.json_cmd(data)
+        else:
+            rc, _out, err = self.module.run_command([self._nft, "-j", "-f", "-"], data=json.dumps(data),
+                                                    binary_data=True)
+        if rc != 0:
+            raise ApplyError("the nftables transaction was refused, nothing changed: %s" % str(err).strip())
 
     def list_tables(self):
         """['ip filter', 'inet firewalld', ...] of this namespace."""
-        rc, out, _err = self._cmd(["list", "tables"])
-        return [line.split(None, 1)[1] for line in out.splitlines() if rc == 0 and line.startswith("table ")]
+        return ["%s %s" % (o["table"]["family"], o["table"]["name"]) for o in self._list("tables") or []
+                if "table" in o]
 
-    def list_table(self):
-        """``nft -a list table`` text, or '' when our table does not exist."""
-        rc, out, _err = self._cmd(["list", "table", FAMILY, TABLE])
-        return out if rc == 0 else ""
+    def chain_exists(self, family, table, chain):
+        """A chain exists (asked without creating anything)."""
+        if "%s %s" % (family, table) not in self.list_tables():
+            return False
+        return self._list("chain", family, table, chain) is not None
 
-    def apply(self, script):
-        """Apply one script as one transaction; return (ok, error text)."""
-        rc, _out, err = self._cmd(None, script)
-        return rc == 0, err
+    def read(self):
+        """Our table as a Current."""
+        return Current(self._list("table", FAMILY, TABLE) or [])
+
+    # ---- planning ----------------------------------------------------------------
+
+    @staticmethod
+    def desired(kind, name, model, hairpin):
+        prefix = "%s_%s_" % (kind, name)
+        if model is None:
+            return Desired()
+        return masquerade_desired(prefix, model) if kind == "masq" else dnat_desired(prefix, model, hairpin)
+
+    def present(self, kind, name):
+        current = self.read()
+        prefix = "%s_%s_" % (kind, name)
+        return any(prefix + s in current.rules for s in SUFFIX_BASE) or \
+            any(prefix + s in current.maps for s in MAP_SUFFIXES)
+
+    def plan(self, kind, name, model, hairpin):
+        prefix = "%s_%s_" % (kind, name)
+        want = self.desired(kind, name, model, hairpin)
+        current = self.read()
+        cmds, lines = _plan_table(current, prefix, want)
+        before, after = _view(current, prefix, want), _desired_view(want)
+        # our accepts where iptables FORWARD chains exist (a drop there would win)
+        worlds = _xtables.forward_worlds(self.module.run_command, self.module.get_bin_path, self.chain_exists)
+        foreign = _xtables.ForwardAccepts(worlds, chain_name(kind, name, "fwd"),
+                                          render(kind, model, hairpin).get("fwd", []))
+        lines.extend(foreign.lines)
+        fb, fa = foreign.views()
+        before.update(("%s %s" % (w, chain_name(kind, name, "fwd")), r) for w, r in fb.items())
+        after.update(("%s %s" % (w, chain_name(kind, name, "fwd")), r) for w, r in fa.items())
+        adding = bool(accept_rules(kind, model))
+        return Change(lines, before, after, (cmds, foreign, adding))
+
+    def apply(self, change):
+        cmds, foreign, adding = change.payload
+        if not adding:
+            foreign.apply()
+        if cmds:
+            self.run(cmds)
+        if adding:
+            foreign.apply()
 
 
-def _dnat_rule(fwd, pair=None, local=True):
-    """One filtered forward (or one port of it) as nft prints it."""
-    parts = []
-    if fwd.in_interface and not local:
-        parts.append('iifname "%s"' % fwd.in_interface)
-    if fwd.sources:
-        parts.append("ip saddr %s" % set_text(fwd.sources))
-    parts.append("ip daddr %s" % fwd.destination if fwd.destination else "fib daddr type local")
-    if pair is None:
-        parts.append("%s dport %d-%d" % (fwd.proto, fwd.port[0], fwd.port[1]) if fwd.port[0] != fwd.port[1]
-                     else "%s dport %d" % (fwd.proto, fwd.port[0]))
-        parts.append("dnat to %s" % fwd.to_addr)  # ports kept as they are
-    else:
-        parts.append("%s dport %d" % (fwd.proto, pair[0]))
-        parts.append("dnat to %s:%d" % (fwd.to_addr, pair[1]))
-    return " ".join(parts)
+def _obj(kind, **fields):
+    return {kind: dict({"family": FAMILY, "table": TABLE}, **fields)}
 
 
-def _filtered_rules(forwards, local):
-    """Rules for forwards narrowed by interface/destination/source (output hook: local)."""
-    rules = []
-    for fwd in forwards:
-        if not fwd.filtered or (local and fwd.in_interface):
-            continue
-        if fwd.port == fwd.to_port:
-            rules.append(_dnat_rule(fwd, None, local))
-        else:
-            rules.extend(_dnat_rule(fwd, pair, local) for pair in fwd.pairs())
-    return rules
+def _plan_table(current, prefix, want):
+    """(JSON commands, lines) making the set's chains and maps in our table ``want``.
 
-
-def dnat_ruleset(fset, hairpin_subnets):
-    """ForwardSet -> ({chain: [rules]}, {map/set: (kind, type, [elements])}).
-
-    Unfiltered forwards are one map lookup keyed by protocol and port, whatever their
-    number; forwards narrowed by interface, destination or source get a rule each.
-    ``hairpin_subnets``: [(subnet, interface)] the targets are reached on.
+    Order inside the transaction: maps whose declaration changed are emptied of users
+    (their chains flushed) and deleted first; then new chains and maps, element and rule
+    changes, jumps; chains and maps that go are deleted last, after their jumps.
     """
-    prefix = "dnat_%s_" % fset.name
-    maps, chains = {}, {}
-    ports = sorted(set("%s . %d : %s . %d" % (f.proto, hp, f.to_addr, tp)
-                       for f in fset.forwards if not f.filtered for hp, tp in f.pairs()))
-    lookup = ["fib daddr type local dnat ip to meta l4proto . th dport map @%sports" % prefix] if ports else []
-    if ports:
-        maps[prefix + "ports"] = ("map", "inet_proto . inet_service : ipv4_addr . inet_service", ports)
-    pre = lookup + _filtered_rules(fset.forwards, local=False)
-    if pre:
-        chains[prefix + "pre"] = pre
-    out = lookup + _filtered_rules(fset.forwards, local=True) if fset.localhost else []
-    if out:
-        chains[prefix + "out"] = out
-    post = []
-    if fset.hairpin and fset.forwards:
-        post.extend('ip saddr %s oifname "%s" ct status dnat masquerade' % (addr_text(net), ifname)
-                    for net, ifname in sorted(hairpin_subnets))
-    if fset.localhost and fset.forwards:
-        post.append("ip saddr 127.0.0.0/8 ct status dnat masquerade")
-    if post:
-        chains[prefix + "post"] = post
-    targets = sorted(set("%s . %s . %d" % (f.to_addr, f.proto, tp) for f in fset.forwards for _hp, tp in f.pairs()))
-    if fset.forward and targets:
-        maps[prefix + "targets"] = ("set", "ipv4_addr . inet_proto . inet_service", targets)
-        chains[prefix + "fwd"] = [
-            "ct status dnat ip daddr . meta l4proto . th dport @%stargets accept" % prefix,
-            "ct status dnat ip saddr . meta l4proto . th sport @%stargets accept" % prefix,
-        ]
-    return chains, maps
+    ours = [prefix + s for s in SUFFIX_BASE]
+    have_chains = [c for c in ours if c in current.rules]
+    have_maps = [prefix + s for s in MAP_SUFFIXES if prefix + s in current.maps]
+    jumps = current.jumps()
+    recreate = [m for m in have_maps if m in want.maps and current.map_decl(m) != want.maps[m]["decl"]]
+    first = [{"flush": _obj("chain", name=c)} for c in have_chains if recreate]
+    first += [{"delete": _obj(_map_kind(current.maps[m]), name=m)} for m in recreate]
+    lines = ["nftables: recreate %s (its type changed)" % m for m in recreate]
+    setup, body, last = [], [], []
+    for name in sorted(want.maps):
+        decl, elems = want.maps[name]["decl"], want.maps[name]["elem"]
+        fresh = name not in have_maps or name in recreate
+        old = {} if fresh else current.elements(name)
+        if fresh:
+            setup.append({"add": _obj(_map_kind(decl), name=name, **decl)})
+        gone = [k for k in old if k not in elems]
+        new = [k for k in elems if k not in old]
+        lines.extend("nftables: remove from %s: %s" % (name, _element_text(k)) for k in sorted(gone))
+        lines.extend("nftables: add to %s: %s" % (name, _element_text(k)) for k in sorted(new))
+        if gone:
+            body.append({"delete": _obj("element", name=name, elem=[old[k] for k in gone])})
+        if new:
+            body.append({"add": _obj("element", name=name, elem=[elems[k] for k in new])})
+    for chain in sorted(set(have_chains) | set(want.chains)):
+        have = current.rules.get(chain, [])
+        if chain not in want.chains:
+            last.extend({"delete": _obj("rule", chain=b, handle=h)} for b, h in jumps.get(chain, []))
+            last.append({"delete": _obj("chain", name=chain)})
+            lines.append("nftables: remove chain %s (%d rules)" % (chain, len(have)))
+            continue
+        rules = [(rule_comment(e), e) for e in want.chains[chain]]
+        if chain not in current.rules:
+            setup.append({"add": _obj("chain", name=chain)})
+        if [c for c, _h, _e in have] != [c for c, _e in rules] or recreate:
+            # few rules per chain (one per forward shape): rewritten whole, in the transaction
+            body.append({"flush": _obj("chain", name=chain)})
+            body.extend({"add": _obj("rule", chain=chain, expr=e, comment=c)} for c, e in rules)
+            old = [c for c, _h, _e in have]
+            lines.extend("nftables: remove from %s: %s" % (chain, expr_text(e)) for c, _h, e in have
+                         if c not in dict(rules))
+            lines.extend("nftables: add to %s: %s" % (chain, expr_text(e)) for c, e in rules if c not in old)
+            if old and not [l for l in lines if chain in l]:
+                lines.append("nftables: reorder %s" % chain)
+        base = SUFFIX_BASE[chain[len(prefix):]]
+        if base not in current.base:
+            typ, hook, prio = BASE_CHAINS[base]
+            setup.insert(0, {"add": _obj("chain", name=base, type=typ, hook=hook, prio=prio, policy="accept")})
+            current.base[base] = (typ, hook, prio)
+        if not jumps.get(chain):
+            body.append({"add": _obj("rule", chain=base, expr=[{"jump": {"target": chain}}], comment=MARK)})
+            lines.append("nftables: jump to %s from %s" % (chain, base))
+    for name in have_maps:
+        if name not in want.maps:
+            last.append({"delete": _obj(_map_kind(current.maps[name]), name=name)})
+            lines.append("nftables: remove %s %s" % (_map_kind(current.maps[name]), name))
+    if not lines:
+        return [], []
+    others = [c for c in current.rules if c not in current.base and c not in ours]
+    if not want.chains and not others:
+        lines.append("nftables: delete table %s %s (nothing of ours left)" % (FAMILY, TABLE))
+        return [{"delete": {"table": {"family": FAMILY, "name": TABLE}}}], lines
+    return [{"add": {"table": {"family": FAMILY, "name": TABLE}}}] + first + setup + body + last, lines
+
+
+def _map_kind(decl):
+    """'map' for a map declaration (or a map as read), else 'set'."""
+    return "map" if "map" in decl else "set"
+
+
+def _text(value):
+    """One expression or value of ours as nft would print it (for actions and diffs)."""
+    if isinstance(value, list):
+        return ",".join(_text(v) for v in value)
+    if not isinstance(value, dict):
+        return '"%s"' % value if isinstance(value, str) and not value[:1].isdigit() and value not in (
+            "tcp", "udp", "local", "dnat", "new", "established", "related") else str(value)
+    key, arg = next(iter(value.items()))
+    if key == "payload":
+        return "%s %s" % (arg["protocol"], arg["field"])
+    if key in ("meta", "ct"):
+        return ("meta %s" % arg["key"]) if key == "meta" and arg["key"] == "l4proto" else \
+            ("%s" % arg["key"] if key == "meta" else "ct %s" % arg["key"])
+    if key == "fib":
+        return "fib %s %s" % (" . ".join(arg["flags"]), arg["result"])
+    if key == "concat":
+        return " . ".join(_text(v) for v in arg)
+    if key == "prefix":
+        return "%s/%d" % (arg["addr"], arg["len"])
+    if key == "set":
+        return "{ %s }" % ", ".join(_text(v) for v in arg) if isinstance(arg, list) else _text(arg)
+    if key in ("&", "|"):
+        return "%s %s 0x%x" % (_text(arg[0]), key, arg[1]) if isinstance(arg[1], int) else \
+            "%s %s %s" % (_text(arg[0]), key, _text(arg[1]))
+    if key == "map":
+        return "%s map %s" % (_text(arg["key"]), arg["data"])
+    return "%s %s" % (key, arg) if arg is not None else key
+
+
+def expr_text(expr):
+    """A rule's expressions as one line, roughly as nft prints it."""
+    out = []
+    for item in expr:
+        key, arg = next(iter(item.items()))
+        if key == "match":
+            op = "" if arg["op"] in ("==", "in") else arg["op"] + " "
+            right = "0x%x" % arg["right"] if isinstance(arg["right"], int) else _text(arg["right"])
+            out.append("%s %s%s" % (_text(arg["left"]), op, right))
+        elif key == "dnat":
+            out.append("dnat to %s : %s" % (_text(arg["addr"]), _text(arg["port"])))
+        elif key == "mangle":
+            out.append("%s set %s" % (_text(arg["key"]), _text(arg["value"])))
+        elif key == "jump":
+            out.append("jump %s" % arg["target"])
+        else:
+            out.append(key)
+    return " ".join(out)
+
+
+def _view(current, prefix, want=None):
+    """The set as it is: rules per chain (as text) and elements per map."""
+    known = {}
+    for rules in (want.chains.values() if want else []):
+        known.update((rule_comment(e), expr_text(e)) for e in rules)
+    view = dict((prefix + s, [known.get(c) or expr_text(e) for c, _h, e in current.rules[prefix + s]])
+                for s in SUFFIX_BASE if prefix + s in current.rules)
+    view.update((prefix + s, sorted(_element_text(k) for k in current.elements(prefix + s)))
+                for s in MAP_SUFFIXES if prefix + s in current.maps)
+    return view
+
+
+def _desired_view(want):
+    """The same view of a Desired."""
+    view = dict((chain, [expr_text(e) for e in rules]) for chain, rules in want.chains.items())
+    view.update((name, sorted(_element_text(k) for k in m["elem"])) for name, m in want.maps.items())
+    return view

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ValidationError
-from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _ipt
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _iptables
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._model import (
     ForwardSet,
     Masquerade,
@@ -21,10 +21,26 @@ def test_from_params_normalises():
     assert rule.as_dict()["out_interface"] == "eth0"
 
 
-@pytest.mark.parametrize("value", ["", "has-hyphen", "x" * 21, "_lead", "sp ace", None])
+@pytest.mark.parametrize("value", ["", "x" * 65, "sp ace", ".", "..", "a/b", "a:b", "é", None])
 def test_set_name_rejects(value):
     with pytest.raises(ValidationError, match="name="):
         set_name("name", value)
+
+
+@pytest.mark.parametrize("value", ["br-guests", "virbr1", "eval-nat", "br.lan", "_x", "x" * 64])
+def test_set_name_accepts_what_linux_accepts(value):
+    assert set_name("name", value) == value
+
+
+@pytest.mark.parametrize("value,needle", [
+    ("!up0", "rule syntax"), ("up+", "rule syntax"), ("up*", "rule syntax"), ('up"0', "rule syntax"),
+    ("\u00e9" * 15, "bytes"), ("a b", "whitespace"), ("a/b", "'/'"), (".", "'.'"),
+])
+def test_interface_names_never_become_rule_syntax(value, needle):
+    with pytest.raises(ValidationError, match="out_interface="):
+        Masquerade.from_params({"name": "a", "source": "10.0.0.0/8", "out_interface": value})
+    with pytest.raises(ValidationError, match=needle):
+        ForwardSet.from_params({"name": "a", "forwards": [{"port": 1, "to_addr": "10.0.0.1", "in_interface": value}]})
 
 
 @pytest.mark.parametrize("source,needle", [("192.168.100.1/24", "host bits"), ("fd00::/64", "only IPv4"),
@@ -34,22 +50,27 @@ def test_source_rejects(source, needle):
         Masquerade.from_params({"name": "a", "source": source})
 
 
-def test_ipt_chain_names_fit_28_chars():
-    assert _ipt.chain_name("masq", "x" * 20, "post") == "HN-PM-" + "x" * 20
-    assert len(_ipt.chain_name("dnat", "x" * 20, "fwd")) <= 28
+def test_iptables_chain_names_fit_28_chars_deterministically():
+    assert _iptables.chain_name("masq", "x" * 22, "post") == "HN-PM-" + "x" * 22
+    long_a = _iptables.chain_name("dnat", "a" * 30 + "-one", "fwd")
+    long_b = _iptables.chain_name("dnat", "a" * 30 + "-two", "fwd")
+    assert len(long_a) == 28 and len(long_b) == 28 and long_a != long_b
+    assert long_a == _iptables.chain_name("dnat", "a" * 30 + "-one", "fwd")
 
 
-def test_ipt_rule_text():
-    key = ("192.168.100.0/255.255.255.0", "0.0.0.0/0.0.0.0", None, "eth0", "ip", (), "MASQUERADE", ())
-    assert _ipt.rule_text(key) == "-s 192.168.100.0/24 -o eth0 -j MASQUERADE"
-    key = ("0.0.0.0/0.0.0.0", "10.0.0.0/255.0.0.0", "eth0", None, "ip",
-           (("conntrack", (("ctstate", ("RELATED,ESTABLISHED",)),)),), "ACCEPT", ())
-    assert _ipt.rule_text(key) == "-d 10.0.0.0/8 -i eth0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"
+def test_iptables_masquerade_rules_return_before_masquerade():
+    chains = _iptables.masquerade_rules(Masquerade("a", "10.0.0.0/8", None, ["10.0.0.0/8"], False))
+    assert [r[-1] for r in chains["post"]] == ["RETURN", "MASQUERADE"] and "fwd" not in chains
 
 
-def test_ipt_masquerade_chains_return_before_masquerade():
-    chains = _ipt.masquerade_chains(Masquerade("a", "10.0.0.0/8", None, ["10.0.0.0/8"], False))
-    assert [s["target"] for s in chains["post"]] == ["RETURN", "MASQUERADE"] and "fwd" not in chains
+def test_iptables_dnat_marks_then_translates_and_accepts_by_mark():
+    fset = ForwardSet.from_params({"name": "w", "forwards": [
+        {"port": 8080, "to_addr": "192.168.100.2", "to_port": 80, "sources": ["198.51.100.0/24", "203.0.113.0/24"]},
+        {"port": 53, "proto": "udp", "to_addr": "192.168.100.3", "destination": "203.0.113.1"}]})
+    chains = _iptables.dnat_rules(fset, [])
+    assert [r[r.index("-j") + 1] for r in chains["pre"]] == ["CONNMARK", "DNAT"] * 3
+    assert chains["fwd"] == [["-m", "connmark", "--mark", "0x200000/0x200000", "-j", "ACCEPT"]]
+    assert "-d" in chains["pre"][-1] and "203.0.113.1/32" in chains["pre"][-1]
 
 
 @pytest.mark.parametrize("value,expected", [(80, (80, 80)), ("80", (80, 80)), ("5000-5010", (5000, 5010)),

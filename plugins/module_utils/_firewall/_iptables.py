@@ -1,0 +1,167 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, hypervisor.networking contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""iptables-legacy backend over iptables-legacy-save/-restore, private to this collection.
+
+Each rule set owns chains ``HN-<hook><kind>-<name>`` (28 characters at most; longer
+names end in a digest), reached by one jump tagged ``hypervisor.networking`` at the top
+of the built-in chain. One ``iptables-legacy-restore --noflush --wait`` run per change,
+tables ordered so that a run cut off between them opens nothing the final state does
+not: nat before filter when adding (a DNAT or masquerade without its accept is closed;
+an accept without its masquerade would forward guests' private addresses), filter before
+nat when the accepts go. Where iptables-nft's FORWARD exists too (Docker, libvirt and
+firewalld write there), the same accepts go into our chain there, or its drop would win.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _xtables
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._backend import (
+    CT_MARK,
+    Change,
+    FirewallBackend,
+    accept_rules,
+)
+
+HOOKS = {"post": ("nat", "POSTROUTING"), "pre": ("nat", "PREROUTING"),
+         "out": ("nat", "OUTPUT"), "fwd": ("filter", "FORWARD")}
+_HOOK_LETTER = {"post": "P", "pre": "D", "out": "O", "fwd": "F"}
+_KIND_LETTER = {"masq": "M", "dnat": "N"}
+CHAIN_MAX = 28  # XT_EXTENSION_MAXNAMELEN - 1
+
+
+def chain_name(kind, name, suffix):
+    """HN-PM-lan style chain name, shortened with a digest when it would not fit."""
+    chain = "HN-%s%s-%s" % (_HOOK_LETTER[suffix], _KIND_LETTER[kind], name)
+    if len(chain) <= CHAIN_MAX:
+        return chain
+    digest = hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
+    return chain[:CHAIN_MAX - 9] + "-" + digest
+
+
+def masquerade_rules(rule):
+    """Masquerade -> {suffix: [tokens]}: excluded destinations RETURN first."""
+    out = ["-o", rule.out_interface] if rule.out_interface else []
+    post = [["-d", net, "-j", "RETURN"] for net in rule.exclude]
+    post.append(["-s", rule.source] + out + ["-j", "MASQUERADE"])
+    chains = {"post": post}
+    fwd = accept_rules("masq", rule)
+    if fwd:
+        chains["fwd"] = fwd
+    return chains
+
+
+def _port(rng):
+    """(lo, hi) -> '80' or '5000:5010'."""
+    return str(rng[0]) if rng[0] == rng[1] else "%d:%d" % rng
+
+
+def _dnat_rules(fwd, local, mark):
+    """One forward: per source (and per port where a range is shifted), the connmark
+    rule (with ``mark``) then the DNAT, both with the same match."""
+    if local and fwd.in_interface:
+        return []
+    if fwd.port == fwd.to_port:
+        targets = [(fwd.port, fwd.to_addr)]
+    else:
+        targets = [((hp, hp), "%s:%d" % (fwd.to_addr, tp)) for hp, tp in fwd.pairs()]
+    rules = []
+    for src in fwd.sources or [None]:
+        for ports, to in targets:
+            match = (["-s", src] if src else []) + (["-d", fwd.destination + "/32"] if fwd.destination else [])
+            match += ["-i", fwd.in_interface] if fwd.in_interface and not local else []
+            match += ["-p", fwd.proto]
+            match += [] if fwd.destination else ["-m", "addrtype", "--dst-type", "LOCAL"]
+            match += ["-m", fwd.proto, "--dport", _port(ports)]
+            if mark:
+                rules.append(match + ["-j", "CONNMARK", "--set-xmark", "0x%x/0x%x" % (CT_MARK, CT_MARK)])
+            rules.append(match + ["-j", "DNAT", "--to-destination", to])
+    return rules
+
+
+def dnat_rules(fset, hairpin_subnets):
+    """ForwardSet -> {suffix: [tokens]}; the nat chains see only a connection's first packet."""
+    chains = {}
+    mark = fset.forward
+    pre = [r for f in fset.forwards for r in _dnat_rules(f, False, mark)]
+    if pre:
+        chains["pre"] = pre
+    out = [r for f in fset.forwards for r in _dnat_rules(f, True, False)] if fset.localhost else []
+    if out:
+        chains["out"] = out
+    post = []
+    if fset.hairpin and fset.forwards:
+        post.extend(["-s", net, "-o", ifname, "-m", "conntrack", "--ctstate", "DNAT", "-j", "MASQUERADE"]
+                    for net, ifname in sorted(hairpin_subnets))
+    if fset.localhost and fset.forwards:
+        post.append(["-s", "127.0.0.0/8", "-m", "conntrack", "--ctstate", "DNAT", "-j", "MASQUERADE"])
+    if post:
+        chains["post"] = post
+    fwd = accept_rules("dnat", fset)
+    if fwd:
+        chains["fwd"] = fwd
+    return chains
+
+
+def render(kind, model, hairpin):
+    """The rule set's chains as {suffix: [tokens]} (empty when the set is to go)."""
+    if model is None:
+        return {}
+    return masquerade_rules(model) if kind == "masq" else dnat_rules(model, hairpin)
+
+
+class IptablesBackend(FirewallBackend):
+    """Rule sets in iptables-legacy, written with iptables-legacy-restore."""
+
+    name = "iptables"
+
+    def __init__(self, module, xt, nft):
+        self.module, self.xt, self.nft = module, xt, nft
+
+    def _state(self):
+        """Our tables as they are now (absent legacy tables are not read: that creates them)."""
+        return self.xt.save([t for t in ("nat", "filter") if t in _xtables.legacy_tables()])
+
+    def present(self, kind, name):
+        state = self._state()
+        return any(chain_name(kind, name, s) in state.get(t, {}).get("rules", {}) for s, (t, _b) in HOOKS.items())
+
+    def plan(self, kind, name, model, hairpin):
+        desired = render(kind, model, hairpin)
+        state = self._state()
+        ops = {"nat": [], "filter": []}
+        lines, before, after = [], {}, {}
+        for suffix in sorted(HOOKS):
+            table, builtin = HOOKS[suffix]
+            edit = _xtables.ChainEdit(table, chain_name(kind, name, suffix), builtin, desired.get(suffix, []))
+            edit_lines, edit_ops = edit.plan(state.get(table))
+            lines.extend("iptables: " + l for l in edit_lines)
+            ops[table].extend(edit_ops)
+            if edit.view(state.get(table)):
+                before[edit.chain] = edit.view(state.get(table))
+            if edit.rules:
+                after[edit.chain] = [r for _c, r in edit.rules]
+        fwd_chain = chain_name(kind, name, "fwd")
+        worlds = _xtables.forward_worlds(self.module.run_command, self.module.get_bin_path,
+                                         self.nft.chain_exists if self.nft.available() else (lambda *a: False),
+                                         skip=("iptables-legacy",))
+        foreign = _xtables.ForwardAccepts(worlds, fwd_chain, desired.get("fwd", []))
+        lines.extend(foreign.lines)
+        foreign_before, foreign_after = foreign.views()
+        before.update(("%s %s" % (w, fwd_chain), r) for w, r in foreign_before.items())
+        after.update(("%s %s" % (w, fwd_chain), r) for w, r in foreign_after.items())
+        adding = bool(desired.get("fwd"))
+        order = ("nat", "filter") if adding else ("filter", "nat")
+        text = _xtables.payload([(t, ops[t]) for t in order])
+        return Change(lines, before, after, (text, foreign, adding))
+
+    def apply(self, change):
+        text, foreign, adding = change.payload
+        if not adding:
+            foreign.apply()  # the accepts go first
+        if text:
+            self.xt.restore(text)
+        if adding:
+            foreign.apply()

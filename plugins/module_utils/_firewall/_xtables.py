@@ -1,0 +1,254 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, hypervisor.networking contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""iptables worlds through ``*-save`` / ``*-restore --noflush``, private to this collection.
+
+The one writer for every iptables table we touch: the iptables-legacy backend's own
+chains, and our accepts in the FORWARD chains other tools own (iptables-nft and legacy,
+IPv4 and IPv6). It is how iptables' own tools, Docker, CNI and libvirt write: argument
+lists, the xtables lock (``--wait``), one restore per run, each table committed whole by
+the kernel. Only chains named by the caller are edited; other chains are never declared
+(in --noflush mode declaring a chain flushes it).
+
+Our rules are recognised by their comment, never by how a version of iptables-save
+prints them: every rule we own carries ``hypervisor.networking <tag>``, where the tag is
+a digest of the rule as we render it, so a changed rule is a different rule.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+import time
+
+from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ApplyError
+
+MARK = "hypervisor.networking"
+JUMP = ["-m", "comment", "--comment", '"%s"' % MARK]  # as iptables-save prints it
+WAIT_SECONDS = 10
+RETRIES = 5  # restores refused because another writer committed in between (EAGAIN)
+_COMMENT_RE = re.compile(r'-m comment --comment (?:"((?:[^"\\]|\\.)*)"|(\S+))')
+_TABLES_FILE = {"iptables": "/proc/net/ip_tables_names", "ip6tables": "/proc/net/ip6_tables_names"}
+
+
+def rule_comment(tokens):
+    """The comment our rule carries: the mark plus a digest of its tokens."""
+    return "%s %s" % (MARK, hashlib.sha1(" ".join(tokens).encode("utf-8")).hexdigest()[:12])
+
+
+def render(tokens):
+    """Rule tokens -> one restore line body with our comment as the last match, before the
+    target: the order iptables-save prints (rules are written in its spelling)."""
+    target = tokens.index("-j")
+    comment = ["-m", "comment", "--comment", '"%s"' % rule_comment(tokens)]
+    return " ".join(tokens[:target] + comment + tokens[target:])
+
+
+def comment_of(line):
+    """The comment of an iptables-save rule line (None without one)."""
+    match = _COMMENT_RE.search(line)
+    if not match:
+        return None
+    return match.group(1) if match.group(1) is not None else match.group(2)
+
+
+def legacy_tables(stem="iptables"):
+    """iptables-legacy tables that exist in this namespace (reading one creates it)."""
+    try:
+        with open(_TABLES_FILE[stem]) as handle:
+            return sorted(set(handle.read().split()))
+    except (IOError, OSError):
+        return []
+
+
+def parse_save(text):
+    """iptables-save text -> {table: {"policies": {chain: policy}, "rules": {chain: [line]}}}."""
+    tables, current = {}, None
+    for line in (text or "").splitlines():
+        if line.startswith("*"):
+            current = tables.setdefault(line[1:].strip(), {"policies": {}, "rules": {}})
+        elif current is None or line.startswith("#") or line == "COMMIT":
+            continue
+        elif line.startswith(":"):
+            name, policy = line[1:].split()[:2]
+            current["policies"][name] = policy
+            current["rules"].setdefault(name, [])
+        elif line.startswith("-A "):
+            chain, _sep, rest = line[3:].partition(" ")
+            current["rules"].setdefault(chain, []).append(rest)
+    return tables
+
+
+def edit_ops(chain, current, desired):
+    """Restore lines turning our chain's rules ``current`` into ``desired``.
+
+    Both are lists of (comment, rule line body); only rules that differ are deleted or
+    inserted (by position, in our own chain), so repairing 10 of 1000 rules is 20 lines.
+    """
+    ops, offset = [], 0
+    matcher = difflib.SequenceMatcher(None, [c for c, _r in current], [c for c, _r in desired], autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        pos = i1 + offset + 1
+        if tag in ("delete", "replace"):
+            ops.extend("-D %s %d" % (chain, pos) for _i in range(i2 - i1))
+            offset -= i2 - i1
+        if tag in ("insert", "replace"):
+            ops.extend("-I %s %d %s" % (chain, pos + k, desired[j1 + k][1]) for k in range(j2 - j1))
+            offset += j2 - j1
+    return ops
+
+
+class ChainEdit(object):
+    """Our chain ``chain`` in ``table``, made to hold ``rules`` (tokens) and reached by one
+    tagged jump from ``builtin`` at its top (no rules: chain and jump go)."""
+
+    def __init__(self, table, chain, builtin, rules):
+        self.table, self.chain, self.builtin = table, chain, builtin
+        self.rules = [(rule_comment(t), render(t)) for t in rules]
+
+    def plan(self, state):
+        """(lines for the user, restore lines) against ``state`` (parse_save of the table)."""
+        rules = state["rules"] if state else {}
+        exists = self.chain in rules
+        current = [(comment_of(r), r) for r in rules.get(self.chain, [])]
+        jump = " ".join(JUMP + ["-j", self.chain])
+        jumps = [r for r in rules.get(self.builtin, []) if r == jump]
+        where = "%s %s" % (self.table, self.chain)
+        if not self.rules:
+            if not exists and not jumps:
+                return [], []
+            out = ["-D %s %s" % (self.builtin, jump) for _j in jumps]
+            return ["remove %s (%d rules)" % (where, len(current))], out + ["-F " + self.chain, "-X " + self.chain]
+        lines = ["remove from %s: %s" % (where, r) for c, r in current if c not in dict(self.rules)]
+        lines += ["add to %s: %s" % (where, r) for c, r in self.rules if c not in dict(current)]
+        out = [] if exists else [":%s - [0:0]" % self.chain]
+        out += edit_ops(self.chain, current, self.rules)
+        if out and not lines:
+            lines.append("reorder %s" % where)
+        if not jumps:
+            lines.append("jump to %s from %s" % (where, self.builtin))
+            out.append("-I %s 1 %s" % (self.builtin, jump))
+        elif len(jumps) > 1:
+            lines.append("remove duplicate jumps to %s" % where)
+            out.extend("-D %s %s" % (self.builtin, jump) for _j in jumps[1:])
+        return lines, out
+
+    def view(self, state):
+        """Our chain's rule lines in ``state`` (for before/after reports)."""
+        return list(((state or {}).get("rules") or {}).get(self.chain, []))
+
+
+class Xtables(object):
+    """One iptables world: ``iptables-legacy``, ``iptables-nft``, ``ip6tables-legacy``, ..."""
+
+    def __init__(self, run_command, get_bin_path, command):
+        self._run = run_command
+        self.command = command
+        self.stem = command.split("-")[0]
+        self._save = get_bin_path(command + "-save")
+        self._restore = get_bin_path(command + "-restore")
+
+    @property
+    def usable(self):
+        """Both binaries are installed."""
+        return self._save is not None and self._restore is not None
+
+    def tables_present(self):
+        """Tables that exist: legacy ones listed by the kernel; for -nft, those nft lists
+        (iptables-nft-save of an absent table prints an empty one, reading nothing)."""
+        if "-legacy" in self.command:
+            return legacy_tables(self.stem)
+        return None  # the caller asks nft
+
+    def save(self, tables):
+        """{table: parse_save state} of the listed tables (absent tables: not read)."""
+        result = {}
+        for table in tables:
+            rc, out, err = self._run([self._save, "-t", table])
+            if rc != 0:
+                raise ApplyError("%s-save -t %s failed: %s" % (self.command, table, err.strip()))
+            result.update(parse_save(out))
+        return result
+
+    def restore(self, payload):
+        """One ``*-restore --noflush`` run under the xtables lock; retried (bounded) when
+        the kernel refused the commit because another writer committed in between."""
+        argv = self.restore_argv()
+        for attempt in range(RETRIES):
+            rc, _out, err = self._run(argv, data=payload, binary_data=True)
+            if rc == 0:
+                return
+            if "temporarily unavailable" not in err or attempt == RETRIES - 1:
+                raise ApplyError("%s-restore refused the change: %s" % (self.command, err.strip()))
+            time.sleep(0.05 * (attempt + 1))
+
+    def restore_argv(self):
+        """The argument list restore() runs (also what an armed revert runs)."""
+        return [self._restore, "--noflush", "--wait=%d" % WAIT_SECONDS]
+
+
+def payload(table_ops):
+    """[(table, [restore lines])] -> restore input, tables in the given order."""
+    out = []
+    for table, ops in table_ops:
+        if ops:
+            out.append("*" + table)
+            out.extend(ops)
+            out.append("COMMIT")
+    return "\n".join(out) + "\n" if out else ""
+
+
+def forward_worlds(run_command, get_bin_path, nft_chain_exists, skip=()):
+    """The iptables worlds (Xtables) whose filter FORWARD exists now, except ``skip``.
+
+    iptables-nft's is asked of nft (its save prints a FORWARD that is not there);
+    iptables-legacy's exists when the kernel lists its filter table (reading an absent
+    legacy table would create it).
+    """
+    worlds = []
+    for command in ("iptables-nft", "iptables-legacy"):
+        if command in skip:
+            continue
+        xt = Xtables(run_command, get_bin_path, command)
+        if not xt.usable:
+            continue
+        if command.endswith("-nft") and not nft_chain_exists("ip", "filter", "FORWARD"):
+            continue
+        if command.endswith("-legacy") and "filter" not in legacy_tables():
+            continue
+        worlds.append(xt)
+    return worlds
+
+
+class ForwardAccepts(object):
+    """Our accepts in other tools' FORWARD chains: one chain of ours per world and set."""
+
+    def __init__(self, worlds, chain, rules):
+        self.items = []  # (Xtables, lines, restore ops, before, after)
+        for xt in worlds:
+            edit = ChainEdit("filter", chain, "FORWARD", rules)
+            state = xt.save(["filter"]).get("filter")
+            lines, ops = edit.plan(state)
+            before = edit.view(state)
+            after = [r for _c, r in edit.rules]
+            self.items.append((xt, ["%s: %s" % (xt.command, l) for l in lines], ops, before, after))
+
+    @property
+    def lines(self):
+        """Every world's lines."""
+        return [l for item in self.items for l in item[1]]
+
+    def views(self):
+        """({world: rules before}, {world: rules after}) where anything is or will be."""
+        before = dict((xt.command, b) for xt, _l, _o, b, _a in self.items if b)
+        after = dict((xt.command, a) for xt, _l, _o, _b, a in self.items if a)
+        return before, after
+
+    def apply(self):
+        """One restore per world that changes."""
+        for xt, _lines, ops, _b, _a in self.items:
+            if ops:
+                xt.restore(payload([("filter", ops)]))
