@@ -193,9 +193,11 @@ class Netlink(object):
                 raise
         self._index.pop(name, None)
 
-    def link_set(self, name, kind=None, up=None, mtu=None, mac=None, bridge=None):
-        """Change link attributes in one request (only those given)."""
+    def link_set(self, name, kind=None, up=None, mtu=None, mac=None, bridge=None, alias=None):
+        """Change link attributes in one request (only those given; alias "" clears it)."""
         kwargs = {"index": self._idx(name)}
+        if alias is not None:
+            kwargs["ifalias"] = alias
         if mtu is not None:
             kwargs["mtu"] = mtu
         if mac is not None:

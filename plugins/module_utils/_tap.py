@@ -10,8 +10,11 @@ planned, so one bad item fails the whole call before any change.
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import hashlib
+import json
+import os
 import pwd
 
 from ansible_collections.hypervisor.networking.plugins.module_utils import _validate as v
@@ -22,6 +25,7 @@ from ansible_collections.hypervisor.networking.plugins.module_utils._plan import
 ITEM_OPTIONS = ("state", "owner", "group", "bridge", "up", "mtu", "mac", "multi_queue", "vnet_hdr")
 DEFAULTS = {"state": "present", "up": True, "multi_queue": False, "vnet_hdr": False}
 DEFAULT_MTU = 1500
+MAX_ID = 4294967294  # uid_t/gid_t; (uid_t)-1 is "no owner" to TUNSETOWNER
 
 
 def resolve_id(option, value, lookup, id_field):
@@ -30,6 +34,8 @@ def resolve_id(option, value, lookup, id_field):
         return None
     text = str(value).strip()
     if text.isdigit():
+        if int(text) > MAX_ID:
+            raise ValidationError(option, value, "ids are 0-%d (%d means unset to the kernel)" % (MAX_ID, MAX_ID + 1))
         return int(text)
     try:
         return getattr(lookup(text), id_field)
@@ -149,8 +155,12 @@ def purge_candidates(taps, links):
             and links[name].get("alias") == MANAGED_ALIAS]
 
 
-def plan_taps(taps, links, purge=False, force=False, machine_id="", bridges_later=False):
-    """Desired TAPs + current links -> (Plan, [predicted view per listed TAP], [missing bridges])."""
+def plan_taps(taps, links, purge=False, force=False, machine_id="", bridges_later=False, pending=()):
+    """Desired TAPs + current links -> (Plan, [predicted view per listed TAP], [missing bridges]).
+
+    ``pending``: TAPs an earlier run was creating when it was cut off (their journal):
+    created by ioctl but maybe not yet marked and configured, they are finished here.
+    """
     missing = _validate_against_host(taps, links, bridges_later)
     plan, views = Plan(), []
     for name in purge_candidates(taps, links) if purge else []:
@@ -164,8 +174,27 @@ def plan_taps(taps, links, purge=False, force=False, machine_id="", bridges_late
         elif link is None:
             views.append(_plan_create(plan, tap, machine_id))
         else:
-            views.append(_plan_update(plan, tap, tap_view(link), force, machine_id))
+            current = tap_view(link)
+            if not current["managed"] and tap["name"] in pending:
+                current = _plan_finish(plan, tap, current, machine_id)
+            views.append(_plan_update(plan, tap, current, force, machine_id))
     return plan, views, missing
+
+
+def _plan_finish(plan, tap, current, machine_id):
+    """Mark (and give the stable MAC) a TAP whose creation by an earlier run was cut off
+    between the ioctl that made it and the netlink request that marks it."""
+    name = current["name"]
+    mac = tap["mac"] or stable_tap_mac(name, machine_id)
+    plan.add("finish TAP %s: mark it as created by this collection (an earlier run was cut off)" % name,
+             "link_set", {"name": name, "alias": MANAGED_ALIAS, "mac": mac},
+             undo=("link_set", {"name": name, "alias": "", "mac": current["mac"]}))
+    return dict(current, managed=True, mac=mac)
+
+
+def created(plan):
+    """Names of the TAPs a plan creates (what the creation journal lists while it runs)."""
+    return sorted(a.args["name"] for a in plan if a.op == "tap_create")
 
 
 def _plan_delete(plan, current, force, why):
@@ -280,3 +309,37 @@ def settled(views):
                 return False
         return True
     return check
+
+
+class Journal(object):
+    """The TAPs a run is creating, kept under /run (per network namespace) while it runs:
+    a run killed between a TAP's ioctl and its marking leaves the name here, so the next
+    run knows the unmarked TAP is ours and finishes it."""
+
+    def __init__(self, directory="/run/hypervisor-networking"):
+        netns = os.stat("/proc/self/ns/net").st_ino
+        self.path = os.path.join(directory, "taps-creating-%d.json" % netns)
+
+    def read(self):
+        """Names listed by a run that did not finish (empty when none)."""
+        try:
+            with open(self.path) as handle:
+                return set(json.load(handle))
+        except (IOError, OSError, ValueError):
+            return set()
+
+    @contextlib.contextmanager
+    def creating(self, names):
+        """List ``names`` (with what an unfinished run left) while the block runs; a run
+        that completes leaves no journal (a failed one keeps it for the next run)."""
+        left = self.read()
+        if not names and not left:
+            yield
+            return
+        os.makedirs(os.path.dirname(self.path), mode=0o755, exist_ok=True)
+        tmp = self.path + ".tmp"
+        with open(tmp, "w") as handle:
+            json.dump(sorted(left | set(names)), handle)
+        os.rename(tmp, self.path)
+        yield
+        os.unlink(self.path)

@@ -201,14 +201,16 @@ def run(module):
     with Netlink() as nl:
         links = nl.links()
         purged = _tap.purge_candidates(taps, links) if params["purge"] else []
+        journal = _tap.Journal()
         plan, after, missing = _tap.plan_taps(taps, links, params["purge"], params["force"], read_machine_id(),
-                                              bridges_later=module.check_mode)
+                                              bridges_later=module.check_mode, pending=journal.read())
         for bridge in missing:
             module.warn("bridge %s does not exist yet: a real run fails unless an earlier task creates it" % bridge)
         before = [_tap.tap_view(links[name]) if name in links else {"name": name, "state": "absent"}
                   for name in purged + [v["name"] for v in after]]
         if plan and not module.check_mode:
-            plan.apply(nl)
+            with journal.creating(_tap.created(plan)):
+                plan.apply(nl)
             # read back only what the plan touched; the rest was just read
             names = _tap.touched(plan)
             expect = [v for v in after if v["name"] in names]

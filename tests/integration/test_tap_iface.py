@@ -162,6 +162,39 @@ def test_purge_spares_hand_made_taps(netns):
     assert netns.run("ip", "link", "show", drop, check=False).returncode != 0
 
 
+def test_a_tap_caught_mid_creation_is_finished_and_purgeable(netns):
+    """A run killed between the TUN ioctl and the netlink request left an unmarked TAP:
+    its journal names it, the next run marks it and gives it the stable MAC."""
+    tap = "vc" + short_id()
+    netns.run("ip", "tuntap", "add", "dev", tap, "mode", "tap")  # what the ioctl alone leaves
+    inode = netns.run("stat", "-L", "-c", "%i", "/proc/self/ns/net").stdout.strip()
+    journal = "/run/hypervisor-networking/taps-creating-%s.json" % inode
+    os.makedirs(os.path.dirname(journal), exist_ok=True)
+    with open(journal, "w") as handle:
+        json.dump([tap], handle)
+    try:
+        res = four_step(netns, M, {"taps": [{"name": tap}]}, "taps")
+        assert res["actions"][0].startswith("finish TAP %s: mark it" % tap), res["actions"]
+        assert res["taps"][0]["managed"] is True and not os.path.exists(journal)
+        mac = res["taps"][0]["mac"]
+        # the stable MAC a fresh creation gets: delete and create again
+        netns.module(M, {"name": tap, "state": "absent"})
+        assert netns.module(M, {"taps": [{"name": tap}]})["taps"][0]["mac"] == mac
+        # and purge can remove it once unlisted
+        assert netns.module(M, {"taps": [], "purge": True})["purged"] == [tap]
+    finally:
+        if os.path.exists(journal):
+            os.unlink(journal)
+
+
+def test_without_a_journal_a_hand_made_tap_is_not_adopted(netns):
+    tap = "vn" + short_id()
+    netns.run("ip", "tuntap", "add", "dev", tap, "mode", "tap")
+    res = netns.module(M, {"taps": [{"name": tap}]})
+    assert res["actions"] == ["set %s up" % tap] and res["taps"][0]["managed"] is False
+    assert netns.module(M, {"taps": [], "purge": True})["purged"] == []
+
+
 def test_running_guest_is_not_cut_off_without_force(netns):
     tap = "vr" + short_id()
     netns.module(M, {"name": tap, "owner": "nobody"})
@@ -201,6 +234,8 @@ def test_running_guest_is_not_cut_off_without_force(netns):
     ({"taps": [{"name": "vmok"}, {"name": "vmok"}]}, "taps[1].name='vmok': listed twice"),
     ({"taps": [{"name": "vmok"}], "mac": "fe:00:00:00:00:01"}, "mac='fe:00:00:00:00:01'"),
     ({"name": "vmok", "purge": True}, "purge=True"),
+    ({"name": "vmok", "owner": "99999999999"}, "owner='99999999999': ids are 0-4294967294"),
+    ({"name": "vmok", "group": "4294967295"}, "group='4294967295': ids are 0-4294967294"),
 ])
 def test_bad_input_fails_before_any_change(netns, args, needle):
     netns.run("ip", "link", "add", "keep0", "type", "veth", "peer", "name", "keep1")
