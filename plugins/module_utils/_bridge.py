@@ -190,8 +190,13 @@ def _plan_link_attrs(plan, desired, existing, links, before, after):
         if desired[key] is not None and before[key] != desired[key]:
             change[key], undo[key] = desired[key], before[key]
     port_links = [links[p] for p in after["ports"] if p in links]
-    # predict what the kernel derives when the task leaves a value alone
-    if desired["mtu"] is None and existing is None:
+    # predict what the kernel derives when the task leaves a value alone: a bridge whose
+    # MTU nobody set follows the smallest port MTU (1500 without ports) whenever a port
+    # comes or goes. Netlink does not say whether a user set it; an MTU equal to what the
+    # kernel would derive from the current ports is taken as derived.
+    derived = min([links[p]["mtu"] for p in before["ports"] if p in links] or [DEFAULT_MTU])
+    auto = existing is None or before["mtu"] == derived
+    if desired["mtu"] is None and auto and (existing is None or after["ports"] != before["ports"]):
         after["mtu"] = min([p["mtu"] for p in port_links] or [DEFAULT_MTU])
     if desired["mac"] is None and port_links and existing and not existing.get("mac_set_by_user"):
         after["mac"] = min(p["mac"] for p in port_links)

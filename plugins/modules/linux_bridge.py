@@ -311,9 +311,9 @@ def run(module):
                     _rollback.disarm(name)
                 raise
             links, addrs = nl.wait_until(_bridge.settled(desired, after))
+            after = _bridge.bridge_view(name, links, addrs)  # what the kernel holds, not the prediction
         if confirm and not module.check_mode:
             _rollback.disarm(name)
-            after = _bridge.bridge_view(name, links, addrs)
     actions = (fw.lines if fw else []) + plan.lines()
     if arm:
         actions.append("arm a revert of %s in %d s unless confirmed" % (name, desired["rollback_timeout"]))

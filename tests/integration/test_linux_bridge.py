@@ -163,6 +163,23 @@ def test_new_bridge_gets_a_stable_mac_and_port_mtu(netns):
     assert again["bridge"]["mac"] == mac
 
 
+def test_existing_bridge_mtu_nobody_set_follows_its_ports(netns):
+    """The kernel derives an unset bridge MTU from its ports: check mode, diff and the
+    result predict that, and the result is the read-back (was: 1500 everywhere, 1400 real)."""
+    netns.run("ip", "link", "add", "brmtu", "type", "bridge")
+    port, peer = "pu" + short_id(), "pv" + short_id()
+    veth(netns, port, peer, mtu=1400)
+    res = four_step(netns, M, {"name": "brmtu", "ports": [port]}, "bridge")
+    assert res["bridge"]["mtu"] == 1400 == netns.json("ip", "-j", "link", "show", "brmtu")[0]["mtu"]
+    assert res["diff"]["after"]["mtu"] == 1400
+    # an MTU the user set stays when ports come
+    netns.run("ip", "link", "set", "brmtu", "mtu", "1300")
+    other, other_peer = "pw" + short_id(), "px" + short_id()
+    veth(netns, other, other_peer, mtu=1450)
+    res = four_step(netns, M, {"name": "brmtu", "ports": [port, other]}, "bridge")
+    assert res["bridge"]["mtu"] == 1300 == netns.json("ip", "-j", "link", "show", "brmtu")[0]["mtu"]
+
+
 def test_hand_made_bridge_mac_follows_ports_in_check_mode(netns):
     """A bridge created elsewhere with a random MAC adopts the lowest port MAC."""
     netns.run("ip", "link", "add", "brhand", "type", "bridge")
