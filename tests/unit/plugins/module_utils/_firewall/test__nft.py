@@ -46,8 +46,8 @@ def test_forwards_are_elements_grouped_by_shape_one_rule_each():
     assert len(want.maps["dnat_web_addr_0"]["elem"]) == 100 and len(want.maps["dnat_web_port_i"]["elem"]) == 100
     assert want.maps["dnat_web_addr_s"]["decl"] == {"type": ["ipv4_addr", "inet_proto", "inet_service"],
                                                     "map": "ipv4_addr", "flags": ["interval"]}
-    assert want.chains["dnat_web_fwd"] == [[{"match": {"op": "==", "left": {"&": [{"ct": {"key": "mark"}}, 0x200000]},
-                                                      "right": 0x200000}}, {"accept": None}]]
+    mark = {"match": {"op": "==", "left": {"&": [{"ct": {"key": "mark"}}, 0x200000]}, "right": 0x200000}}
+    assert want.chains["dnat_web_fwd"] == [[mark, {"accept": None}]]
 
 
 def test_a_table_that_says_exactly_this_plans_nothing():
