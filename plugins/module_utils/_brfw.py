@@ -12,21 +12,16 @@ would change Docker's own setting; instead, wherever a FORWARD chain exists (ipt
 or iptables-legacy, IPv4 and IPv6), the bridge gets our chain ``HN-FB-<bridge>`` accepting
 the frames bridged within it, reached by one jump tagged ``hypervisor.networking`` at the
 top of FORWARD, each table written in one ``*-restore --noflush`` transaction (see
-_firewall._xtables). Nothing is added where the switch is off: the flag does the work there.
+_firewall._xtables). They are placed whether or not the switch is on now: Docker loads
+br_netfilter (switch on) and sets its drop when it starts, which may be after our run;
+iptables-nft's IPv4 ``ip filter`` is created for them when absent, so that drop finds
+them first (and is removed with them when nothing else came to use it).
 """
 
 from __future__ import annotations
 
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ApplyError
-from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _xtables
-from ansible_collections.hypervisor.networking.plugins.module_utils._sysctl import read_file
-
-# family -> (namespace-wide switch, iptables-legacy table list, command stem)
-FAMILIES = (
-    ("/proc/sys/net/bridge/bridge-nf-call-iptables", "/proc/net/ip_tables_names", "iptables"),
-    ("/proc/sys/net/bridge/bridge-nf-call-ip6tables", "/proc/net/ip6_tables_names", "ip6tables"),
-)
-
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _nft, _xtables
 
 def chain_name(bridge):
     """HN-FB-br0: at most 21 characters for a 15-character bridge name."""
@@ -39,22 +34,12 @@ def accept_rules(bridge):
     return [["-i", bridge, "-o", bridge, "-m", "physdev", "--physdev-is-bridged", "-j", "ACCEPT"]]
 
 
-def switch_on(path):
-    """The namespace-wide br_netfilter switch is on (missing: br_netfilter not loaded)."""
-    return (read_file(path) or "").strip() == "1"
-
-
-def _flavours(legacy_names):
-    """The save/restore pairs worth reading: iptables-legacy only when its filter table
-    exists already (reading an absent iptables-legacy table would create it)."""
-    return ["nft"] + (["legacy"] if "filter" in (read_file(legacy_names) or "").split() else [])
-
-
 class Plan(object):
     """The FORWARD changes for one bridge: lines, apply, undo, and the revert steps."""
 
     def __init__(self):
         self.items = []  # (Xtables, payload, undo payload)
+        self.accepts = []  # the ForwardAccepts behind them (seeding and its cleanup)
         self.lines = []
         self.before, self.after = {}, {}
 
@@ -65,6 +50,13 @@ class Plan(object):
 
     def apply(self):
         """Each table in one transaction; if a later one is refused, the earlier are undone."""
+        for accepts in self.accepts:
+            accepts.before_write()
+        self._write()
+        for accepts in self.accepts:
+            accepts.after_write()
+
+    def _write(self):
         done = []
         for xt, payload, undo in self.items:
             try:
@@ -100,34 +92,25 @@ def _undo_ops(chain, state, placed):
 
 
 def plan(bridge, want, run_command, get_bin_path):
-    """Plan our FORWARD chains for ``bridge``: present where wanted and needed, else gone.
+    """Plan our FORWARD chains for ``bridge``: present where wanted, else gone.
 
     ``want``: the bridge's frames are to skip iptables (nf_call_iptables false, state
     present). ``before``/``after`` map "<command>" to the chain's rules, for the diff.
     """
     result = Plan()
     chain = chain_name(bridge)
-
-    def nft_chain_exists(family, table, name):
-        nft = get_bin_path("nft")
-        return nft is not None and run_command([nft, "list", "chain", family, table, name])[0] == 0
-
-    for switch, legacy_names, stem in FAMILIES:
-        needed = want and switch_on(switch)
-        for flavour in _flavours(legacy_names):
-            xt = _xtables.Xtables(run_command, get_bin_path, "%s-%s" % (stem, flavour))
-            if not xt.usable:
-                continue
-            if flavour == "nft" and not nft_chain_exists("ip6" if stem == "ip6tables" else "ip", "filter", "FORWARD"):
-                continue
-            state = xt.save(["filter"]).get("filter")
-            edit = _xtables.ChainEdit("filter", chain, "FORWARD", accept_rules(bridge) if needed else [])
-            current = edit.view(state)
-            if current or edit.rules:
-                result.before[xt.command], result.after[xt.command] = current, [r for _c, r in edit.rules]
-            lines, ops = edit.plan(state)
+    nft = _nft.NftBackend(run_command, get_bin_path)
+    exists = nft.chain_exists if nft.available() else (lambda *a: False)
+    for stem in ("iptables", "ip6tables"):
+        worlds = _xtables.forward_worlds(run_command, get_bin_path, exists, seed=want and nft.available(), stem=stem)
+        accepts = _xtables.ForwardAccepts(worlds, chain, accept_rules(bridge) if want else [], nft)
+        for (xt, present), (_xt, lines, ops, before, after) in zip(worlds, accepts.items):
+            if before or after:
+                result.before[xt.command], result.after[xt.command] = before, after
             if ops:
-                result.lines.extend("%s: %s" % (xt.command, line) for line in lines)
+                state = xt.save(["filter"]).get("filter") if present else None
+                result.lines.extend(lines)
                 result.items.append((xt, _xtables.payload([("filter", ops)]),
-                                     _xtables.payload([("filter", _undo_ops(chain, state, bool(edit.rules)))])))
+                                     _xtables.payload([("filter", _undo_ops(chain, state, bool(want)))])))
+        result.accepts.append(accepts)
     return result

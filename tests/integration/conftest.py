@@ -153,6 +153,31 @@ def four_step(ns, module, args, resource):
     return applied
 
 
+def without_tables(listing, names):
+    """An nft listing without the named tables' blocks."""
+    out, skip = [], False
+    for line in listing.splitlines():
+        if line.startswith("table "):
+            skip = any(line.startswith("table %s " % n) for n in names)
+        if not skip:
+            out.append(line)
+        if line == "}":
+            skip = False
+    return "\n".join(out)
+
+
+def seeded_only(lab):
+    """iptables-nft's filter table holds nothing but our chains, our tagged jumps and
+    empty built-in chains that accept (what seeding our accepts creates)."""
+    for line in lab.xtnft().splitlines():
+        if line in ("*filter", "COMMIT") or "HN-" in line:
+            continue
+        if line.startswith(":") and line.split()[0][1:] in ("INPUT", "FORWARD", "OUTPUT") and " ACCEPT " in line:
+            continue
+        return False
+    return True
+
+
 NETPEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "netpeer.py")
 
 

@@ -98,7 +98,7 @@ def select_backend(requested, module):
     """
     from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _iptables, _nft
 
-    nft = _nft.NftBackend(module)
+    nft = _nft.NftBackend(module.run_command, module.get_bin_path)
     legacy_xt = _xtables.Xtables(module.run_command, module.get_bin_path, "iptables-legacy")
     legacy = legacy_has_rules(legacy_xt)
     warnings = []
@@ -115,6 +115,7 @@ def select_backend(requested, module):
                               "(Debian: package iptables)", "iptables")
     if name == "nftables" and not nft.available():
         raise DependencyError("the nftables backend needs python3-nftables or the nft command", "nftables")
-    ipt = _iptables.IptablesBackend(module, legacy_xt, nft) if legacy_xt.usable else None
+    ipt = _iptables.IptablesBackend(module.run_command, module.get_bin_path, legacy_xt, nft) \
+        if legacy_xt.usable else None
     chosen, other = (nft, ipt) if name == "nftables" else (ipt, nft if nft.available() else None)
     return chosen, other, warnings

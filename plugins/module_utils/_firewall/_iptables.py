@@ -117,8 +117,8 @@ class IptablesBackend(FirewallBackend):
 
     name = "iptables"
 
-    def __init__(self, module, xt, nft):
-        self.module, self.xt, self.nft = module, xt, nft
+    def __init__(self, run_command, get_bin_path, xt, nft):
+        self._run_command, self._get_bin_path, self.xt, self.nft = run_command, get_bin_path, xt, nft
 
     def _state(self):
         """Our tables as they are now (absent legacy tables are not read: that creates them)."""
@@ -144,10 +144,11 @@ class IptablesBackend(FirewallBackend):
             if edit.rules:
                 after[edit.chain] = [r for _c, r in edit.rules]
         fwd_chain = chain_name(kind, name, "fwd")
-        worlds = _xtables.forward_worlds(self.module.run_command, self.module.get_bin_path,
-                                         self.nft.chain_exists if self.nft.available() else (lambda *a: False),
-                                         skip=("iptables-legacy",))
-        foreign = _xtables.ForwardAccepts(worlds, fwd_chain, desired.get("fwd", []))
+        nft = self.nft if self.nft.available() else None
+        worlds = _xtables.forward_worlds(self._run_command, self._get_bin_path,
+                                         nft.chain_exists if nft else (lambda *a: False),
+                                         skip=("iptables-legacy",), seed=bool(desired.get("fwd")) and nft is not None)
+        foreign = _xtables.ForwardAccepts(worlds, fwd_chain, desired.get("fwd", []), nft)
         lines.extend(foreign.lines)
         foreign_before, foreign_after = foreign.views()
         before.update(("%s %s" % (w, fwd_chain), r) for w, r in foreign_before.items())

@@ -31,7 +31,6 @@ from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._b
     CT_MARK,
     Change,
     FirewallBackend,
-    accept_rules,
 )
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._iptables import chain_name, render
 
@@ -285,9 +284,10 @@ class NftBackend(FirewallBackend):
 
     name = "nftables"
 
-    def __init__(self, module):
-        self.module = module
-        self._nft = module.get_bin_path("nft")
+    def __init__(self, run_command, get_bin_path):
+        self._run_command = run_command
+        self._get_bin_path = get_bin_path
+        self._nft = get_bin_path("nft")
         try:
             import nftables  # distro package (python3-nftables), not on PyPI
             self._lib = nftables.Nftables()
@@ -307,7 +307,7 @@ class NftBackend(FirewallBackend):
         if self._lib is not None:
             rc, out, _err = self._lib.cmd("list " + " ".join(what))  # our own fixed words only
         else:
-            rc, out, _err = self.module.run_command([self._nft, "-j", "-a", "list"] + list(what))
+            rc, out, _err = self._run_command([self._nft, "-j", "-a", "list"] + list(what))
         if rc != 0:
             return None
         return [o for o in json.loads(out or '{"nftables": []}')["nftables"] if "metainfo" not in o]
@@ -318,8 +318,8 @@ class NftBackend(FirewallBackend):
         if self._lib is not None:
             rc, _out, err = self._lib.json_cmd(data)
         else:
-            rc, _out, err = self.module.run_command([self._nft, "-j", "-f", "-"], data=json.dumps(data),
-                                                    binary_data=True)
+            rc, _out, err = self._run_command([self._nft, "-j", "-f", "-"], data=json.dumps(data),
+                                              binary_data=True)
         if rc != 0:
             raise ApplyError("the nftables transaction was refused, nothing changed: %s" % str(err).strip())
 
@@ -359,16 +359,16 @@ class NftBackend(FirewallBackend):
         current = self.read()
         cmds, lines = _plan_table(current, prefix, want)
         before, after = _view(current, prefix, want), _desired_view(want)
-        # our accepts where iptables FORWARD chains exist (a drop there would win)
-        worlds = _xtables.forward_worlds(self.module.run_command, self.module.get_bin_path, self.chain_exists)
-        foreign = _xtables.ForwardAccepts(worlds, chain_name(kind, name, "fwd"),
-                                          render(kind, model, hairpin).get("fwd", []))
+        # our accepts in iptables' FORWARD chains (a drop there would win over our table)
+        accepts = render(kind, model, hairpin).get("fwd", [])
+        worlds = _xtables.forward_worlds(self._run_command, self._get_bin_path, self.chain_exists,
+                                         seed=bool(accepts))
+        foreign = _xtables.ForwardAccepts(worlds, chain_name(kind, name, "fwd"), accepts, self)
         lines.extend(foreign.lines)
         fb, fa = foreign.views()
         before.update(("%s %s" % (w, chain_name(kind, name, "fwd")), r) for w, r in fb.items())
         after.update(("%s %s" % (w, chain_name(kind, name, "fwd")), r) for w, r in fa.items())
-        adding = bool(accept_rules(kind, model))
-        return Change(lines, before, after, (cmds, foreign, adding))
+        return Change(lines, before, after, (cmds, foreign, bool(accepts)))
 
     def apply(self, change):
         cmds, foreign, adding = change.payload

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import os
 import re
 import time
 
@@ -201,40 +202,74 @@ def payload(table_ops):
     return "\n".join(out) + "\n" if out else ""
 
 
-def forward_worlds(run_command, get_bin_path, nft_chain_exists, skip=()):
-    """The iptables worlds (Xtables) whose filter FORWARD exists now, except ``skip``.
+SEED_DIR = "/run/hypervisor-networking"
+BUILTIN = ("INPUT", "FORWARD", "OUTPUT")
 
-    iptables-nft's is asked of nft (its save prints a FORWARD that is not there);
-    iptables-legacy's exists when the kernel lists its filter table (reading an absent
-    legacy table would create it).
+
+def _seed_marker():
+    """The file saying this collection created iptables-nft's ``ip filter`` table in this
+    network namespace (to hold its accepts before Docker or libvirt come)."""
+    return os.path.join(SEED_DIR, "seeded-ip-filter-%d" % os.stat("/proc/self/ns/net").st_ino)
+
+
+def forward_worlds(run_command, get_bin_path, nft_chain_exists, skip=(), seed=False, stem="iptables"):
+    """[(Xtables, exists)] for the iptables worlds whose filter FORWARD holds our accepts.
+
+    iptables-legacy's counts when the kernel lists its filter table (reading an absent
+    legacy table would create it). iptables-nft's is asked of nft (its save prints a
+    FORWARD that is not there); with ``seed`` it is used even when absent: Docker and
+    libvirt write there, and a drop they set after our run must find our accepts first.
     """
     worlds = []
-    for command in ("iptables-nft", "iptables-legacy"):
+    for command in (stem + "-nft", stem + "-legacy"):
         if command in skip:
             continue
         xt = Xtables(run_command, get_bin_path, command)
         if not xt.usable:
             continue
-        if command.endswith("-nft") and not nft_chain_exists("ip", "filter", "FORWARD"):
-            continue
-        if command.endswith("-legacy") and "filter" not in legacy_tables():
-            continue
-        worlds.append(xt)
+        if command.endswith("-nft"):
+            exists = nft_chain_exists("ip6" if stem == "ip6tables" else "ip", "filter", "FORWARD")
+            # seeded for IPv4 only: Docker and libvirt set their IPv6 FORWARD policy rarely
+            if exists or (seed and stem == "iptables"):
+                worlds.append((xt, exists))
+        elif "filter" in legacy_tables(stem):
+            worlds.append((xt, True))
     return worlds
+
+
+def _pristine(state, chain):
+    """True when a filter table holds nothing but empty built-in chains accepting, once
+    our ``chain`` and its jump are gone."""
+    rules = dict((state or {}).get("rules", {}))
+    rules.pop(chain, None)
+    jump = " ".join(JUMP + ["-j", chain])
+    for name, lines in rules.items():
+        if name not in BUILTIN or [l for l in lines if l != jump]:
+            return False
+    return all(p in ("ACCEPT", "-") for n, p in (state or {}).get("policies", {}).items() if n in BUILTIN)
 
 
 class ForwardAccepts(object):
     """Our accepts in other tools' FORWARD chains: one chain of ours per world and set."""
 
-    def __init__(self, worlds, chain, rules):
+    def __init__(self, worlds, chain, rules, nft=None):
         self.items = []  # (Xtables, lines, restore ops, before, after)
-        for xt in worlds:
+        self.seed, self.unseed = False, False
+        for xt, exists in worlds:
             edit = ChainEdit("filter", chain, "FORWARD", rules)
-            state = xt.save(["filter"]).get("filter")
+            state = xt.save(["filter"]).get("filter") if exists else None
             lines, ops = edit.plan(state)
             before = edit.view(state)
             after = [r for _c, r in edit.rules]
+            if xt.command == "iptables-nft" and ops:
+                if not exists:
+                    lines.append("create iptables-nft's ip filter table (Docker and libvirt add to it later)")
+                    self.seed = True
+                elif not rules and nft is not None and os.path.exists(_seed_marker()) and _pristine(state, chain):
+                    lines.append("delete iptables-nft's ip filter table (created by this collection, now empty)")
+                    self.unseed = True
             self.items.append((xt, ["%s: %s" % (xt.command, l) for l in lines], ops, before, after))
+        self.nft = nft
 
     @property
     def lines(self):
@@ -248,7 +283,30 @@ class ForwardAccepts(object):
         return before, after
 
     def apply(self):
-        """One restore per world that changes."""
+        """One restore per world that changes, between the seed bookkeeping."""
+        self.before_write()
         for xt, _lines, ops, _b, _a in self.items:
             if ops:
                 xt.restore(payload([("filter", ops)]))
+        self.after_write()
+
+    def before_write(self):
+        """Mark a table we are about to create (so that we alone remove it again)."""
+        if self.seed:
+            os.makedirs(SEED_DIR, mode=0o755, exist_ok=True)
+            with open(_seed_marker(), "w") as handle:
+                handle.write("ip filter was created by hypervisor.networking for its FORWARD accepts\n")
+
+    def after_write(self):
+        """Remove the table we created once our last accepts left it as it was made."""
+        if not self.unseed:
+            return
+        # deleting a chain that is not empty fails, and the transaction with it: a rule
+        # another tool added meanwhile keeps the table
+        cmds = [{"delete": {"chain": {"family": "ip", "table": "filter", "name": n}}}
+                for n in BUILTIN if self.nft.chain_exists("ip", "filter", n)]
+        try:
+            self.nft.run(cmds + [{"delete": {"table": {"family": "ip", "name": "filter"}}}])
+        except ApplyError:
+            return
+        os.unlink(_seed_marker())
