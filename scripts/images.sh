@@ -4,6 +4,9 @@
 #   <suite>-qemu-rN         QEMU, busybox and the suite's cloud kernel (a real guest under TCG),
 #                           and the modules' bindings (python3-apt)
 #   <suite>-qemu-legacy-rN  the same with the iptables alternative set to iptables-legacy
+#   bookworm-peers-rN       systemd as PID 1 with the real peers: docker.io (20.10) and
+#                           libvirt-daemon-system (9.0), both disabled: a scenario starts
+#                           them before or after this collection's run
 # An image that exists is reused; bump IMAGE_REV / QEMU_REV when the package lists
 # change so stale images are not reused.
 set -euo pipefail
@@ -68,6 +71,13 @@ QEMU_STEPS='RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get ins
  && cd /tmp && apt-get download -qq "$kpkg" && mkdir -p /opt/guest \
  && dpkg-deb -x /tmp/linux-image-*.deb /opt/guest/root && rm /tmp/linux-image-*.deb \
  && cp /opt/guest/root/boot/vmlinuz-* /opt/guest/vmlinuz && rm -rf /opt/guest/root/boot'
+PEERS_REV=1
+PEERS_STEPS='RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      systemd systemd-sysv dbus docker.io libvirt-daemon-system libvirt-clients dnsmasq-base \
+      busybox-static >/dev/null \
+ && systemctl disable docker.service docker.socket containerd.service libvirtd.service libvirtd.socket \
+      libvirtd-ro.socket libvirtd-admin.socket virtlogd.socket virtlockd.socket >/dev/null 2>&1 \
+ && systemctl mask getty@tty1.service console-getty.service systemd-logind.service >/dev/null 2>&1; true'
 LEGACY_STEPS='RUN update-alternatives --set iptables /usr/sbin/iptables-legacy \
  && update-alternatives --set ip6tables /usr/sbin/ip6tables-legacy'
 
@@ -76,7 +86,11 @@ suite_images() {
   derive "$1" "qemu-r$QEMU_REV" "FROM localhost/hn-test:$1-r$IMAGE_REV
 $QEMU_STEPS" || return 1
   derive "$1" "qemu-legacy-r$QEMU_REV" "FROM localhost/hn-test:$1-qemu-r$QEMU_REV
-$LEGACY_STEPS"
+$LEGACY_STEPS" || return 1
+  if [ "$1" = bookworm ]; then
+    derive "$1" "peers-r$PEERS_REV" "FROM localhost/hn-test:$1-r$IMAGE_REV
+$PEERS_STEPS"
+  fi
 }
 
 pids=()
