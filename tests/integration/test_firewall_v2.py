@@ -202,3 +202,20 @@ def test_repairing_ten_of_a_thousand_touches_only_those(nat_lab, backend):
     assert len(res["actions"]) <= 40 and all(" add to " in a for a in res["actions"]), res["actions"]
     assert lab.connect(lab.wan, "tcp", HV, lost[3]) == "peer=203.0.113.2"
     assert lab.hv.module("iptables_dnat", args)["changed"] is False
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_native_nft_forward_drop_is_named_in_a_warning(nat_lab, backend, tmp_path):
+    """No rule of ours can overrule another nft table's drop on the forward hook: say so."""
+    lab = nat_lab
+    rules = tmp_path / "drop.nft"
+    rules.write_text("table inet filter {\n chain forward { type filter hook forward priority 0; policy drop; }\n}\n")
+    lab.hv.run("nft", "-f", str(rules))
+    res = lab.hv.module("masquerade", {"name": "lan", "source": "192.168.100.0/24", "out_interface": "up0",
+                                       "backend": backend})
+    assert res["rc"] == 0 and "inet filter forward drops forwarded packets" in json.dumps(res.get("warnings")), res
+    assert lab.connect(lab.g1, "tcp", "203.0.113.2", 9, timeout=1) is None  # and it does drop
+    lab.hv.run("nft", "delete", "table", "inet", "filter")
+    res = lab.hv.module("masquerade", {"name": "lan", "source": "192.168.100.0/24", "out_interface": "up0",
+                                       "backend": backend})
+    assert not res.get("warnings"), res

@@ -46,6 +46,12 @@ def converge(module, kind, name, model, hairpin, requested):
     """Make rule set ``kind``/``name`` exactly ``model`` (None: removed) on the backend."""
     with firewall_lock():
         backend, other, warnings = _backend.select_backend(requested, module)
+        nft = backend if backend.name == "nftables" else other
+        if model is not None and model.forward and nft is not None:
+            warnings.extend("nftables chain %s drops forwarded packets by policy, and no rule in another table "
+                            "can overrule that: the guests' forwarded traffic flows only if that chain accepts "
+                            "it (firewalld: a policy or zone for the guest bridge)" % chain
+                            for chain in nft.native_forward_drops())
         for warning in warnings:
             module.warn(warning)
         backends = [backend]

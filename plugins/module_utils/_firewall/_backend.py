@@ -103,6 +103,8 @@ def select_backend(requested, module):
     legacy = legacy_has_rules(legacy_xt)
     warnings = []
     foreign = [t for t in nft.list_tables() if t != "%s %s" % (_nft.FAMILY, _nft.TABLE)] if nft.available() else []
+    if "ip filter" in foreign and _xtables.seeded_table_only_ours(module.run_command, module.get_bin_path):
+        foreign.remove("ip filter")  # made by us to hold our accepts: not another ruleset
     if legacy and foreign:
         warnings.append("rules exist both in iptables-legacy (%s) and in nftables (%s): the two sets are "
                         "evaluated independently, and a drop in either drops the packet"

@@ -49,6 +49,7 @@ SUFFIX_BASE = {"pre": "prerouting", "mark": "mark", "out": "output", "post": "po
 # forward shapes: which optional fields a forward matches on (i: in_interface, s: sources,
 # d: destination); the most specific shape is looked up first
 SHAPES = ("isd", "is", "id", "sd", "i", "s", "d", "0")
+XT_TABLES = ("filter", "nat", "mangle", "raw", "security")  # iptables-nft's table names
 MAP_SUFFIXES = ["addr_" + s for s in SHAPES] + ["port_" + s for s in SHAPES] + ["targets", "ports"]
 
 
@@ -333,6 +334,19 @@ class NftBackend(FirewallBackend):
         if "%s %s" % (family, table) not in self.list_tables():
             return False
         return self._list("chain", family, table, chain) is not None
+
+    def native_forward_drops(self):
+        """['inet filter forward', ...]: forward base chains with policy drop in tables that
+        neither we nor iptables-nft write (no rule in another table can overrule them)."""
+        found = []
+        for obj in self._list("chains") or []:
+            chain = obj.get("chain", {})
+            if chain.get("hook") != "forward" or chain.get("policy") != "drop" or chain.get("table") == TABLE:
+                continue
+            if chain.get("table") in XT_TABLES and chain.get("name", "").isupper():
+                continue  # iptables-nft's: our accepts join it
+            found.append("%s %s %s" % (chain["family"], chain["table"], chain["name"]))
+        return found
 
     def read(self):
         """Our table as a Current."""

@@ -240,13 +240,29 @@ def forward_worlds(run_command, get_bin_path, nft_chain_exists, skip=(), seed=Fa
 def _pristine(state, chain):
     """True when a filter table holds nothing but empty built-in chains accepting, once
     our ``chain`` and its jump are gone."""
+    return only_ours(state, [chain])
+
+
+def only_ours(state, chains=None):
+    """True when a filter table holds nothing but our chains (``chains``, or every HN-
+    chain), their jumps, and built-in chains that accept."""
     rules = dict((state or {}).get("rules", {}))
-    rules.pop(chain, None)
-    jump = " ".join(JUMP + ["-j", chain])
+    ours = [c for c in rules if c.startswith("HN-")] if chains is None else chains
+    jumps = set(" ".join(JUMP + ["-j", c]) for c in ours)
+    for chain in ours:
+        rules.pop(chain, None)
     for name, lines in rules.items():
-        if name not in BUILTIN or [l for l in lines if l != jump]:
+        if name not in BUILTIN or [l for l in lines if l not in jumps]:
             return False
     return all(p in ("ACCEPT", "-") for n, p in (state or {}).get("policies", {}).items() if n in BUILTIN)
+
+
+def seeded_table_only_ours(run_command, get_bin_path):
+    """True when iptables-nft's ip filter is the one we created and holds only ours."""
+    if not os.path.exists(_seed_marker()):
+        return False
+    xt = Xtables(run_command, get_bin_path, "iptables-nft")
+    return xt.usable and only_ours(xt.save(["filter"]).get("filter"))
 
 
 class ForwardAccepts(object):
