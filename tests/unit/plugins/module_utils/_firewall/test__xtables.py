@@ -94,3 +94,31 @@ def test_chain_edit_creates_jumps_once_and_removes_everything():
 def test_payload_orders_tables_and_skips_empty_ones():
     assert _xtables.payload([("nat", ["-D X 1"]), ("filter", [])]) == "*nat\n-D X 1\nCOMMIT\n"
     assert _xtables.payload([("nat", []), ("filter", [])]) == ""
+
+
+SEEDED = """*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:HN-FN-web - [0:0]
+-A FORWARD -m comment --comment "hypervisor.networking" -j HN-FN-web
+-A HN-FN-web -m connmark --mark 0x200000/0x200000 -m comment --comment "hypervisor.networking 0123456789ab" -j ACCEPT
+COMMIT
+"""
+
+
+@pytest.mark.parametrize("text,expected", [
+    (SEEDED, True),
+    (SEEDED.replace(":FORWARD ACCEPT", ":FORWARD DROP"), False),  # someone set a drop since
+    (SEEDED.replace("COMMIT", "-A FORWARD -j DOCKER-USER\nCOMMIT"), False),  # Docker came
+    (SEEDED.replace(":HN-FN-web - [0:0]", ":HN-FN-web - [0:0]\n:DOCKER-USER - [0:0]"), False),
+    (SAVE, False),
+])
+def test_only_ours_tells_a_table_we_made_from_one_others_use(text, expected):
+    assert _xtables.only_ours(_xtables.parse_save(text)["filter"]) is expected
+
+
+def test_pristine_once_our_chain_goes():
+    state = _xtables.parse_save(SEEDED)["filter"]
+    assert _xtables._pristine(state, "HN-FN-web") is True
+    assert _xtables._pristine(state, "HN-FN-other") is False  # a set of ours still there
