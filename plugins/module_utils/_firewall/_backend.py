@@ -12,11 +12,9 @@ instance: ``auto`` follows the host (iptables-legacy when it holds rules or is t
 
 from __future__ import annotations
 
-import os
-import shutil
-
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import DependencyError
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _xtables
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._xtables import alternative_is_legacy
 
 # conntrack mark bit our DNAT sets on the connections it translates (with forward: true);
 # every FORWARD accept we own for published ports is one rule matching it
@@ -80,14 +78,6 @@ def legacy_has_rules(xt):
         if any(state["rules"].values()) or any(p not in ("ACCEPT", "-") for p in state["policies"].values()):
             return True
     return False
-
-
-def alternative_is_legacy(path=None):
-    """Debian's iptables alternative points at iptables-legacy."""
-    path = path or shutil.which("iptables")
-    # /usr/sbin/iptables -> /etc/alternatives/iptables -> /usr/sbin/iptables-legacy, itself a
-    # link to the multi-call binary: the chain ends at xtables-legacy-multi (or -nft-multi)
-    return "-legacy" in os.path.basename(os.path.realpath(path)) if path else False
 
 
 def select_backend(requested, module):

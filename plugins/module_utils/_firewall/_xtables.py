@@ -21,6 +21,7 @@ import difflib
 import hashlib
 import os
 import re
+import shutil
 import time
 
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ApplyError
@@ -202,6 +203,14 @@ def payload(table_ops):
     return "\n".join(out) + "\n" if out else ""
 
 
+def alternative_is_legacy(path=None):
+    """Debian's iptables alternative points at iptables-legacy."""
+    path = path or shutil.which("iptables")
+    # /usr/sbin/iptables -> /etc/alternatives/iptables -> /usr/sbin/iptables-legacy, itself a
+    # link to the multi-call binary: the chain ends at xtables-legacy-multi (or -nft-multi)
+    return "-legacy" in os.path.basename(os.path.realpath(path)) if path else False
+
+
 SEED_DIR = "/run/hypervisor-networking"
 BUILTIN = ("INPUT", "FORWARD", "OUTPUT")
 
@@ -215,11 +224,14 @@ def _seed_marker():
 def forward_worlds(run_command, get_bin_path, nft_chain_exists, skip=(), seed=False, stem="iptables"):
     """[(Xtables, exists)] for the iptables worlds whose filter FORWARD holds our accepts.
 
-    iptables-legacy's counts when the kernel lists its filter table (reading an absent
-    legacy table would create it). iptables-nft's is asked of nft (its save prints a
-    FORWARD that is not there); with ``seed`` it is used even when absent: Docker and
-    libvirt write there, and a drop they set after our run must find our accepts first.
+    A world counts when its FORWARD exists: iptables-legacy's when the kernel lists its
+    filter table (reading an absent legacy table would create it), iptables-nft's when nft
+    has the chain (its save prints a FORWARD that is not there). With ``seed``, the world
+    the host's ``iptables`` command writes (Debian's alternative: where Docker and libvirt
+    will write) counts even before it exists, so a drop they set after our run finds our
+    accepts first. IPv4 only: Docker and libvirt rarely set an IPv6 FORWARD policy.
     """
+    seeded = (stem + "-legacy" if alternative_is_legacy() else stem + "-nft") if seed and stem == "iptables" else None
     worlds = []
     for command in (stem + "-nft", stem + "-legacy"):
         if command in skip:
@@ -229,11 +241,10 @@ def forward_worlds(run_command, get_bin_path, nft_chain_exists, skip=(), seed=Fa
             continue
         if command.endswith("-nft"):
             exists = nft_chain_exists("ip6" if stem == "ip6tables" else "ip", "filter", "FORWARD")
-            # seeded for IPv4 only: Docker and libvirt set their IPv6 FORWARD policy rarely
-            if exists or (seed and stem == "iptables"):
-                worlds.append((xt, exists))
-        elif "filter" in legacy_tables(stem):
-            worlds.append((xt, True))
+        else:
+            exists = "filter" in legacy_tables(stem)
+        if exists or command == seeded:
+            worlds.append((xt, exists))
     return worlds
 
 
@@ -277,6 +288,9 @@ class ForwardAccepts(object):
             lines, ops = edit.plan(state)
             before = edit.view(state)
             after = [r for _c, r in edit.rules]
+            if xt.command.endswith("-legacy") and ops and not exists:
+                lines.append("create iptables-legacy's filter table (the host's iptables: Docker and libvirt "
+                             "write there)")
             if xt.command == "iptables-nft" and ops:
                 if not exists:
                     lines.append("create iptables-nft's ip filter table (Docker and libvirt add to it later)")

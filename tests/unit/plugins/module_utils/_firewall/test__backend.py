@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _backend
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _backend, _xtables
 
 
 @pytest.mark.parametrize("chain,expected", [
@@ -25,5 +25,5 @@ def test_alternative_is_legacy_follows_the_link_chain(tmp_path, chain, expected)
 
 
 def test_alternative_is_legacy_without_iptables(monkeypatch):
-    monkeypatch.setattr(_backend.shutil, "which", lambda name: None)
+    monkeypatch.setattr(_xtables.shutil, "which", lambda name: None)
     assert _backend.alternative_is_legacy() is False

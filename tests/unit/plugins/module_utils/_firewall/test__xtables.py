@@ -122,3 +122,18 @@ def test_pristine_once_our_chain_goes():
     state = _xtables.parse_save(SEEDED)["filter"]
     assert _xtables._pristine(state, "HN-FN-web") is True
     assert _xtables._pristine(state, "HN-FN-other") is False  # a set of ours still there
+
+
+@pytest.mark.parametrize("legacy_alt,listed,nft_forward,expected", [
+    (False, [], False, [("iptables-nft", False)]),  # nothing yet: seed where Docker will write
+    (True, [], False, [("iptables-legacy", False)]),
+    (False, ["filter"], True, [("iptables-nft", True), ("iptables-legacy", True)]),
+    (True, ["nat"], True, [("iptables-nft", True), ("iptables-legacy", False)]),
+])
+def test_forward_worlds_seed_the_hosts_iptables(monkeypatch, legacy_alt, listed, nft_forward, expected):
+    monkeypatch.setattr(_xtables, "alternative_is_legacy", lambda: legacy_alt)
+    monkeypatch.setattr(_xtables, "legacy_tables", lambda stem="iptables": listed)
+    worlds = _xtables.forward_worlds(None, lambda name: "/usr/sbin/" + name, lambda *a: nft_forward, seed=True)
+    assert [(xt.command, exists) for xt, exists in worlds] == expected
+    unseeded = _xtables.forward_worlds(None, lambda name: "/usr/sbin/" + name, lambda *a: nft_forward)
+    assert [(xt.command, exists) for xt, exists in unseeded] == [w for w in expected if w[1]]
