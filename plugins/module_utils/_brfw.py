@@ -104,11 +104,11 @@ def plan(bridge, want, run_command, get_bin_path):
     for stem in ("iptables", "ip6tables"):
         worlds = _xtables.forward_worlds(run_command, get_bin_path, exists, seed=want and nft.available(), stem=stem)
         accepts = _xtables.ForwardAccepts(worlds, chain, accept_rules(bridge) if want else [], nft)
-        for (xt, present), (_xt, lines, ops, before, after) in zip(worlds, accepts.items):
+        for xt, lines, ops, before, after in accepts.items:
             if before or after:
                 result.before[xt.command], result.after[xt.command] = before, after
             if ops:
-                state = xt.save(["filter"]).get("filter") if present else None
+                state = accepts.states[xt.command]
                 result.lines.extend(lines)
                 result.items.append((xt, _xtables.payload([("filter", ops)]),
                                      _xtables.payload([("filter", _undo_ops(chain, state, bool(want)))])))

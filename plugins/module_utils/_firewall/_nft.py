@@ -413,7 +413,7 @@ def _plan_table(current, prefix, want):
     first = [{"flush": _obj("chain", name=c)} for c in have_chains if recreate]
     first += [{"delete": _obj(_map_kind(current.maps[m]), name=m)} for m in recreate]
     lines = ["nftables: recreate %s (its type changed)" % m for m in recreate]
-    setup, body, last = [], [], []
+    setup, body, last, bases = [], [], [], set(current.base)
     for name in sorted(want.maps):
         decl, elems = want.maps[name]["decl"], want.maps[name]["elem"]
         fresh = name not in have_maps or name in recreate
@@ -432,7 +432,7 @@ def _plan_table(current, prefix, want):
         have = current.rules.get(chain, [])
         if chain not in want.chains:
             last.extend({"delete": _obj("rule", chain=b, handle=h)} for b, h in jumps.get(chain, []))
-            last.append({"delete": _obj("chain", name=chain)})
+            last.extend([{"flush": _obj("chain", name=chain)}, {"delete": _obj("chain", name=chain)}])
             lines.append("nftables: remove chain %s (%d rules)" % (chain, len(have)))
             continue
         rules = [(rule_comment(e), e) for e in want.chains[chain]]
@@ -449,10 +449,10 @@ def _plan_table(current, prefix, want):
             if old and not [l for l in lines if chain in l]:
                 lines.append("nftables: reorder %s" % chain)
         base = SUFFIX_BASE[chain[len(prefix):]]
-        if base not in current.base:
+        if base not in bases:
             typ, hook, prio = BASE_CHAINS[base]
             setup.insert(0, {"add": _obj("chain", name=base, type=typ, hook=hook, prio=prio, policy="accept")})
-            current.base[base] = (typ, hook, prio)
+            bases.add(base)
         if not jumps.get(chain):
             body.append({"add": _obj("rule", chain=base, expr=[{"jump": {"target": chain}}], comment=MARK)})
             lines.append("nftables: jump to %s from %s" % (chain, base))

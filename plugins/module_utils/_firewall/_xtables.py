@@ -281,10 +281,11 @@ class ForwardAccepts(object):
 
     def __init__(self, worlds, chain, rules, nft=None):
         self.items = []  # (Xtables, lines, restore ops, before, after)
+        self.states = {}  # world -> its filter table as read (None: absent)
         self.seed, self.unseed = False, False
         for xt, exists in worlds:
             edit = ChainEdit("filter", chain, "FORWARD", rules)
-            state = xt.save(["filter"]).get("filter") if exists else None
+            state = self.states[xt.command] = xt.save(["filter"]).get("filter") if exists else None
             lines, ops = edit.plan(state)
             before = edit.view(state)
             after = [r for _c, r in edit.rules]
