@@ -23,6 +23,7 @@ from __future__ import annotations
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ApplyError
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _nft, _xtables
 
+
 def chain_name(bridge):
     """HN-FB-br0: at most 21 characters for a 15-character bridge name."""
     return "HN-FB-%s" % bridge
