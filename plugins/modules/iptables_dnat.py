@@ -123,7 +123,7 @@ rules:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.hypervisor.networking.plugins.module_utils._module import Module
 
 from ansible_collections.hypervisor.networking.plugins.module_utils import _deps, _sysctl
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import HypervisorNetworkingError
@@ -191,7 +191,7 @@ def run(module):
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = Module(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     try:
         result = run(module)
     except HypervisorNetworkingError as exc:

@@ -151,7 +151,7 @@ taps:
        mac: "fe:1c:2b:3a:4d:5e", multi_queue: false, vnet_hdr: false, in_use: false, managed: true}
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.hypervisor.networking.plugins.module_utils._module import Module
 
 from ansible_collections.hypervisor.networking.plugins.module_utils import _deps, _tap
 from ansible_collections.hypervisor.networking.plugins.module_utils._bridge import read_machine_id
@@ -224,8 +224,8 @@ def run(module):
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
-                           mutually_exclusive=[("name", "taps")], required_one_of=[("name", "taps")])
+    module = Module(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
+                    mutually_exclusive=[("name", "taps")], required_one_of=[("name", "taps")])
     _deps.require_pyroute2(module)
     try:
         result = run(module)

@@ -219,3 +219,14 @@ def test_a_native_nft_forward_drop_is_named_in_a_warning(nat_lab, backend, tmp_p
     res = lab.hv.module("masquerade", {"name": "lan", "source": "192.168.100.0/24", "out_interface": "up0",
                                        "backend": backend})
     assert not res.get("warnings"), res
+
+
+@pytest.mark.parametrize("forwards", ["notalist", ["notadict"]])
+def test_forwards_not_a_list_of_dicts_names_the_option(nat_lab, forwards):
+    """ansible-core's own first error here named nothing ("dictionary requested, ...")."""
+    lab = nat_lab
+    before = lab.ruleset()
+    for check_mode in (True, False):
+        res = lab.hv.module("iptables_dnat", {"name": "web", "forwards": forwards}, check_mode=check_mode)
+        assert res["rc"] != 0 and "option 'forwards'" in res["msg"], res["msg"]
+    assert lab.ruleset() == before

@@ -162,6 +162,13 @@ def test_purge_spares_hand_made_taps(netns):
     assert netns.run("ip", "link", "show", drop, check=False).returncode != 0
 
 
+def test_taps_not_a_list_of_dicts_names_the_option(netns):
+    before = netns.snapshot()
+    res = netns.module(M, {"taps": ["vm1"]})
+    assert res["rc"] != 0 and "option 'taps'" in res["msg"], res["msg"]
+    assert netns.snapshot() == before
+
+
 def test_a_tap_caught_mid_creation_is_finished_and_purgeable(netns):
     """A run killed between the TUN ioctl and the netlink request left an unmarked TAP:
     its journal names it, the next run marks it and gives it the stable MAC."""
