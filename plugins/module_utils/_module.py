@@ -17,7 +17,8 @@ class Module(AnsibleModule):
 
     def fail_json(self, msg, **kwargs):  # pylint: disable=arguments-differ
         result = getattr(self, "validation_result", None)
-        if result is not None and result.errors and msg == result.errors.msg:
-            named = [e.msg for e in result.errors if not isinstance(e, NoLogError)]
+        errors = result.errors.errors if result is not None else []
+        if errors and msg == errors[0].msg:
+            named = [e.msg for e in errors if not isinstance(e, NoLogError)]
             msg = named[0] if named else msg
         super().fail_json(msg=msg, **kwargs)
