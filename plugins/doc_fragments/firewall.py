@@ -34,6 +34,24 @@ options:
     type: str
     choices: [auto, nftables, iptables]
     default: auto
+  persist:
+    description:
+      - Also load the rule set at boot. The set's desired state is kept as JSON under
+        C(/etc/hypervisor-networking/firewall.d/); from all sets kept there, this collection renders
+        C(/etc/hypervisor-networking/nftables.json) (one transaction that replaces the table
+        C(ip hypervisor_networking) and nothing else) and, for iptables chains and FORWARD accepts,
+        C(/etc/hypervisor-networking/<command>.rules) (C(-restore --noflush) input for our chains only),
+        loaded by its own unit C(hypervisor-networking-firewall.service) (enabled under
+        C(sysinit.target), after C(nftables.service), C(netfilter-persistent.service) and
+        C(firewalld.service), before C(network-pre.target), Docker and libvirt). Rules match
+        interfaces by name, so they load before the bridges exist.
+      - Forward sets with C(hairpin) keep the bridge subnets found at this run; with C(localhost)
+        (iptables_dnat) C(net.ipv4.conf.all.route_localnet = 1) goes into
+        C(/etc/sysctl.d/90-hypervisor-networking-route-localnet.conf).
+      - The files are written before the runtime change and put back if it fails. The last set's
+        removal removes the unit and the files. V(false) changes the running rules only.
+    type: bool
+    default: true
 requirements:
   - nftables backend - python3-nftables (distribution package) or the C(nft) command.
   - iptables backend - C(iptables-legacy-save) and C(iptables-legacy-restore) (Debian package C(iptables)).

@@ -9,9 +9,9 @@ reported separately, in the manner of ansible.posix.sysctl.
 from __future__ import annotations
 
 import os
-import tempfile
 
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import StateError, ValidationError
+from ansible_collections.hypervisor.networking.plugins.module_utils._persist import FileExecutor
 from ansible_collections.hypervisor.networking.plugins.module_utils._plan import Plan
 
 PROC_SYS = "/proc/sys"
@@ -98,41 +98,14 @@ def plan_persistent(desired, path, current_text):
     return plan, text
 
 
-def read_file(path):
-    """File text, or None when it does not exist."""
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except (IOError, OSError):
-        return None
-
-
-class SysctlExecutor(object):
+class SysctlExecutor(FileExecutor):
     """Executor for sysctl plans: /proc/sys writes and atomic file writes."""
 
     def __init__(self, module, root=PROC_SYS):
-        self.module = module
+        super().__init__(module)
         self.root = root
 
     def sysctl_write(self, key, value):
         """Write one runtime value."""
         with open(proc_path(key, self.root), "w") as handle:
             handle.write("%d\n" % value)
-
-    def file_write(self, path, content):
-        """Write ``content`` atomically: temp file in the same directory, then rename."""
-        fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=os.path.dirname(path))
-        try:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(content)
-            os.chmod(tmp, 0o644)
-            self.module.atomic_move(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-
-    @staticmethod
-    def file_remove(path):
-        """Remove a file we wrote (undo of a first write)."""
-        if os.path.exists(path):
-            os.unlink(path)

@@ -85,7 +85,7 @@ changed_persistent:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hypervisor.networking.plugins.module_utils import _sysctl
+from ansible_collections.hypervisor.networking.plugins.module_utils import _persist, _sysctl
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import HypervisorNetworkingError
 from ansible_collections.hypervisor.networking.plugins.module_utils._plan import DiffTracker, Plan
 
@@ -106,7 +106,7 @@ def run(module):
     desired = dict((KEYS[k], None if params[k] is None else int(params[k])) for k in ("ipv4", "ipv6"))
     current = dict((key, _sysctl.read_runtime(key)) for key in KEYS.values())
     runtime = _sysctl.plan_runtime(desired, current)
-    old_text = _sysctl.read_file(path) if path else None
+    old_text = _persist.read_text(path) if path else None
     persistent, new_text = _sysctl.plan_persistent(desired, path, old_text) if path else (Plan(), None)
     plan = Plan(runtime.actions + persistent.actions)
     if plan and not module.check_mode:

@@ -101,6 +101,20 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+changed_runtime:
+  description: The running rules changed (or would, in check mode).
+  returned: always
+  type: bool
+changed_persistent:
+  description: The boot-time load changed (or would, in check mode).
+  returned: always
+  type: bool
+persisted:
+  description: The files written or removed by this run (that would be, in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/hypervisor-networking/firewall.d/masq-br0.json, /etc/hypervisor-networking/nftables.json]
 actions:
   description: One line per rule or map element added or removed (or, in check mode, to be).
   returned: always
@@ -151,6 +165,7 @@ ARGUMENT_SPEC = dict(
     localhost=dict(type="bool", default=False),
     forward=dict(type="bool", default=True),
     backend=dict(type="str", choices=["auto", "nftables", "iptables"], default="auto"),
+    persist=dict(type="bool", default=True),
 )
 
 
@@ -179,11 +194,12 @@ def run(module):
     present = params["state"] == "present"
     fset = ForwardSet.from_params(params) if present else ForwardSet(name, [])
     subnets = hairpin_subnets(module, fset) if present else []
-    result = _apply.converge(module, "dnat", name, fset if present else None, subnets, params["backend"])
+    result = _apply.converge(module, "dnat", name, fset if present else None, subnets, params["backend"],
+                             params["persist"])
     if present and fset.localhost and _sysctl.read_runtime(ROUTE_LOCALNET) == 0:
         # DNAT of 127.0.0.1 to a guest needs loopback-sourced packets routed off the host
         result["actions"].append("set %s = 1 (runtime)" % ROUTE_LOCALNET)
-        result["changed"] = True
+        result["changed"] = result["changed_runtime"] = True
         if not module.check_mode:
             _sysctl.SysctlExecutor(module).sysctl_write(ROUTE_LOCALNET, 1)
     result["forwards"] = [f.as_dict() for f in fset.forwards]

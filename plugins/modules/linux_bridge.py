@@ -22,6 +22,7 @@ author:
 extends_documentation_fragment:
   - hypervisor.networking.attributes
   - hypervisor.networking.attributes.PYROUTE2
+  - hypervisor.networking.persist
 options:
   name:
     description: Bridge name (Linux limit 15 characters).
@@ -214,6 +215,25 @@ bridge:
       returned: when present
   sample: {name: br0, up: true, addresses: [192.168.100.1/24], ports: [], mtu: 1500, mac: "02:42:ac:11:00:02",
            stp: false, forward_delay: 15, vlan_filtering: false, nf_call_iptables: false}
+changed_runtime:
+  description: The running system changed (or would, in check mode).
+  returned: always
+  type: bool
+changed_persistent:
+  description: Persisted files were written or removed (or would be, in check mode).
+  returned: always
+  type: bool
+persisted:
+  description: The files written or removed by this run (that would be, in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/network/interfaces.d/hypervisor-networking-1-br0]
+renderer:
+  description: The network manager carrying the persisted configuration; null when O(persist=false).
+  returned: always
+  type: str
+  sample: ifupdown
 forward_accepts:
   description:
     - Where other tools' FORWARD chains get our accepts for the bridge's frames (O(nf_call_iptables=false)
@@ -228,10 +248,16 @@ import signal
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hypervisor.networking.plugins.module_utils import _brfw, _bridge, _deps, _migrate, _rollback
-from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ApplyError, HypervisorNetworkingError
+from ansible_collections.hypervisor.networking.plugins.module_utils import _brfw, _bridge, _deps, _migrate, _persist, _rollback
+from ansible_collections.hypervisor.networking.plugins.module_utils._errors import (
+    ApplyError,
+    HypervisorNetworkingError,
+    StateError,
+)
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _boot
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._apply import firewall_lock
 from ansible_collections.hypervisor.networking.plugins.module_utils._netlink import Netlink
-from ansible_collections.hypervisor.networking.plugins.module_utils._plan import DiffTracker
+from ansible_collections.hypervisor.networking.plugins.module_utils._plan import DiffTracker, Plan
 
 ARGUMENT_SPEC = dict(
     name=dict(type="str", required=True),
@@ -250,6 +276,8 @@ ARGUMENT_SPEC = dict(
     migrate_from=dict(type="str"),
     rollback_timeout=dict(type="int", default=0),
     confirm=dict(type="bool", default=False),
+    persist=dict(type="bool", default=True),
+    renderer=dict(type="str", choices=list(_persist.RENDERERS), default="auto"),
 )
 
 
@@ -270,10 +298,54 @@ def plan_run(desired, nl, links, addrs):
     return plan, {}, None
 
 
+def persist_setup(module, desired):
+    """The renderer when the change is to persist (None: runtime only); names checked."""
+    params = module.params
+    if not params["persist"]:
+        return None
+    _persist.persist_name("name", desired["name"])
+    for port in desired["ports"] or []:
+        _persist.persist_name("ports", port)
+    if desired["migrate_from"]:
+        _persist.persist_name("migrate_from", desired["migrate_from"])
+    renderer = _persist.detect(params["renderer"])
+    _persist.check_renderer(renderer)
+    return renderer
+
+
+def plan_files(renderer, desired, after, routes, module_get_bin_path):
+    """The persistent facet: our files for this bridge as the run leaves it."""
+    if renderer is None:
+        return Plan()
+    name, nic = desired["name"], desired["migrate_from"]
+    view = None
+    ports = list(desired["ports"] or [])
+    if desired["state"] == "present":
+        view = dict(after, mtu_declared=desired["mtu"])
+        if nic and nic not in ports:
+            ports.insert(0, nic)
+        if renderer == "ifupdown" and nic:
+            foreign = _persist.ifupdown_interfaces().get(nic)
+            if foreign and not _persist.is_ours(_persist.read_text(foreign)):
+                raise StateError("%s configures %s, which becomes a port of %s: ifupdown would configure it "
+                                 "twice at boot; remove its stanza (the bridge takes its addresses and routes) "
+                                 "or set persist=false" % (foreign, nic, name))
+    label = "bridge %s, %s" % (name, renderer)
+    files = _persist.plan_files(_persist.bridge_want(renderer, name, view, ports, routes), label)
+    nf_call = desired["bridge"]["nf_call_iptables"]
+    if nf_call is not None or desired["state"] == "absent":
+        # the accepts for frames bridged within the bridge come back with our firewall sets
+        keep = desired["state"] == "present" and nf_call is False
+        record = _boot.record_text("bridge", name, None, None, []) if keep else None
+        files.extend(_boot.plan("bridge", name, record, module_get_bin_path))
+    return files
+
+
 def run(module):
-    """Read once, plan, apply unless check mode, read back; return exit_json kwargs."""
+    """Read once, plan both facets, apply unless check mode, read back; return exit_json kwargs."""
     desired = _bridge.desired_state(module.params)
     name = desired["name"]
+    renderer = persist_setup(module, desired)
     fw = None
     nf_call = desired["bridge"]["nf_call_iptables"]
     if nf_call is not None or desired["state"] == "absent":
@@ -286,7 +358,14 @@ def run(module):
         plan, after, probe = plan_run(desired, nl, links, addrs)
         confirm = desired["confirm"] and _rollback.pending(name) is not None
         arm = bool(plan) and desired["rollback_timeout"] > 0
-        if (plan or fw) and not module.check_mode:
+        routes = [r for link in (desired["migrate_from"], name) if renderer and link and link in links
+                  for r in nl.routes(link)]
+        # a migration waiting for its confirmation is not written down: an unconfirmed one
+        # reverts, and a reboot before the confirmation must find the NIC as it was
+        files = Plan() if arm or (_rollback.pending(name) is not None and not confirm) else \
+            plan_files(renderer, desired, after, routes, module.get_bin_path)
+        files_before = _persist.texts_before(files)
+        if (plan or fw or files) and not module.check_mode:
             if desired["migrate_from"]:
                 # the controller's connection may drop while the NIC moves: finish anyway
                 signal.signal(signal.SIGHUP, signal.SIG_IGN)
@@ -304,22 +383,35 @@ def run(module):
                     raise ApplyError("%s: the gateway %s did not answer ARP on %s after the migration from %s; "
                                      "every change was undone" % (name, probe[1], name, desired["migrate_from"]),
                                      applied=plan.lines(), rolled_back=plan.undo_all(nl))
+                try:
+                    files.apply(_persist.FileExecutor(module), context=name)  # only once the runtime holds
+                except ApplyError as exc:
+                    exc.rolled_back.extend(plan.undo_all(nl))
+                    raise
             except Exception:
                 if fw_applied:
                     fw.undo()
                 if arm:  # the plan is undone already; nothing left to revert
                     _rollback.disarm(name)
                 raise
-            links, addrs = nl.wait_until(_bridge.settled(desired, after))
-            after = _bridge.bridge_view(name, links, addrs)  # what the kernel holds, not the prediction
+            if plan:
+                links, addrs = nl.wait_until(_bridge.settled(desired, after))
+                after = _bridge.bridge_view(name, links, addrs)  # what the kernel holds, not the prediction
         if confirm and not module.check_mode:
             _rollback.disarm(name)
-    actions = (fw.lines if fw else []) + plan.lines()
+    if files and not module.check_mode:
+        _boot.daemon_reload(module, files)
+        _boot.prune()
+        if renderer == "networkd":
+            _persist.networkd_reload(module)
+    actions = (fw.lines if fw else []) + plan.lines() + files.lines()
     if arm:
         actions.append("arm a revert of %s in %d s unless confirmed" % (name, desired["rollback_timeout"]))
     if confirm:
         actions.append("confirm %s: disarm the pending revert" % name)
-    result = {"changed": bool(actions), "actions": actions, "bridge": after}
+    result = {"changed": bool(actions), "actions": actions, "bridge": after,
+              "changed_runtime": bool(plan or fw or arm or confirm), "changed_persistent": bool(files),
+              "persisted": [a.args["path"] for a in files], "renderer": renderer}
     shown = bool(fw and (fw.before or fw.after))
     if shown:
         # where a FORWARD of another tool's needs our accepts: {command: rules}
@@ -327,6 +419,8 @@ def run(module):
     if module._diff:
         if shown:
             before, after = dict(before, forward_accepts=fw.before), dict(after, forward_accepts=fw.after)
+        if renderer is not None:
+            before, after = dict(before, files=files_before), dict(after, files=_persist.texts_after(files))
         result["diff"] = DiffTracker(before, after).diff(name)
     return result
 
@@ -335,7 +429,9 @@ def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     _deps.require_pyroute2(module)
     try:
-        result = run(module)
+        # our FORWARD accepts and boot-time files are shared with the firewall modules
+        with firewall_lock():
+            result = run(module)
     except HypervisorNetworkingError as exc:
         module.fail_json(**exc.fail_kwargs("linux_bridge"))
     module.exit_json(**result)

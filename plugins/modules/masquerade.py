@@ -68,6 +68,20 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+changed_runtime:
+  description: The running rules changed (or would, in check mode).
+  returned: always
+  type: bool
+changed_persistent:
+  description: The boot-time load changed (or would, in check mode).
+  returned: always
+  type: bool
+persisted:
+  description: The files written or removed by this run (that would be, in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/hypervisor-networking/firewall.d/masq-br0.json, /etc/hypervisor-networking/nftables.json]
 actions:
   description: One line per rule added or removed (or, in check mode, to be), with the backend.
   returned: always
@@ -108,6 +122,7 @@ ARGUMENT_SPEC = dict(
     exclude_destinations=dict(type="list", elements="str", default=[]),
     forward=dict(type="bool", default=True),
     backend=dict(type="str", choices=["auto", "nftables", "iptables"], default="auto"),
+    persist=dict(type="bool", default=True),
 )
 
 
@@ -120,7 +135,7 @@ def run(module):
         if not params["source"]:
             raise ValidationError("source", params["source"], "required when state is present")
         rule = Masquerade.from_params(params)
-    result = _apply.converge(module, "masq", name, rule, [], params["backend"])
+    result = _apply.converge(module, "masq", name, rule, [], params["backend"], params["persist"])
     result["rule"] = dict(rule.as_dict(), state="present") if rule else {"name": name, "state": "absent"}
     return result
 

@@ -25,6 +25,7 @@ author:
 extends_documentation_fragment:
   - hypervisor.networking.attributes
   - hypervisor.networking.attributes.PYROUTE2
+  - hypervisor.networking.persist
 options:
   name:
     description: One TAP. Mutually exclusive with O(taps).
@@ -132,6 +133,25 @@ actions:
   type: list
   elements: str
   sample: ["create TAP vm1-tap0 (owner 64055, on br0)"]
+changed_runtime:
+  description: The running system changed (or would, in check mode).
+  returned: always
+  type: bool
+changed_persistent:
+  description: Persisted files were written or removed (or would be, in check mode).
+  returned: always
+  type: bool
+persisted:
+  description: The files written or removed by this run (that would be, in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/network/interfaces.d/hypervisor-networking-2-vm1]
+renderer:
+  description: The network manager carrying the persisted configuration; null when O(persist=false).
+  returned: always
+  type: str
+  sample: ifupdown
 purged:
   description: Names of TAPs deleted (or, in check mode, to be deleted) by O(purge).
   returned: always
@@ -153,14 +173,15 @@ taps:
 
 from ansible_collections.hypervisor.networking.plugins.module_utils._module import Module
 
-from ansible_collections.hypervisor.networking.plugins.module_utils import _deps, _tap
+from ansible_collections.hypervisor.networking.plugins.module_utils import _deps, _persist, _tap
 from ansible_collections.hypervisor.networking.plugins.module_utils._bridge import read_machine_id
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import (
+    ApplyError,
     HypervisorNetworkingError,
     ValidationError,
 )
 from ansible_collections.hypervisor.networking.plugins.module_utils._netlink import Netlink
-from ansible_collections.hypervisor.networking.plugins.module_utils._plan import DiffTracker
+from ansible_collections.hypervisor.networking.plugins.module_utils._plan import DiffTracker, Plan
 
 ITEM_SPEC = dict(
     name=dict(type="str", required=True),
@@ -189,7 +210,31 @@ ARGUMENT_SPEC = dict(
     vnet_hdr=dict(type="bool", default=False),
     purge=dict(type="bool", default=False),
     force=dict(type="bool", default=False),
+    persist=dict(type="bool", default=True),
+    renderer=dict(type="str", choices=list(_persist.RENDERERS), default="auto"),
 )
+
+
+def plan_files(module, taps, after, purged):
+    """(renderer, file Plan): the persistent facet of the listed TAPs as the run leaves them,
+    purged TAPs' files (and with purge, files of ours naming TAPs not listed) removed."""
+    if not module.params["persist"]:
+        return None, Plan()
+    for tap in taps:
+        _persist.persist_name("taps[].name" if module.params["taps"] is not None else "name", tap["name"])
+        if tap["bridge"]:
+            _persist.persist_name("bridge", tap["bridge"])
+    renderer = _persist.detect(module.params["renderer"])
+    _persist.check_renderer(renderer)
+    declared = dict((t["name"], t) for t in taps)
+    keep = [dict(view, mtu=declared[view["name"]]["mtu"]) for view in after
+            if declared[view["name"]]["state"] == "present"]
+    gone = [t["name"] for t in taps if t["state"] == "absent"] + list(purged)
+    if module.params["purge"]:
+        gone += [n for n in _persist.our_tap_names(renderer) if n not in declared and n not in gone]
+    want = _persist.tap_want(renderer, keep, gone)
+    label = "TAPs, %s" % renderer
+    return renderer, _persist.plan_files(want, label, modes={_persist.IFUPDOWN_TAP_HOOK: 0o755})
 
 
 def run(module):
@@ -208,18 +253,34 @@ def run(module):
             module.warn("bridge %s does not exist yet: a real run fails unless an earlier task creates it" % bridge)
         before = [_tap.tap_view(links[name]) if name in links else {"name": name, "state": "absent"}
                   for name in purged + [v["name"] for v in after]]
+        renderer, files = plan_files(module, taps, after, purged)
+        files_before = _persist.texts_before(files)
+        if files and not plan and not module.check_mode:
+            files.apply(_persist.FileExecutor(module))
         if plan and not module.check_mode:
             with journal.creating(_tap.created(plan)):
                 plan.apply(nl)
+                try:
+                    files.apply(_persist.FileExecutor(module))  # only once the runtime holds
+                except ApplyError as exc:
+                    exc.rolled_back.extend(plan.undo_all(nl))
+                    raise
             # read back only what the plan touched; the rest was just read
             names = _tap.touched(plan)
             expect = [v for v in after if v["name"] in names]
             links, _addrs = nl.wait_until(_tap.settled(expect), addresses=False, only=names)
             after = [_tap.tap_view(links[v["name"]]) if v["name"] in links else v for v in after]
-    result = {"changed": bool(plan), "actions": plan.lines(), "taps": after, "purged": purged}
+    if files and not module.check_mode and renderer == "networkd":
+        _persist.networkd_reload(module)
+    result = {"changed": bool(plan or files), "actions": plan.lines() + files.lines(), "taps": after,
+              "purged": purged, "changed_runtime": bool(plan), "changed_persistent": bool(files),
+              "persisted": [a.args["path"] for a in files], "renderer": renderer}
     if module._diff:
         gone = [{"name": name, "state": "absent"} for name in purged]
-        result["diff"] = DiffTracker({"taps": before}, {"taps": gone + after}).diff()
+        before, after = {"taps": before}, {"taps": gone + after}
+        if renderer is not None:
+            before["files"], after["files"] = files_before, _persist.texts_after(files)
+        result["diff"] = DiffTracker(before, after).diff()
     return result
 
 

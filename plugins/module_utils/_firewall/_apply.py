@@ -12,9 +12,10 @@ import fcntl
 import os
 import time
 
-from ansible_collections.hypervisor.networking.plugins.module_utils._errors import StateError
-from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _backend
-from ansible_collections.hypervisor.networking.plugins.module_utils._plan import DiffTracker
+from ansible_collections.hypervisor.networking.plugins.module_utils import _persist
+from ansible_collections.hypervisor.networking.plugins.module_utils._errors import HypervisorNetworkingError, StateError
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _backend, _boot
+from ansible_collections.hypervisor.networking.plugins.module_utils._plan import DiffTracker, Plan
 
 LOCK_DIR = "/run/hypervisor-networking"
 LOCK_FILE = os.path.join(LOCK_DIR, "firewall.lock")
@@ -42,8 +43,9 @@ def firewall_lock(path=LOCK_FILE, timeout=LOCK_TIMEOUT):
         os.close(fd)  # releases the lock
 
 
-def converge(module, kind, name, model, hairpin, requested):
-    """Make rule set ``kind``/``name`` exactly ``model`` (None: removed) on the backend."""
+def converge(module, kind, name, model, hairpin, requested, persist=True):
+    """Make rule set ``kind``/``name`` exactly ``model`` (None: removed) on the backend, and
+    with ``persist`` in the boot-time load (written first, put back if the runtime fails)."""
     with firewall_lock():
         backend, other, warnings = _backend.select_backend(requested, module)
         nft = backend if backend.name == "nftables" else other
@@ -57,15 +59,35 @@ def converge(module, kind, name, model, hairpin, requested):
         backends = [backend]
         if model is None and requested == "auto" and other is not None and other.present(kind, name):
             backends.append(other)  # removal: the set may have been created under the other backend
+        files = Plan()
+        if persist:
+            record = _boot.record_text(kind, name, backend.name, model, hairpin) if model is not None else None
+            files = _boot.plan(kind, name, record, module.get_bin_path)
+        files_before = _persist.texts_before(files)
+        executor = _persist.FileExecutor(module)
+        if files and not module.check_mode:
+            files.apply(executor, context="%s %s" % (kind, name))
         actions, before, after = [], {}, {}
-        for which in backends:
-            change = which.plan(kind, name, model, hairpin)
-            actions.extend(change.lines)
-            before[which.name], after[which.name] = change.before, change.after
-            if change and not module.check_mode:
-                which.apply(change)
-                after[which.name] = which.plan(kind, name, model, hairpin).before
-    result = {"changed": bool(actions), "actions": actions, "backend": backend.name, "rules": after[backend.name]}
+        try:
+            for which in backends:
+                change = which.plan(kind, name, model, hairpin)
+                actions.extend(change.lines)
+                before[which.name], after[which.name] = change.before, change.after
+                if change and not module.check_mode:
+                    which.apply(change)
+                    after[which.name] = which.plan(kind, name, model, hairpin).before
+        except HypervisorNetworkingError as exc:
+            if files and not module.check_mode:
+                exc.rolled_back.extend(files.undo_all(executor))
+            raise
+        if files and not module.check_mode:
+            _boot.daemon_reload(module, files)
+            _boot.prune()
+    result = {"changed": bool(actions or files), "actions": actions + files.lines(), "backend": backend.name,
+              "rules": after[backend.name], "changed_runtime": bool(actions),
+              "changed_persistent": bool(files), "persisted": [a.args["path"] for a in files]}
     if module._diff:
+        if persist:
+            before, after = dict(before, files=files_before), dict(after, files=_persist.texts_after(files))
         result["diff"] = DiffTracker(before, after).diff("%s %s" % (kind, name))
     return result

@@ -71,7 +71,7 @@ def run_module(monkeypatch, capsys):
 
 def test_check_mode_plans_everything_and_writes_nothing(run_module):
     fake = FakeNetlink(check_mode=True)
-    result = run_module({"name": "br0", "addresses": ["192.168.100.1/24"], "_ansible_check_mode": True,
+    result = run_module({"name": "br0", "persist": False, "addresses": ["192.168.100.1/24"], "_ansible_check_mode": True,
                          "_ansible_diff": True}, fake)
     assert result["changed"] is True
     assert result["actions"] == ["create bridge br0", "add address 192.168.100.1/24 to br0", "set br0 up"]
@@ -81,11 +81,11 @@ def test_check_mode_plans_everything_and_writes_nothing(run_module):
 
 def test_apply_then_report_read_back(run_module):
     fake = FakeNetlink(check_mode=False)
-    result = run_module({"name": "br0", "addresses": ["192.168.100.1/24"]}, fake)
+    result = run_module({"name": "br0", "persist": False, "addresses": ["192.168.100.1/24"]}, fake)
     assert result["changed"] is True
     assert [w[0] for w in fake.writes] == ["link_add", "addr_add", "link_set"]
     assert result["bridge"]["up"] is True and result["bridge"]["addresses"] == ["192.168.100.1/24"]
-    again = run_module({"name": "br0", "addresses": ["192.168.100.1/24"]}, fake)
+    again = run_module({"name": "br0", "persist": False, "addresses": ["192.168.100.1/24"]}, fake)
     assert again["changed"] is False and again["actions"] == []
 
 

@@ -1,0 +1,44 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, hypervisor.networking contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment(object):
+    """Persistence of links (bridges, TAPs) through the host's network manager."""
+
+    DOCUMENTATION = r"""
+options:
+  persist:
+    description:
+      - Also write the change into the configuration of the host's network manager, so that it
+        survives a reboot and the manager's own tools (C(ifquery), C(ifup), C(ifdown);
+        C(networkctl)) agree with what runs.
+      - The runtime facet and the persistent facet are planned and reported separately
+        (RV(changed_runtime), RV(changed_persistent)); files are written after the runtime change
+        succeeded, atomically, and a failure undoes the runtime change too.
+      - Every file starts with a header naming this collection; a file at one of our paths without
+        it is refused, never written over. O(state=absent) removes our files only.
+      - V(false) changes the running system only (and leaves files of earlier runs alone).
+    type: bool
+    default: true
+  renderer:
+    description:
+      - Which network manager carries the persisted configuration.
+      - V(ifupdown) - a file per interface in C(/etc/network/interfaces.d/) (C(hypervisor-networking-1-<bridge>),
+        C(hypervisor-networking-2-<tap>)); bridges use bridge-utils' C(bridge_*) keywords (package
+        C(bridge-utils)); TAPs are made by C(ip tuntap) in C(pre-up), as ifupdown has no TAP method.
+        C(/etc/network/interfaces) must source that directory (Debian's default does).
+      - V(networkd) - C(.netdev) and C(.network) files in C(/etc/systemd/network/) (prefix
+        C(10-hypervisor-networking-) for bridges and their ports, C(20-hypervisor-networking-tap-) for
+        TAPs); carrier-less bridges and TAPs are configured anyway (C(ConfigureWithoutCarrier)), and a
+        running networkd is told with C(networkctl reload).
+      - V(networkmanager) is refused in this release (set O(persist=false) on NetworkManager hosts).
+      - V(auto) picks NetworkManager when it runs (and so refuses), else systemd-networkd when it is
+        enabled and ifupdown configures nothing but C(lo), else ifupdown when installed; it fails,
+        naming both, when ifupdown and networkd both configure interfaces.
+    type: str
+    choices: [auto, ifupdown, networkd, networkmanager]
+    default: auto
+"""

@@ -1,0 +1,457 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, hypervisor.networking contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Persistent facet of links, private to this collection: the host's own network manager
+(ifupdown or systemd-networkd) carries bridges and TAPs across a reboot, from files this
+collection writes and alone removes.
+
+Every file starts with HEADER; a file without it is someone else's and is never written
+over or removed. Files are planned as a Plan of file_write/file_remove actions (with their
+undo), applied after the runtime change succeeded.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+import os
+import re
+import tempfile
+
+from ansible_collections.hypervisor.networking.plugins.module_utils._errors import StateError, ValidationError
+from ansible_collections.hypervisor.networking.plugins.module_utils._plan import Plan
+
+HEADER = "# Managed by the hypervisor.networking collection"
+RENDERERS = ("auto", "ifupdown", "networkd", "networkmanager")
+
+IFUPDOWN_MAIN = "/etc/network/interfaces"
+IFUPDOWN_DIR = "/etc/network/interfaces.d"
+IFUPDOWN_BRIDGE_HOOK = "/etc/network/if-pre-up.d/bridge"  # bridge-utils: bridge_ports & co
+IFUPDOWN_TAP_HOOK = "/etc/network/if-up.d/hypervisor-networking"
+NETWORKD_DIR = "/etc/systemd/network"
+
+# names that go into file names and manager syntax: what set names and bridges accept
+_PERSIST_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
+_IFACE_RE = re.compile(r"^\s*iface\s+(\S+)\s")
+_SOURCE_RE = re.compile(r"^\s*(source|source-directory)\s+(\S+)")
+
+
+def header(owner, what):
+    """First lines of a file we write: who owns it, what it describes, how it goes away."""
+    return ("%s (%s: %s).\n# Its next run rewrites this file; state=absent removes it.\n" % (HEADER, owner, what))
+
+
+def is_ours(text):
+    """A file we wrote (None: no file); a script has its #! line first."""
+    return text is not None and any(HEADER in line for line in text.splitlines()[:2])
+
+
+def read_text(path):
+    """File text, or None when it does not exist."""
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except (IOError, OSError):
+        return None
+
+
+def persist_name(option, value):
+    """An interface name that can go into a file name and the managers' syntax as it is."""
+    if not _PERSIST_NAME_RE.match(value or ""):
+        raise ValidationError(option, value, "a persisted interface name is 1-15 letters, digits, '-', '_' or '.' "
+                                             "(set persist=false to keep other names at runtime only)")
+    return value
+
+
+# ---- which manager ------------------------------------------------------------------
+
+def _systemd_enabled(unit):
+    """The unit is enabled (a wants/ symlink under /etc/systemd/system)."""
+    return bool(glob.glob("/etc/systemd/system/*.wants/%s" % unit))
+
+
+def ifupdown_interfaces(path=IFUPDOWN_MAIN, _seen=None):
+    """{iface: file} of the stanzas in /etc/network/interfaces and what it sources."""
+    seen = _seen if _seen is not None else set()
+    found = {}
+    if path in seen:
+        return found
+    seen.add(path)
+    for line in (read_text(path) or "").splitlines():
+        match = _IFACE_RE.match(line)
+        if match:
+            found.setdefault(match.group(1), path)
+            continue
+        match = _SOURCE_RE.match(line)
+        if match:
+            where = match.group(2)
+            if not os.path.isabs(where):
+                where = os.path.join(os.path.dirname(path), where)
+            if match.group(1) == "source-directory":
+                where = os.path.join(where, "*")
+            for sub in sorted(glob.glob(where)):
+                if os.path.isfile(sub):
+                    found.update((k, v) for k, v in ifupdown_interfaces(sub, seen).items() if k not in found)
+    return found
+
+
+def detect(requested):
+    """'ifupdown' or 'networkd' for ``renderer`` (auto: the manager that manages this host)."""
+    if requested == "networkmanager" or (requested == "auto" and os.path.isdir("/run/NetworkManager")):
+        raise ValidationError("renderer", requested if requested != "auto" else "auto (NetworkManager runs here)",
+                              "NetworkManager is not supported by this release: persist with ifupdown or "
+                              "systemd-networkd, or set persist=false")
+    if requested != "auto":
+        return requested
+    networkd = _systemd_enabled("systemd-networkd.service") or os.path.exists("/run/systemd/netif/state")
+    ifupdown = os.path.exists("/sbin/ifup") and os.path.exists(IFUPDOWN_MAIN)
+    ifupdown_used = ifupdown and any(i != "lo" and not is_ours(read_text(p))
+                                     for i, p in ifupdown_interfaces().items())
+    if networkd and not ifupdown_used:
+        return "networkd"
+    if ifupdown and not networkd:
+        return "ifupdown"
+    if networkd and ifupdown_used:
+        raise StateError("renderer=auto: both ifupdown (%s) and systemd-networkd configure interfaces here; "
+                         "set renderer to the one that should carry the bridge" % IFUPDOWN_MAIN)
+    raise StateError("renderer=auto: neither ifupdown nor systemd-networkd manages this host (NetworkManager, "
+                     "netplan without networkd and others are not supported); set renderer or persist=false")
+
+
+def check_renderer(renderer):
+    """Refuse a manager that cannot carry our files, before any change."""
+    if renderer == "ifupdown":
+        if not os.path.exists("/sbin/ifup"):
+            raise StateError("renderer=ifupdown: ifupdown is not installed (/sbin/ifup)")
+        if not _ifupdown_reads(bridge_paths("ifupdown", "br0")[0]):
+            raise StateError("renderer=ifupdown: %s does not read %s (add 'source %s/*')"
+                             % (IFUPDOWN_MAIN, IFUPDOWN_DIR, IFUPDOWN_DIR))
+        if not os.path.exists(IFUPDOWN_BRIDGE_HOOK):
+            raise StateError("renderer=ifupdown: bridges need the bridge-utils package (%s is missing)"
+                             % IFUPDOWN_BRIDGE_HOOK)
+    elif renderer == "networkd" and not os.path.isdir(NETWORKD_DIR):
+        raise StateError("renderer=networkd: %s does not exist (is systemd-networkd installed?)" % NETWORKD_DIR)
+
+
+def _ifupdown_reads(path):
+    """/etc/network/interfaces sources a file at ``path`` (source glob or source-directory)."""
+    for line in (read_text(IFUPDOWN_MAIN) or "").splitlines():
+        match = _SOURCE_RE.match(line)
+        if not match:
+            continue
+        where = match.group(2)
+        if not os.path.isabs(where):
+            where = os.path.join(os.path.dirname(IFUPDOWN_MAIN), where)
+        if match.group(1) == "source-directory":
+            if os.path.normpath(where) == os.path.dirname(path):
+                return True
+        elif fnmatch.fnmatchcase(path, where):
+            return True
+    return False
+
+
+# ---- file names ---------------------------------------------------------------------
+
+def _file_key(name):
+    # source-directory reads run-parts names only: letters, digits, '-' and '_'
+    return name.replace(".", "_")
+
+
+def bridge_paths(renderer, name):
+    """Files describing bridge ``name``."""
+    if renderer == "ifupdown":
+        return [os.path.join(IFUPDOWN_DIR, "hypervisor-networking-1-" + _file_key(name))]
+    base = os.path.join(NETWORKD_DIR, "10-hypervisor-networking-" + name)
+    return [base + ".netdev", base + ".network"]
+
+
+def port_paths(renderer, name):
+    """networkd: a declared port's own .network (ifupdown lists ports in the bridge)."""
+    if renderer == "ifupdown":
+        return []
+    return [os.path.join(NETWORKD_DIR, "10-hypervisor-networking-port-%s.network" % name)]
+
+
+def tap_paths(renderer, name):
+    """Files describing TAP ``name``."""
+    if renderer == "ifupdown":
+        return [os.path.join(IFUPDOWN_DIR, "hypervisor-networking-2-" + _file_key(name))]
+    base = os.path.join(NETWORKD_DIR, "20-hypervisor-networking-tap-" + name)
+    return [base + ".netdev", base + ".network"]
+
+
+def our_tap_names(renderer):
+    """Names of the TAPs we persisted (from our files' headers)."""
+    pattern = tap_paths(renderer, "*")[0]
+    names = []
+    for path in sorted(glob.glob(pattern)):
+        text = read_text(path)
+        match = re.search(r"^# tap (\S+)$", text or "", re.M) if is_ours(text) else None
+        if match:
+            names.append(match.group(1))
+    return names
+
+
+# ---- renderers ----------------------------------------------------------------------
+
+def _yes(flag):
+    return "yes" if flag else "no"
+
+
+def bridge_files(renderer, view, ports=(), routes=()):
+    """{path: text} persisting bridge ``view`` (name, addresses, mac, mtu, stp,
+    forward_delay, vlan_filtering), its declared ``ports`` and ``routes`` (each dst, gateway,
+    metric: the routes a migration moved onto it)."""
+    name = view["name"]
+    head = header("linux_bridge", "bridge %s" % name) + "# bridge %s\n" % name
+    v4 = [a for a in view.get("addresses", []) if ":" not in a]
+    v6 = [a for a in view.get("addresses", []) if ":" in a]
+    if renderer == "ifupdown":
+        lines = ["auto %s" % name, "iface %s inet %s" % (name, "static" if v4 else "manual"),
+                 "    bridge_ports %s" % (" ".join(ports) or "none")]
+        lines.append("    bridge_stp %s" % ("on" if view.get("stp") else "off"))
+        lines.append("    bridge_fd %d" % (view.get("forward_delay") or 0))
+        lines.append("    bridge_maxwait 0")
+        if view.get("vlan_filtering"):
+            lines.append("    bridge_vlan_aware yes")
+        if view.get("mac"):
+            lines.append("    bridge_hw %s" % view["mac"])
+        if view.get("mtu_declared"):
+            lines.append("    mtu %d" % view["mtu_declared"])
+        if v4:
+            lines.append("    address %s" % v4[0])
+            lines.extend(_ifupdown_routes(routes, inet6=False))
+        for extra in v4[1:]:
+            lines.extend(["", "iface %s inet static" % name, "    address %s" % extra])
+        for num, addr in enumerate(v6):
+            lines.extend(["", "iface %s inet6 static" % name, "    address %s" % addr])
+            if num == 0:
+                lines.extend(_ifupdown_routes(routes, inet6=True))
+        return {bridge_paths(renderer, name)[0]: head + "\n".join(lines) + "\n"}
+    netdev = ["[NetDev]", "Name=%s" % name, "Kind=bridge"]
+    if view.get("mac"):
+        netdev.append("MACAddress=%s" % view["mac"])
+    if view.get("mtu_declared"):
+        netdev.append("MTUBytes=%d" % view["mtu_declared"])
+    netdev += ["", "[Bridge]", "STP=%s" % _yes(view.get("stp")),
+               "ForwardDelaySec=%d" % (view.get("forward_delay") or 0)]
+    if view.get("vlan_filtering"):
+        netdev.append("VLANFiltering=yes")
+    network = ["[Match]", "Name=%s" % name, "", "[Link]", "RequiredForOnline=no", "", "[Network]"]
+    network += ["Address=%s" % a for a in view.get("addresses", [])]
+    # a bridge whose ports have no carrier yet (TAPs without a guest) still gets its addresses
+    network += ["ConfigureWithoutCarrier=yes", "IgnoreCarrierLoss=yes", "IPv6AcceptRA=no",
+                "LinkLocalAddressing=ipv6"]
+    for route in routes:
+        network += ["", "[Route]", "Destination=%s" % route["dst"]]
+        if route.get("gateway"):
+            network.append("Gateway=%s" % route["gateway"])
+        if route.get("metric"):
+            network.append("Metric=%d" % route["metric"])
+    netdev_path, network_path = bridge_paths(renderer, name)
+    files = {netdev_path: head + "\n".join(netdev) + "\n", network_path: head + "\n".join(network) + "\n"}
+    for port in ports:
+        files[port_paths(renderer, port)[0]] = (
+            header("linux_bridge", "port %s of bridge %s" % (port, name)) + "# port %s\n" % port
+            + "[Match]\nName=%s\n\n[Link]\nRequiredForOnline=no\n\n[Network]\nBridge=%s\n"
+            "ConfigureWithoutCarrier=yes\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n" % (port, name))
+    return files
+
+
+def _ifupdown_routes(routes, inet6):
+    lines = []
+    for route in routes:
+        if (":" in route["dst"]) != inet6 or not route.get("gateway"):
+            continue
+        metric = " metric %d" % route["metric"] if route.get("metric") else ""
+        if route["dst"] in ("0.0.0.0/0", "::/0"):
+            lines.append("    gateway %s" % route["gateway"])
+        else:
+            lines.append("    up ip %sroute replace %s via %s%s dev $IFACE"
+                         % ("-6 " if inet6 else "", route["dst"], route["gateway"], metric))
+    return lines
+
+
+def tap_files(renderer, tap):
+    """{path: text} persisting one TAP view (name, owner, group, bridge, mac, mtu, up,
+    multi_queue, vnet_hdr). Owner and group are written as numeric ids."""
+    name = tap["name"]
+    head = header("tap_iface", "TAP %s" % name) + "# tap %s\n" % name
+    if renderer == "ifupdown":
+        # ifupdown has no TAP method: the device is made by ip tuntap in pre-up
+        create = ["ip", "tuntap", "add", "dev", name, "mode", "tap"]
+        if tap.get("owner") is not None:
+            create += ["user", str(tap["owner"])]
+        if tap.get("group") is not None:
+            create += ["group", str(tap["group"])]
+        if tap.get("multi_queue"):
+            create.append("multi_queue")
+        if tap.get("vnet_hdr"):
+            create.append("vnet_hdr")
+        lines = ["%s %s" % ("auto" if tap.get("up", True) else "allow-hypervisor-networking", name),
+                 "iface %s inet manual" % name,
+                 "    pre-up %s" % " ".join(create),
+                 "    pre-up ip link set dev %s address %s" % (name, tap["mac"])]
+        if tap.get("mtu"):
+            lines.append("    pre-up ip link set dev %s mtu %d" % (name, tap["mtu"]))
+        if tap.get("bridge"):
+            lines.append("    up ip link set dev %s master %s" % (name, tap["bridge"]))
+        lines += ["    up ip link set dev %s up" % name, "    post-down ip link del dev %s" % name]
+        if tap.get("bridge"):
+            lines.insert(0, "# on bridge %s" % tap["bridge"])
+        return {tap_paths(renderer, name)[0]: head + "\n".join(lines) + "\n"}
+    netdev = ["[NetDev]", "Name=%s" % name, "Kind=tap", "MACAddress=%s" % tap["mac"]]
+    if tap.get("mtu"):
+        netdev.append("MTUBytes=%d" % tap["mtu"])
+    netdev += ["", "[Tap]"]
+    if tap.get("owner") is not None:
+        netdev.append("User=%d" % tap["owner"])
+    if tap.get("group") is not None:
+        netdev.append("Group=%d" % tap["group"])
+    netdev += ["MultiQueue=%s" % _yes(tap.get("multi_queue")), "VNetHeader=%s" % _yes(tap.get("vnet_hdr"))]
+    # a TAP has no carrier until a guest opens it: configure it (enslave it) regardless
+    network = ["[Match]", "Name=%s" % name, "", "[Link]", "RequiredForOnline=no"]
+    if not tap.get("up", True):
+        network.append("ActivationPolicy=down")
+    network += ["", "[Network]", "ConfigureWithoutCarrier=yes", "LinkLocalAddressing=no", "IPv6AcceptRA=no"]
+    if tap.get("bridge"):
+        network.append("Bridge=%s" % tap["bridge"])
+    netdev_path, network_path = tap_paths(renderer, name)
+    return {netdev_path: head + "\n".join(netdev) + "\n", network_path: head + "\n".join(network) + "\n"}
+
+
+# ifdown/ifup of a bridge (bridge-utils deletes and re-creates it) releases its TAPs; this
+# hook puts the TAPs our files place on that bridge back. Fixed text: no value of ours in it.
+TAP_HOOK = "#!/bin/sh\n" + header("tap_iface", "re-enslave persisted TAPs when their bridge comes up") + r"""
+[ "$MODE" = start ] || exit 0
+for f in /etc/network/interfaces.d/hypervisor-networking-2-*; do
+    [ -f "$f" ] || continue
+    tap=$(sed -n 's/^# tap \([A-Za-z0-9_.-]*\)$/\1/p' "$f")
+    bridge=$(sed -n 's/^# on bridge \([A-Za-z0-9_.-]*\)$/\1/p' "$f")
+    if [ -n "$tap" ] && [ "$bridge" = "$IFACE" ] && [ -e "/sys/class/net/$tap" ]; then
+        ip link set dev "$tap" master "$bridge" && ip link set dev "$tap" up
+    fi
+done
+exit 0
+"""
+
+
+# ---- planning files -------------------------------------------------------------------
+
+def plan_files(want, label, modes=None, ours=()):
+    """{path: text or None (remove)} -> Plan of writes and removals of our files.
+    A file that exists without our header is someone else's: refused, before any change
+    (files under the directories ``ours`` are ours by their place)."""
+    plan = Plan()
+    for path in sorted(want):
+        text, current = want[path], read_text(path)
+        if current is not None and not is_ours(current) and not any(path.startswith(d + "/") for d in ours):
+            raise StateError("%s exists and was not written by hypervisor.networking; move it away or set "
+                             "persist=false" % path)
+        if text == current:
+            continue
+        mode = (modes or {}).get(path, 0o644)
+        if text is None:
+            plan.add("remove %s (persistent: %s)" % (path, label), "file_remove", {"path": path},
+                     undo=("file_write", {"path": path, "content": current, "mode": mode}))
+        else:
+            undo = ("file_remove", {"path": path}) if current is None else (
+                "file_write", {"path": path, "content": current, "mode": mode})
+            plan.add("%s %s (persistent: %s)" % ("write" if current is None else "update", path, label),
+                     "file_write", {"path": path, "content": text, "mode": mode}, undo=undo)
+    return plan
+
+
+class FileExecutor(object):
+    """Executor for file plans: atomic writes (temp file in the same directory, rename)."""
+
+    def __init__(self, module):
+        self.module = module
+
+    def file_write(self, path, content, mode=0o644):
+        """Write ``content`` to ``path`` atomically with ``mode``."""
+        directory = os.path.dirname(path)
+        if not os.path.isdir(directory):
+            os.makedirs(directory, mode=0o755)
+        fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=directory)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(content)
+            os.chmod(tmp, mode)
+            self.module.atomic_move(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    @staticmethod
+    def file_remove(path):
+        """Remove a file (or symlink) of ours."""
+        if os.path.lexists(path):
+            os.unlink(path)
+
+    @staticmethod
+    def symlink(path, target):
+        """Make ``path`` a symlink to ``target`` (a unit's wants/ link)."""
+        if not os.path.isdir(os.path.dirname(path)):
+            os.makedirs(os.path.dirname(path), mode=0o755)
+        os.symlink(target, path)
+
+
+def _route_dst(route):
+    if route["dst"] != "default":
+        return route["dst"]
+    return "::/0" if route.get("family") == 10 else "0.0.0.0/0"  # AF_INET6
+
+
+def bridge_want(renderer, name, view, ports, routes):
+    """{path: text or None} for bridge ``name``: its files (``view`` None: none), and the
+    networkd port files of ours naming this bridge that ``ports`` no longer lists."""
+    want = dict((path, None) for path in bridge_paths(renderer, name))
+    if renderer == "networkd":
+        for path in glob.glob(port_paths(renderer, "*")[0]):
+            text = read_text(path)
+            if is_ours(text) and re.search(r"^# Managed by .*: port \S+ of bridge %s\)\.$" % re.escape(name), text, re.M):
+                want[path] = None
+    if view is not None:
+        moved = [dict(r, dst=_route_dst(r)) for r in routes if r.get("table") in (None, 254)]
+        want.update(bridge_files(renderer, view, ports, moved))
+    return want
+
+
+def tap_want(renderer, taps, gone):
+    """{path: text or None} for TAP views ``taps`` (written) and names ``gone`` (removed);
+    with ifupdown, the hook that re-enslaves TAPs after an ifdown/ifup of their bridge
+    is there exactly while a TAP file of ours names a bridge."""
+    want = {}
+    for name in gone:
+        want.update((path, None) for path in tap_paths(renderer, name))
+    for tap in taps:
+        want.update(tap_files(renderer, tap))
+    if renderer == "ifupdown":
+        kept = [n for n in our_tap_names(renderer) if n not in gone and n not in [t["name"] for t in taps]]
+        bridged = any(t.get("bridge") for t in taps) or any(
+            "\n# on bridge " in (read_text(tap_paths(renderer, n)[0]) or "") for n in kept)
+        want[IFUPDOWN_TAP_HOOK] = TAP_HOOK if bridged else None
+    return want
+
+
+def texts_before(plan):
+    """{path: text before} of a file plan (for diff): None where the file did not exist."""
+    return dict((a.args["path"], read_text(a.args["path"])) for a in plan)
+
+
+def texts_after(plan):
+    """{path: text after} of a file plan (for diff): None where the file goes."""
+    return dict((a.args["path"], a.args.get("content")) for a in plan)
+
+
+def networkd_reload(module):
+    """Let a running systemd-networkd read the files we changed (it manages the links it
+    matches from then on; what it applies is what the runtime facet already made)."""
+    networkctl = module.get_bin_path("networkctl")
+    if networkctl is None or not os.path.exists("/run/systemd/netif/state"):
+        return
+    rc, _out, err = module.run_command([networkctl, "reload"])
+    if rc != 0:
+        module.warn("networkctl reload failed (%s): systemd-networkd reads the new files at its next start"
+                    % err.strip())

@@ -1,0 +1,125 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, hypervisor.networking contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Persisted link files: what each manager gets, ownership of files, detection inputs."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ansible_collections.hypervisor.networking.plugins.module_utils import _persist
+from ansible_collections.hypervisor.networking.plugins.module_utils._errors import StateError, ValidationError
+
+BRIDGE = {"name": "br0", "addresses": ["192.168.100.1/24", "fd00:100::1/64"], "mac": "02:11:22:33:44:55",
+          "stp": False, "forward_delay": 0, "vlan_filtering": False, "mtu_declared": None}
+TAP = {"name": "vm1-tap", "owner": 1500, "group": None, "bridge": "br0", "mac": "fe:00:00:00:00:01",
+       "mtu": None, "up": True, "multi_queue": True, "vnet_hdr": True}
+
+
+def body(text):
+    """The file without its header lines."""
+    return [line for line in text.splitlines() if not line.startswith("#")]
+
+
+def test_ifupdown_bridge_stanzas():
+    (path, text), = _persist.bridge_files("ifupdown", BRIDGE).items()
+    assert path == "/etc/network/interfaces.d/hypervisor-networking-1-br0"
+    assert _persist.is_ours(text)
+    assert body(text) == [
+        "auto br0", "iface br0 inet static", "    bridge_ports none", "    bridge_stp off", "    bridge_fd 0",
+        "    bridge_maxwait 0", "    bridge_hw 02:11:22:33:44:55", "    address 192.168.100.1/24", "",
+        "iface br0 inet6 static", "    address fd00:100::1/64"]
+
+
+def test_ifupdown_migrated_bridge_carries_the_nic_and_its_routes():
+    view = dict(BRIDGE, addresses=["10.0.0.5/24"])
+    routes = [{"dst": "0.0.0.0/0", "gateway": "10.0.0.1", "metric": None},
+              {"dst": "10.9.0.0/16", "gateway": "10.0.0.254", "metric": 20}]
+    text = list(_persist.bridge_files("ifupdown", view, ["eth0"], routes).values())[0]
+    assert "    bridge_ports eth0" in text and "    gateway 10.0.0.1" in text
+    assert "    up ip route replace 10.9.0.0/16 via 10.0.0.254 metric 20 dev $IFACE" in text
+
+
+def test_networkd_bridge_and_port_files():
+    files = _persist.bridge_files("networkd", BRIDGE, ["eth0"], [{"dst": "0.0.0.0/0", "gateway": "10.0.0.1"}])
+    netdev = body(files["/etc/systemd/network/10-hypervisor-networking-br0.netdev"])
+    network = body(files["/etc/systemd/network/10-hypervisor-networking-br0.network"])
+    port = body(files["/etc/systemd/network/10-hypervisor-networking-port-eth0.network"])
+    assert netdev[:4] == ["[NetDev]", "Name=br0", "Kind=bridge", "MACAddress=02:11:22:33:44:55"]
+    assert "STP=no" in netdev and "ForwardDelaySec=0" in netdev
+    # carrier-less bridges keep their addresses; wait-online does not wait for them
+    for line in ("Address=192.168.100.1/24", "Address=fd00:100::1/64", "ConfigureWithoutCarrier=yes",
+                 "RequiredForOnline=no", "Gateway=10.0.0.1", "Destination=0.0.0.0/0"):
+        assert line in network
+    assert "Bridge=br0" in port and "Name=eth0" in port
+
+
+def test_tap_files_for_both_managers():
+    (path, text), = _persist.tap_files("ifupdown", TAP).items()
+    assert path == "/etc/network/interfaces.d/hypervisor-networking-2-vm1-tap"
+    assert "    pre-up ip tuntap add dev vm1-tap mode tap user 1500 multi_queue vnet_hdr" in text
+    assert "    up ip link set dev vm1-tap master br0" in text and "# on bridge br0" in text
+    assert "# tap vm1-tap" in text
+    files = _persist.tap_files("networkd", TAP)
+    netdev = body(files["/etc/systemd/network/20-hypervisor-networking-tap-vm1-tap.netdev"])
+    network = body(files["/etc/systemd/network/20-hypervisor-networking-tap-vm1-tap.network"])
+    assert ["[Tap]", "User=1500", "MultiQueue=yes", "VNetHeader=yes"] == netdev[netdev.index("[Tap]"):]
+    assert "Bridge=br0" in network and "ConfigureWithoutCarrier=yes" in network
+    down = _persist.tap_files("networkd", dict(TAP, up=False))
+    assert "ActivationPolicy=down" in list(down.values())[1]
+
+
+def test_persisted_names_are_plain():
+    assert _persist.persist_name("name", "br-guests.1") == "br-guests.1"
+    with pytest.raises(ValidationError, match="name='br\\$x'"):
+        _persist.persist_name("name", "br$x")
+    # ifupdown's source-directory reads run-parts names only
+    assert _persist.bridge_paths("ifupdown", "br.1") == ["/etc/network/interfaces.d/hypervisor-networking-1-br_1"]
+
+
+def test_plan_files_writes_ours_and_refuses_theirs(tmp_path):
+    ours, theirs, gone = tmp_path / "ours", tmp_path / "theirs", tmp_path / "gone"
+    ours.write_text(_persist.header("t", "x") + "old\n")
+    theirs.write_text("auto eth0\n")
+    plan = _persist.plan_files({str(ours): _persist.header("t", "x") + "new\n", str(gone): None}, "label")
+    assert plan.lines() == ["update %s (persistent: label)" % ours]
+    with pytest.raises(StateError, match="not written by hypervisor.networking"):
+        _persist.plan_files({str(theirs): "x"}, "label")
+    assert str(theirs) in _persist.plan_files({str(theirs): "x"}, "label", ours=(str(tmp_path),)).lines()[0]
+
+
+class FakeModule(object):
+    @staticmethod
+    def atomic_move(src, dest):
+        os.rename(src, dest)
+
+
+def test_file_plan_applies_and_undoes(tmp_path):
+    path = tmp_path / "sub" / "f"
+    plan = _persist.plan_files({str(path): "# Managed by the hypervisor.networking collection\n"}, "l",
+                               modes={str(path): 0o755})
+    executor = _persist.FileExecutor(FakeModule())
+    plan.apply(executor)
+    assert oct(path.stat().st_mode & 0o777) == "0o755"
+    plan.undo_all(executor)
+    assert not path.exists()
+
+
+def test_ifupdown_interfaces_follows_sources(tmp_path, monkeypatch):
+    main, sub = tmp_path / "interfaces", tmp_path / "interfaces.d"
+    sub.mkdir()
+    main.write_text("auto lo\niface lo inet loopback\nsource %s/*\n" % sub)
+    (sub / "eth0").write_text("allow-hotplug eth0\niface eth0 inet dhcp\n")
+    assert _persist.ifupdown_interfaces(str(main)) == {"lo": str(main), "eth0": str(sub / "eth0")}
+    monkeypatch.setattr(_persist, "IFUPDOWN_MAIN", str(main))
+    monkeypatch.setattr(_persist, "IFUPDOWN_DIR", str(sub))
+    assert _persist._ifupdown_reads(str(sub / "hypervisor-networking-1-br0"))
+    main.write_text("auto lo\niface lo inet loopback\n")
+    assert not _persist._ifupdown_reads(str(sub / "hypervisor-networking-1-br0"))
+
+
+def test_networkmanager_is_refused_by_name():
+    with pytest.raises(ValidationError, match="renderer='networkmanager': NetworkManager is not supported"):
+        _persist.detect("networkmanager")
