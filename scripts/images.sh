@@ -7,7 +7,7 @@
 #   bookworm-peers-rN       systemd as PID 1 with the real peers: docker.io (20.10) and
 #                           libvirt-daemon-system (9.0), both disabled: a scenario starts
 #                           them before or after this collection's run
-#   <suite>-boot-rN         the qemu image with systemd as PID 1, ifupdown (+ bridge-utils)
+#   <suite>-boot-rN         the qemu image with systemd as PID 1 and udev (networkd waits for it), ifupdown (+ bridge-utils)
 #                           and systemd-networkd (either enabled by a scenario), and on
 #                           bookworm docker.io enabled: a reboot is a container restart
 # An image that exists is reused; bump IMAGE_REV / QEMU_REV when the package lists
@@ -81,9 +81,9 @@ PEERS_STEPS='RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get in
  && systemctl disable docker.service docker.socket containerd.service libvirtd.service libvirtd.socket \
       libvirtd-ro.socket libvirtd-admin.socket virtlogd.socket virtlockd.socket >/dev/null 2>&1 \
  && systemctl mask getty@tty1.service console-getty.service systemd-logind.service >/dev/null 2>&1; true'
-BOOT_REV=1
+BOOT_REV=2
 BOOT_STEPS='RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      systemd systemd-sysv dbus ifupdown bridge-utils $BOOT_EXTRA >/dev/null \
+      systemd systemd-sysv dbus udev ifupdown bridge-utils $BOOT_EXTRA >/dev/null \
  && systemctl mask getty@tty1.service console-getty.service systemd-logind.service >/dev/null 2>&1; true'
 LEGACY_STEPS='RUN update-alternatives --set iptables /usr/sbin/iptables-legacy \
  && update-alternatives --set ip6tables /usr/sbin/ip6tables-legacy'

@@ -300,7 +300,8 @@ def tap_files(renderer, tap):
         if tap.get("bridge"):
             lines.insert(0, "# on bridge %s" % tap["bridge"])
         return {tap_paths(renderer, name)[0]: head + "\n".join(lines) + "\n"}
-    netdev = ["[NetDev]", "Name=%s" % name, "Kind=tap", "MACAddress=%s" % tap["mac"]]
+    # networkd ignores MACAddress= of a TAP's .netdev: the .network's [Link] sets it
+    netdev = ["[NetDev]", "Name=%s" % name, "Kind=tap"]
     if tap.get("mtu"):
         netdev.append("MTUBytes=%d" % tap["mtu"])
     netdev += ["", "[Tap]"]
@@ -310,7 +311,7 @@ def tap_files(renderer, tap):
         netdev.append("Group=%d" % tap["group"])
     netdev += ["MultiQueue=%s" % _yes(tap.get("multi_queue")), "VNetHeader=%s" % _yes(tap.get("vnet_hdr"))]
     # a TAP has no carrier until a guest opens it: configure it (enslave it) regardless
-    network = ["[Match]", "Name=%s" % name, "", "[Link]", "RequiredForOnline=no"]
+    network = ["[Match]", "Name=%s" % name, "", "[Link]", "MACAddress=%s" % tap["mac"], "RequiredForOnline=no"]
     if not tap.get("up", True):
         network.append("ActivationPolicy=down")
     network += ["", "[Network]", "ConfigureWithoutCarrier=yes", "LinkLocalAddressing=no", "IPv6AcceptRA=no"]
@@ -435,14 +436,20 @@ def tap_want(renderer, taps, gone):
     return want
 
 
+def _shown(path):
+    """A file's text, a symlink as '-> target', None when absent (for diff)."""
+    return "-> " + os.readlink(path) if os.path.islink(path) else read_text(path)
+
+
 def texts_before(plan):
     """{path: text before} of a file plan (for diff): None where the file did not exist."""
-    return dict((a.args["path"], read_text(a.args["path"])) for a in plan)
+    return dict((a.args["path"], _shown(a.args["path"])) for a in plan)
 
 
 def texts_after(plan):
     """{path: text after} of a file plan (for diff): None where the file goes."""
-    return dict((a.args["path"], a.args.get("content")) for a in plan)
+    return dict((a.args["path"], "-> " + a.args["target"] if a.op == "symlink" else a.args.get("content"))
+                for a in plan)
 
 
 def networkd_reload(module):

@@ -34,6 +34,7 @@ def short_id(n=5):
 
 
 PERSISTING = ("linux_bridge", "tap_iface", "masquerade", "iptables_dnat")
+SANDBOX = os.path.join(os.path.dirname(os.path.abspath(__file__)), "etc_sandbox.py")
 
 
 class Namespace(object):
@@ -51,20 +52,25 @@ class Namespace(object):
             raise AssertionError("%s failed (%d): %s%s" % (" ".join(cmd), proc.returncode, proc.stdout, proc.stderr))
         return proc
 
-    def module(self, name, args, check_mode=False, diff=True, pythonpath=None):
+    def module(self, name, args, check_mode=False, diff=True, pythonpath=None, etc=None):
         """Run module ``name`` with ``args``; return its JSON result (``pythonpath``: put
         these directories first, e.g. to hide a library). The namespace tests exercise the
-        runtime facet: persist defaults to false here, as the files would be the host's own
-        (persistence is tested in systemd containers, molecule/reboot)."""
+        runtime facet: persist defaults to false here, as the files would be the host's own;
+        ``etc`` (a test directory) runs the module in a mount namespace of
+        its own where /etc is an overlay writing into the test's directory ``etc`` (the
+        persistent facet, kept from one run to the next; the reboot itself: molecule/reboot)."""
         if name in PERSISTING and "persist" not in args:
             args = dict(args, persist=False)
+        sandbox = []
+        if etc:
+            sandbox = ["unshare", "--mount", "--propagation", "private", sys.executable, SANDBOX, str(etc), "--"]
         payload = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
             json.dump({"ANSIBLE_MODULE_ARGS": payload}, handle)
         try:
             env = dict(os.environ, PYTHONPATH=os.pathsep.join((pythonpath or []) + [self.collections]))
             proc = subprocess.run(
-                ["ip", "netns", "exec", self.name, sys.executable, "-m",
+                ["ip", "netns", "exec", self.name] + sandbox + [sys.executable, "-m",
                  "ansible_collections.hypervisor.networking.plugins.modules.%s" % name, handle.name],
                 capture_output=True, text=True, timeout=120, env=env, check=False)
         finally:

@@ -67,6 +67,7 @@ def test_tap_files_for_both_managers():
     network = body(files["/etc/systemd/network/20-hypervisor-networking-tap-vm1-tap.network"])
     assert ["[Tap]", "User=1500", "MultiQueue=yes", "VNetHeader=yes"] == netdev[netdev.index("[Tap]"):]
     assert "Bridge=br0" in network and "ConfigureWithoutCarrier=yes" in network
+    assert "MACAddress=fe:00:00:00:00:01" in network and not [l for l in netdev if l.startswith("MAC")]
     down = _persist.tap_files("networkd", dict(TAP, up=False))
     assert "ActivationPolicy=down" in list(down.values())[1]
 

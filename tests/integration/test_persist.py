@@ -1,0 +1,131 @@
+# -*- coding: utf-8 -*-
+"""The persistent facet of every module that changes links or rules, run for real in a
+network namespace with /etc as an overlay over the host's (tests/integration/etc_sandbox.py):
+check mode and diff predict the files exactly, a second run changes nothing on either
+facet, absent removes only our files, a file of someone else's is refused before any
+change, and a write that fails undoes the runtime change too. Loading the rendered boot
+files: test_firewall_boot.py; the reboot: molecule/reboot."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+NETWORKD = "/etc/systemd/network/"
+BRIDGE = {"name": "br0", "addresses": ["192.168.100.1/24"], "persist": True, "renderer": "networkd"}
+TAPS = {"taps": [{"name": "vm1-tap", "bridge": "br0"}, {"name": "vm2-tap", "bridge": "br0", "multi_queue": True}],
+        "persist": True, "renderer": "networkd"}
+MASQ = {"name": "lan", "source": "192.168.100.0/24", "out_interface": "up0", "persist": True}
+
+
+def upper(etc, path):
+    """The overlay's copy of /etc/<path> (what the module wrote), or None."""
+    full = os.path.join(str(etc), "upper", os.path.relpath(path, "/etc"))
+    if os.path.islink(full):
+        return "-> " + os.readlink(full)
+    if not os.path.isfile(full):
+        return None
+    with open(full) as handle:
+        return handle.read()
+
+
+def runs(ns, module, args, etc):
+    """check, apply, again, check again: both facets predicted and then stable."""
+    check = ns.module(module, args, check_mode=True, etc=etc)
+    assert check["rc"] == 0 and check["changed"] is True, check
+    assert all(upper(etc, p) is None for p in check["persisted"]), "check mode wrote a file"
+    applied = ns.module(module, args, etc=etc)
+    assert applied["rc"] == 0, applied
+    for key in ("actions", "persisted", "changed_runtime", "changed_persistent"):
+        assert check[key] == applied[key], (key, check[key], applied[key])
+    # the diff predicted the files' text exactly
+    assert check["diff"]["after"]["files"] == applied["diff"]["after"]["files"]
+    for path, text in applied["diff"]["after"]["files"].items():
+        assert upper(etc, path) == text or (text is None and upper(etc, path) is None), path
+    again = ns.module(module, args, etc=etc)
+    assert again["rc"] == 0 and again["changed"] is False and again["persisted"] == [], again
+    assert ns.module(module, args, check_mode=True, etc=etc)["changed"] is False
+    return applied
+
+
+def test_bridge_and_taps_persist_in_networkd_files(netns, tmp_path):
+    etc = tmp_path / "etc"
+    res = runs(netns, "linux_bridge", BRIDGE, etc)
+    assert res["changed_runtime"] and res["changed_persistent"] and res["renderer"] == "networkd"
+    assert sorted(res["persisted"]) == [NETWORKD + "10-hypervisor-networking-br0.netdev",
+                                        NETWORKD + "10-hypervisor-networking-br0.network"]
+    network = upper(etc, NETWORKD + "10-hypervisor-networking-br0.network")
+    assert "Address=192.168.100.1/24" in network and "ConfigureWithoutCarrier=yes" in network
+    mac = json.loads(netns.run("ip", "-j", "link", "show", "br0").stdout)[0]["address"]
+    assert "MACAddress=%s" % mac in upper(etc, NETWORKD + "10-hypervisor-networking-br0.netdev")
+    res = runs(netns, "tap_iface", TAPS, etc)
+    assert len(res["persisted"]) == 4
+    tap = json.loads(netns.run("ip", "-j", "link", "show", "vm2-tap").stdout)[0]
+    network = upper(etc, NETWORKD + "20-hypervisor-networking-tap-vm2-tap.network")
+    assert "Bridge=br0" in network and "MACAddress=%s" % tap["address"] in network
+    assert "MultiQueue=yes" in upper(etc, NETWORKD + "20-hypervisor-networking-tap-vm2-tap.netdev")
+    # purge: the TAP and its files go; the listed one stays
+    res = netns.module("tap_iface", dict(TAPS, taps=TAPS["taps"][:1], purge=True), etc=etc)
+    assert res["purged"] == ["vm2-tap"] and upper(etc, NETWORKD + "20-hypervisor-networking-tap-vm2-tap.netdev") \
+        is None and upper(etc, NETWORKD + "20-hypervisor-networking-tap-vm1-tap.netdev") is not None
+    # absent: only our files go, a file of the host's stays
+    (etc / "upper" / "systemd" / "network" / "50-host.network").write_text("[Match]\nName=eth0\n")
+    res = netns.module("linux_bridge", dict(BRIDGE, state="absent"), etc=etc)
+    assert res["changed_persistent"] and upper(etc, NETWORKD + "10-hypervisor-networking-br0.network") is None
+    assert upper(etc, NETWORKD + "50-host.network") == "[Match]\nName=eth0\n"
+
+
+def test_foreign_file_is_refused_before_any_change(netns, tmp_path):
+    etc = tmp_path / "etc"
+    theirs = etc / "upper" / "systemd" / "network"
+    theirs.mkdir(parents=True)
+    (theirs / "10-hypervisor-networking-br0.network").write_text("[Match]\nName=br0\n")
+    res = netns.module("linux_bridge", BRIDGE, etc=etc)
+    assert res["rc"] != 0 and "not written by hypervisor.networking" in res["msg"], res
+    assert netns.run("ip", "link", "show", "br0", check=False).returncode != 0
+
+
+def test_failed_write_undoes_the_runtime_change(netns, tmp_path):
+    etc = tmp_path / "etc"
+    # a directory where our .network file goes: the write fails after the bridge was made
+    (etc / "upper" / "systemd" / "network" / "10-hypervisor-networking-br0.network" / "x").mkdir(parents=True)
+    res = netns.module("linux_bridge", BRIDGE, etc=etc)
+    assert res["rc"] != 0 and res["rolled_back_actions"], res
+    assert netns.run("ip", "link", "show", "br0", check=False).returncode != 0
+    assert upper(etc, NETWORKD + "10-hypervisor-networking-br0.netdev") is None
+
+
+def test_bad_persisted_name_fails_naming_the_option(netns, tmp_path):
+    res = netns.module("linux_bridge", dict(BRIDGE, name="br$0"), etc=tmp_path / "etc")
+    assert res["rc"] != 0 and res["msg"].startswith("linux_bridge: name='br$0'"), res
+    assert netns.run("ip", "link", "show", "br$0", check=False).returncode != 0
+
+
+@pytest.mark.parametrize("backend", ["nftables", "iptables"])
+def test_firewall_sets_persist_in_our_boot_load(netns, tmp_path, backend):
+    etc = tmp_path / "etc"
+    args = dict(MASQ, backend=backend)
+    res = runs(netns, "masquerade", args, etc)
+    assert res["changed_runtime"] and res["changed_persistent"]
+    unit = "/etc/systemd/system/hypervisor-networking-firewall.service"
+    assert "/etc/hypervisor-networking/firewall.d/masq-lan.json" in res["persisted"] and unit in res["persisted"]
+    assert upper(etc, "/etc/systemd/system/sysinit.target.wants/hypervisor-networking-firewall.service") == \
+        "-> " + unit
+    record = json.loads(upper(etc, "/etc/hypervisor-networking/firewall.d/masq-lan.json"))
+    assert record["backend"] == backend and record["model"]["source"] == "192.168.100.0/24"
+    # the same set at runtime only: the boot load keeps it
+    assert netns.module("masquerade", dict(args, persist=False), etc=etc)["changed"] is False
+    # a forward set joins the same boot load
+    dnat = {"name": "web", "forwards": [{"port": 8080, "to_addr": "192.168.100.2"}], "backend": backend,
+            "persist": True}
+    res = netns.module("iptables_dnat", dnat, etc=etc)
+    assert res["rc"] == 0 and "/etc/hypervisor-networking/firewall.d/dnat-web.json" in res["persisted"]
+    # absent of both: the unit, its link, the files and our directory go
+    for module, name in (("masquerade", "lan"), ("iptables_dnat", "web")):
+        res = netns.module(module, {"name": name, "state": "absent", "backend": backend, "persist": True}, etc=etc)
+        assert res["rc"] == 0 and res["changed_persistent"], res
+    assert upper(etc, unit) is None
+    assert upper(etc, "/etc/systemd/system/sysinit.target.wants/hypervisor-networking-firewall.service") is None
+    assert not os.path.exists(os.path.join(str(etc), "upper", "hypervisor-networking"))
