@@ -69,10 +69,10 @@ class Namespace(object):
             json.dump({"ANSIBLE_MODULE_ARGS": payload}, handle)
         try:
             env = dict(os.environ, PYTHONPATH=os.pathsep.join((pythonpath or []) + [self.collections]))
-            proc = subprocess.run(
-                ["ip", "netns", "exec", self.name] + sandbox + [sys.executable, "-m",
-                 "ansible_collections.hypervisor.networking.plugins.modules.%s" % name, handle.name],
-                capture_output=True, text=True, timeout=120, env=env, check=False)
+            argv = ["ip", "netns", "exec", self.name] + sandbox + [
+                sys.executable, "-m", "ansible_collections.hypervisor.networking.plugins.modules.%s" % name,
+                handle.name]
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env, check=False)
         finally:
             os.unlink(handle.name)
         try:
