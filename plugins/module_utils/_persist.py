@@ -207,8 +207,12 @@ def bridge_files(renderer, view, ports=(), routes=()):
     v4 = [a for a in view.get("addresses", []) if ":" not in a]
     v6 = [a for a in view.get("addresses", []) if ":" in a]
     if renderer == "ifupdown":
-        lines = ["auto %s" % name, "iface %s inet %s" % (name, "static" if v4 else "manual"),
-                 "    bridge_ports %s" % (" ".join(ports) or "none")]
+        lines = ["auto %s" % name, "iface %s inet %s" % (name, "static" if v4 else "manual")]
+        for port in ports:
+            # a port carries no address or route of its own: what an earlier configuration
+            # of a migrated NIC left (firmware, DHCP, a hand-made address) goes first
+            lines += ["    pre-up ip addr flush dev %s scope global" % port, "    pre-up ip route flush dev %s" % port]
+        lines.append("    bridge_ports %s" % (" ".join(ports) or "none"))
         lines.append("    bridge_stp %s" % ("on" if view.get("stp") else "off"))
         lines.append("    bridge_fd %d" % (view.get("forward_delay") or 0))
         lines.append("    bridge_maxwait 0")
@@ -380,6 +384,7 @@ class FileExecutor(object):
                 handle.write(content)
             os.chmod(tmp, mode)
             self.module.atomic_move(tmp, path)
+            os.chmod(path, mode)  # atomic_move gives a new file the umask's mode
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)

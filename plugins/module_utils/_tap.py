@@ -239,7 +239,10 @@ def _plan_update(plan, tap, current, force, machine_id):
     """Change an existing TAP in place where the kernel allows, else recreate it."""
     name = current["name"]
     want = dict((k, tap[k]) for k in ("owner", "group") if tap[k] is not None)
-    want["vnet_hdr"] = tap["vnet_hdr"]
+    if not current["in_use"]:
+        # whoever opens a TAP sets its own vnet_hdr (QEMU does, for virtio-net): while a
+        # process holds it, the flag read is that process's choice, not drift
+        want["vnet_hdr"] = tap["vnet_hdr"]
     tun_changes = dict((k, val) for k, val in want.items() if current[k] != val)
     if tap["multi_queue"] != current["multi_queue"] or (tun_changes and current["in_use"]):
         # TUNSETIFF cannot flip multi_queue, and a TAP held open answers EBUSY: only a new

@@ -15,9 +15,9 @@ description:
   - A whole list converges in one call over one netlink session; TAPs already as described cost
     one link dump, nothing more.
   - Settings change in place where the kernel allows (MTU, MAC, bridge, link state, and owner,
-    group and vnet_hdr while no process holds the TAP open). Changing O(multi_queue), or owner,
-    group or vnet_hdr of a TAP a process holds open (a running guest), needs a new device; the
-    module then fails naming the TAP and the setting unless O(force=true).
+    group and vnet_hdr while no process holds the TAP open). Changing O(multi_queue), or owner
+    or group of a TAP a process holds open (a running guest), needs a new device; the module
+    then fails naming the TAP and the setting unless O(force=true).
   - TAPs this module creates carry the link alias C(managed-by=hypervisor.networking); O(purge)
     only ever deletes TAPs with that mark.
 author:
@@ -85,7 +85,11 @@ options:
     type: bool
     default: false
   vnet_hdr:
-    description: IFF_VNET_HDR (virtio-net header offloads). QEMU sets it itself when it opens the TAP.
+    description:
+      - IFF_VNET_HDR (virtio-net header offloads) the TAP is created with.
+      - Whoever opens the TAP sets its own (QEMU does, for virtio-net), so while a process holds the
+        TAP the flag is left as that process set it, and reported as it is; the persisted
+        configuration keeps this option's value.
     type: bool
     default: false
   purge:
@@ -227,8 +231,10 @@ def plan_files(module, taps, after, purged):
     renderer = _persist.detect(module.params["renderer"])
     _persist.check_renderer(renderer)
     declared = dict((t["name"], t) for t in taps)
-    keep = [dict(view, mtu=declared[view["name"]]["mtu"]) for view in after
-            if declared[view["name"]]["state"] == "present"]
+    # the files say what was asked (a guest's process may have set vnet_hdr on its open)
+    keep = [dict(view, **dict((k, v) for k, v in declared[view["name"]].items()
+                              if k in ("mtu", "vnet_hdr", "multi_queue", "up") or (v is not None and k != "state")))
+            for view in after if declared[view["name"]]["state"] == "present"]
     gone = [t["name"] for t in taps if t["state"] == "absent"] + list(purged)
     if module.params["purge"]:
         gone += [n for n in _persist.our_tap_names(renderer) if n not in declared and n not in gone]

@@ -16,13 +16,15 @@ import sys
 import time
 
 TUNSETIFF = 0x400454CA
-IFF_TAP, IFF_NO_PI, IFF_MULTI_QUEUE = 0x0002, 0x1000, 0x0100
+IFF_TAP, IFF_NO_PI, IFF_MULTI_QUEUE, IFF_VNET_HDR = 0x0002, 0x1000, 0x0100, 0x4000
 
 
 def attach(name, multi_queue=False):
     """Open /dev/net/tun and attach to TAP ``name`` the way QEMU does."""
     fd = os.open(os.environ.get("TUN_DEVICE", "/dev/net/tun"), os.O_RDWR)
     flags = IFF_TAP | IFF_NO_PI | (IFF_MULTI_QUEUE if multi_queue else 0)
+    if os.environ.get("TAP_VNET_HDR") == "1":  # QEMU's virtio-net asks for it
+        flags |= IFF_VNET_HDR
     fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), flags))
     return fd
 

@@ -44,8 +44,8 @@ def helper(ns, *args, tun=None):
 class Holder(object):
     """A process holding a TAP open, as a running QEMU guest does."""
 
-    def __init__(self, ns, name, multi_queue=False):
-        env = dict(os.environ, TAP_MULTI_QUEUE="1" if multi_queue else "0")
+    def __init__(self, ns, name, multi_queue=False, vnet_hdr=False):
+        env = dict(os.environ, TAP_MULTI_QUEUE="1" if multi_queue else "0", TAP_VNET_HDR="1" if vnet_hdr else "0")
         self.proc = subprocess.Popen(["ip", "netns", "exec", ns.name, sys.executable, HELPER, "hold", name],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         assert self.proc.stdout.readline().strip() == "ready"
@@ -200,6 +200,24 @@ def test_without_a_journal_a_hand_made_tap_is_not_adopted(netns):
     res = netns.module(M, {"taps": [{"name": tap}]})
     assert res["actions"] == ["set %s up" % tap] and res["taps"][0]["managed"] is False
     assert netns.module(M, {"taps": [], "purge": True})["purged"] == []
+
+
+def test_a_guest_that_sets_vnet_hdr_is_not_drift(netns):
+    """QEMU's virtio-net opens the TAP with IFF_VNET_HDR; a re-run while the guest runs
+    (the usual CD run, or the first run after a reboot) is no change and no error."""
+    tap = "vh" + short_id()
+    netns.module(M, {"name": tap, "owner": "nobody"})
+    holder = Holder(netns, tap, vnet_hdr=True)
+    try:
+        for check_mode in (True, False):
+            res = netns.module(M, {"name": tap, "owner": "nobody"}, check_mode=check_mode)
+            assert res["rc"] == 0 and res["changed"] is False, res
+            assert res["taps"][0]["vnet_hdr"] is True and res["taps"][0]["in_use"] is True
+    finally:
+        holder.close()
+    # nobody holds it: the option's value again
+    res = netns.module(M, {"name": tap, "owner": "nobody"})
+    assert res["changed"] is True and res["taps"][0]["vnet_hdr"] is False
 
 
 def test_running_guest_is_not_cut_off_without_force(netns):

@@ -39,6 +39,7 @@ def test_ifupdown_migrated_bridge_carries_the_nic_and_its_routes():
               {"dst": "10.9.0.0/16", "gateway": "10.0.0.254", "metric": 20}]
     text = list(_persist.bridge_files("ifupdown", view, ["eth0"], routes).values())[0]
     assert "    bridge_ports eth0" in text and "    gateway 10.0.0.1" in text
+    assert "    pre-up ip addr flush dev eth0 scope global" in text and "    pre-up ip route flush dev eth0" in text
     assert "    up ip route replace 10.9.0.0/16 via 10.0.0.254 metric 20 dev $IFACE" in text
 
 
@@ -92,9 +93,12 @@ def test_plan_files_writes_ours_and_refuses_theirs(tmp_path):
 
 
 class FakeModule(object):
+    """atomic_move as ansible-core's: a new file gets the umask's mode."""
+
     @staticmethod
     def atomic_move(src, dest):
         os.rename(src, dest)
+        os.chmod(dest, 0o644)
 
 
 def test_file_plan_applies_and_undoes(tmp_path):

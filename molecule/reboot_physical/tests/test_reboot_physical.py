@@ -1,0 +1,95 @@
+# -*- coding: utf-8 -*-
+"""After the physical_bridge role (armed, confirmed, persisted), reboot with no Ansible
+run: eth0 is a port of br0, br0 carries the address, MAC and default route eth0 had, and
+the peer reaches the host's service on that address. The container's runtime gives eth0
+an address of its own at every start (as firmware or an old configuration might): the
+persisted bridge takes eth0 over all the same. Absent plus a reboot: no bridge, eth0 as
+the host's own configuration makes it."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+
+import testinfra
+
+HVS = ["hn-rp-12ifu", "hn-rp-13nd"]
+testinfra_hosts = ["podman://%s" % name for name in HVS]
+PEER = testinfra.get_host("podman://hn-rp-peer")
+FETCH = ("python3 -c 'import sys, urllib.request; "
+         "print(urllib.request.urlopen(sys.argv[1], timeout=3).read().decode().strip())' %s")
+
+
+def name_of(host):
+    return host.backend.get_hostname()
+
+
+def revive_cgroup(name):
+    """This machine, not the collection: see molecule/reboot/tests/test_reboot.py."""
+    cid = subprocess.run(["podman", "inspect", "-f", "{{.Id}}", name], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    path = "/sys/fs/cgroup/systemd/libpod_parent/libpod-%s" % cid
+    if os.path.isdir("/sys/fs/cgroup/systemd/libpod_parent") and not os.path.isdir(path):
+        os.mkdir(path)
+
+
+def restart(name):
+    subprocess.run(["podman", "stop", "-t", "20", name], check=True, capture_output=True)
+    subprocess.run(["podman", "start", name], check=True, capture_output=True)
+    host = testinfra.get_host("podman://%s" % name)
+    for _attempt in range(300):
+        revive_cgroup(name)
+        if host.run("systemctl is-system-running --wait").rc in (0, 1):
+            break
+        time.sleep(0.2)
+    return host
+
+
+def link(host, dev):
+    return json.loads(host.check_output("ip -j addr show dev %s" % dev))[0]
+
+
+def v4(view):
+    return [a["local"] for a in view["addr_info"] if a["family"] == "inet"]
+
+
+def test_reboot_keeps_the_host_on_its_address_through_br0(host):
+    name = name_of(host)
+    revive_cgroup(name)
+    br0 = link(host, "br0")
+    address, mac = v4(br0)[0], br0["address"]
+    gateway = json.loads(host.check_output("ip -j route show default"))[0]["gateway"]
+    host = restart(name)
+    answer = None
+    for _attempt in range(60):
+        out = PEER.run(FETCH % ("http://%s:8000/" % address))
+        if out.rc == 0:
+            answer = out.stdout.strip()
+            break
+        time.sleep(0.5)
+    assert answer == name, host.run("journalctl -b --no-pager | tail -n 60").stdout
+    br0, eth0 = link(host, "br0"), link(host, "eth0")
+    assert eth0["master"] == "br0" and v4(eth0) == [], eth0
+    assert v4(br0) == [address] and br0["address"] == mac
+    routes = json.loads(host.check_output("ip -j route show default"))
+    assert [(r["gateway"], r["dev"]) for r in routes] == [(gateway, "br0")]
+
+
+def test_absent_and_reboot_give_eth0_back(host):
+    name = name_of(host)
+    revive_cgroup(name)
+    env = dict(os.environ)
+    scenario = env.get("MOLECULE_SCENARIO_DIRECTORY", os.path.dirname(os.path.dirname(__file__)))
+    proc = subprocess.run(["ansible-playbook", "-i", env["MOLECULE_INVENTORY_FILE"], "--limit", name,
+                           os.path.join(scenario, "converge.yml"), "-e", "physical_bridge_state=absent"],
+                          capture_output=True, text=True, env=env, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    host = restart(name)
+    assert host.run("ip link show br0").rc != 0
+    eth0 = link(host, "eth0")
+    assert "master" not in eth0 and v4(eth0)
+    for pattern in ("/etc/network/interfaces.d/hypervisor-networking-*", "/etc/systemd/network/*hypervisor-networking*"):
+        assert host.run("ls %s" % pattern).rc != 0, pattern
+    out = PEER.run(FETCH % ("http://%s:8000/" % v4(eth0)[0]))
+    assert out.rc == 0 and out.stdout.strip() == name
