@@ -25,6 +25,7 @@ IFA_F_PERMANENT = 0x80  # set on configured addresses, not on kernel-generated o
 IFA_F_NODAD = 0x02
 RTPROT_KERNEL = 2  # routes the kernel derives from addresses
 RT_TABLE_LOCAL = 255
+RT_TABLE_MAIN = 254
 USER_HZ = 100  # IFLA_BR_FORWARD_DELAY is in clock_t (centiseconds)
 NET_ADDR_SET = 3  # addr_assign_type: the MAC was set by a user, the kernel keeps it
 
@@ -144,6 +145,7 @@ class Netlink(object):
                 for opt, (_kw, attr) in BRIDGE_OPTS.items()
             )
             link["mac_set_by_user"] = _addr_assign_type(name) == NET_ADDR_SET
+            link["priority"] = data.get_attr("IFLA_BR_PRIORITY") if data is not None else None
         elif kind == "tun":
             link["tun"] = _tun_dict(info.get_attr("IFLA_INFO_DATA"), msg.get_attr("IFLA_CARRIER"))
         return link
@@ -305,6 +307,30 @@ class Netlink(object):
                     "family": family, "table": table, "proto": msg["proto"], "scope": msg["scope"],
                     "dst": "%s/%d" % (dst, msg["dst_len"]) if dst else "default",
                     "gateway": msg.get_attr("RTA_GATEWAY"), "metric": msg.get_attr("RTA_PRIORITY"),
+                    "prefsrc": msg.get_attr("RTA_PREFSRC"),
+                })
+        return result
+
+    def dump_routes(self, all_tables=False):
+        """Every route of the main table (``all_tables``: of every table), IPv4 and IPv6,
+        kernel-made ones included, as plain dicts of their fields (net_info)."""
+        result = []
+        for family in (socket.AF_INET, socket.AF_INET6):
+            for msg in self._ipr.get_routes(family=family):
+                table = msg.get_attr("RTA_TABLE") or msg["table"]
+                if not all_tables and table != RT_TABLE_MAIN:
+                    continue
+                oif = msg.get_attr("RTA_OIF")
+                gateway = msg.get_attr("RTA_GATEWAY")
+                multipath = msg.get_attr("RTA_MULTIPATH")
+                if oif is None and multipath:
+                    hop = multipath[0]  # the first nexthop stands for the route in route -n
+                    oif = hop["oif"]
+                    gateway = gateway or hop.get_attr("RTA_GATEWAY")
+                result.append({
+                    "family": family, "dst": msg.get_attr("RTA_DST"), "dst_len": msg["dst_len"],
+                    "gateway": gateway, "priority": msg.get_attr("RTA_PRIORITY"), "oif": oif, "table": table,
+                    "proto": msg["proto"], "scope": msg["scope"], "type": msg["type"],
                     "prefsrc": msg.get_attr("RTA_PREFSRC"),
                 })
         return result

@@ -120,7 +120,7 @@ def _absent_view(name):
     return {"name": name, "state": "absent"}
 
 
-def _is_tap(link):
+def is_tap(link):
     return link["kind"] == "tun" and link["tun"]["mode"] == "tap"
 
 
@@ -133,7 +133,7 @@ def _validate_against_host(taps, links, bridges_later):
     missing = []
     for tap in taps:
         link = links.get(tap["name"])
-        if link is not None and not _is_tap(link):
+        if link is not None and not is_tap(link):
             kind = "TUN-mode tun" if link["kind"] == "tun" else (link["kind"] or "physical")
             raise StateError("%s: the name is used by a %s link, not a TAP" % (tap["name"], kind))
         bridge = tap["bridge"]
@@ -151,7 +151,7 @@ def _validate_against_host(taps, links, bridges_later):
 def purge_candidates(taps, links):
     """Names of TAPs this collection created that the list does not name."""
     listed = set(t["name"] for t in taps)
-    return [name for name in sorted(links) if name not in listed and _is_tap(links[name])
+    return [name for name in sorted(links) if name not in listed and is_tap(links[name])
             and links[name].get("alias") == MANAGED_ALIAS]
 
 

@@ -4,6 +4,7 @@ network namespaces (``ip netns exec NS python -m <module> args.json``)."""
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
@@ -16,6 +17,24 @@ import time
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+HOST_FILES = ("/etc/hypervisor-networking", "/etc/systemd/system/hypervisor-networking-firewall.service",
+              "/etc/network/interfaces.d/hypervisor-networking-*", "/etc/systemd/network/*hypervisor-networking*",
+              "/etc/sysctl.d/90-hypervisor-networking-route-localnet.conf")
+
+
+def _host_files():
+    return sorted(p for pattern in HOST_FILES for p in glob.glob(pattern))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def host_etc_untouched():
+    """No test may write our persisted files into the machine's own /etc (they go into
+    the etc_sandbox overlay): checked over the whole session."""
+    before = _host_files()
+    yield
+    assert _host_files() == before, "a test wrote into the host's /etc: %s" % sorted(set(_host_files()) - set(before))
 
 
 @pytest.fixture(scope="session")
@@ -105,11 +124,12 @@ class Namespace(object):
 
 def _strip_timers(link):
     """Bridge timers count down between two reads; they are not configuration."""
-    data = link.get("linkinfo", {}).get("info_data")
-    if isinstance(data, dict):
-        for key in list(data):
-            if key.endswith("_timer"):
-                del data[key]
+    for part in ("info_data", "info_slave_data"):  # the bridge's, and a port's
+        data = link.get("linkinfo", {}).get(part)
+        if isinstance(data, dict):
+            for key in list(data):
+                if key.endswith("_timer"):
+                    del data[key]
 
 
 @pytest.fixture

@@ -135,7 +135,8 @@ def _dnat_ports(ns, backend):
 
 
 def _start_module(ns, name, args):
-    payload = dict(args, _ansible_check_mode=False, _ansible_diff=False)
+    # runtime only, as every namespace test (conftest's Namespace.module)
+    payload = dict(args, persist=False, _ansible_check_mode=False, _ansible_diff=False)
     handle = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
     json.dump({"ANSIBLE_MODULE_ARGS": payload}, handle)
     handle.close()

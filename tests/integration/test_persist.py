@@ -66,6 +66,17 @@ def test_bridge_and_taps_persist_in_networkd_files(netns, tmp_path):
     network = upper(etc, NETWORKD + "20-hypervisor-networking-tap-vm2-tap.network")
     assert "Bridge=br0" in network and "MACAddress=%s" % tap["address"] in network
     assert "MultiQueue=yes" in upper(etc, NETWORKD + "20-hypervisor-networking-tap-vm2-tap.netdev")
+    # net_info tells the running state from the persisted one (the seed's ifdown lesson)
+    netns.run("ip", "addr", "add", "192.168.100.254/24", "dev", "br0")
+    netns.run("ip", "link", "del", "vm1-tap")
+    info = netns.module("net_info", {"gather": ["persistence"]}, etc=etc)
+    assert NETWORKD + "10-hypervisor-networking-br0.network" in info["persistence"]["files"]
+    assert "br0: 192.168.100.254/24 is configured now but not persisted: it is lost at the next reboot, and " \
+           "networkd may refuse to take the interface down" in info["persistence"]["drift"]
+    assert "TAP vm1-tap is persisted but does not exist" in info["persistence"]["drift"]
+    netns.run("ip", "addr", "del", "192.168.100.254/24", "dev", "br0")
+    netns.module("tap_iface", TAPS, etc=etc)
+    assert netns.module("net_info", {"gather": ["persistence"]}, etc=etc)["persistence"]["drift"] == []
     # purge: the TAP and its files go; the listed one stays
     res = netns.module("tap_iface", dict(TAPS, taps=TAPS["taps"][:1], purge=True), etc=etc)
     assert res["purged"] == ["vm2-tap"] and upper(etc, NETWORKD + "20-hypervisor-networking-tap-vm2-tap.netdev") \

@@ -145,7 +145,9 @@ class Desired(object):
         self.maps = {}
 
     def add_rule(self, chain, expr):
-        self.chains.setdefault(chain, []).append(expr)
+        """Append a rule; every rule of ours counts what it matches (net_info reads the
+        counters), the counter placed before the rule's last statement."""
+        self.chains.setdefault(chain, []).append(expr[:-1] + [{"counter": None}] + expr[-1:])
 
     def add_map(self, name, types, data=None, interval=False):
         decl = {"type": types if len(types) > 1 else types[0]}
@@ -348,9 +350,13 @@ class NftBackend(FirewallBackend):
             found.append("%s %s %s" % (chain["family"], chain["table"], chain["name"]))
         return found
 
+    def table_objects(self):
+        """Our table as nft -j lists it (rules with their counters), [] when absent."""
+        return self._list("table", FAMILY, TABLE) or []
+
     def read(self):
         """Our table as a Current."""
-        return Current(self._list("table", FAMILY, TABLE) or [])
+        return Current(self.table_objects())
 
     # ---- planning ----------------------------------------------------------------
 

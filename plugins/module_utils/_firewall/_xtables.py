@@ -31,6 +31,7 @@ JUMP = ["-m", "comment", "--comment", '"%s"' % MARK]  # as iptables-save prints 
 WAIT_SECONDS = 10
 RETRIES = 5  # restores refused because another writer committed in between (EAGAIN)
 _COMMENT_RE = re.compile(r'-m comment --comment (?:"((?:[^"\\]|\\.)*)"|(\S+))')
+_COUNTED_RE = re.compile(r"^\[(\d+):(\d+)\] -A (.*)$")
 _TABLES_FILE = {"iptables": "/proc/net/ip_tables_names", "ip6tables": "/proc/net/ip6_tables_names"}
 
 
@@ -76,9 +77,16 @@ def parse_save(text):
             name, policy = line[1:].split()[:2]
             current["policies"][name] = policy
             current["rules"].setdefault(name, [])
-        elif line.startswith("-A "):
-            chain, _sep, rest = line[3:].partition(" ")
-            current["rules"].setdefault(chain, []).append(rest)
+        else:
+            match = _COUNTED_RE.match(line)
+            if match:  # saved with -c: "[packets:bytes] -A CHAIN ..."
+                chain, _sep, rest = match.group(3).partition(" ")
+                current.setdefault("counters", {}).setdefault(chain, []).append(
+                    (int(match.group(1)), int(match.group(2))))
+                current["rules"].setdefault(chain, []).append(rest)
+            elif line.startswith("-A "):
+                chain, _sep, rest = line[3:].partition(" ")
+                current["rules"].setdefault(chain, []).append(rest)
     return tables
 
 
@@ -165,11 +173,12 @@ class Xtables(object):
             return legacy_tables(self.stem)
         return None  # the caller asks nft
 
-    def save(self, tables):
-        """{table: parse_save state} of the listed tables (absent tables: not read)."""
+    def save(self, tables, counters=False):
+        """{table: parse_save state} of the listed tables (absent tables: not read); with
+        ``counters``, each state also has "counters": {chain: [(packets, bytes)]}."""
         result = {}
         for table in tables:
-            rc, out, err = self._run([self._save, "-t", table])
+            rc, out, err = self._run([self._save, "-t", table] + (["-c"] if counters else []))
             if rc != 0:
                 raise ApplyError("%s-save -t %s failed: %s" % (self.command, table, err.strip()))
             result.update(parse_save(out))

@@ -47,7 +47,7 @@ def test_forwards_are_elements_grouped_by_shape_one_rule_each():
     assert want.maps["dnat_web_addr_s"]["decl"] == {"type": ["ipv4_addr", "inet_proto", "inet_service"],
                                                     "map": "ipv4_addr", "flags": ["interval"]}
     mark = {"match": {"op": "==", "left": {"&": [{"ct": {"key": "mark"}}, 0x200000]}, "right": 0x200000}}
-    assert want.chains["dnat_web_fwd"] == [[mark, {"accept": None}]]
+    assert want.chains["dnat_web_fwd"] == [[mark, {"counter": None}, {"accept": None}]]
 
 
 def test_a_table_that_says_exactly_this_plans_nothing():
@@ -104,4 +104,4 @@ def test_expr_text_reads_like_nft():
                                    "exclude_destinations": ["224.0.0.0/24"]})
     want = _nft.masquerade_desired("masq_lan_", rule)
     assert _nft.expr_text(want.chains["masq_lan_post"][0]) == \
-        'ip saddr 192.168.100.0/24 oifname "up0" ip daddr != { 224.0.0.0/24 } masquerade'
+        'ip saddr 192.168.100.0/24 oifname "up0" ip daddr != { 224.0.0.0/24 } counter masquerade'
