@@ -37,7 +37,8 @@ options:
       - V(networkmanager) is refused in this release (set O(persist=false) on NetworkManager hosts).
       - V(auto) picks NetworkManager when it runs (and so refuses), else systemd-networkd when it is
         enabled and ifupdown configures nothing but C(lo), else ifupdown when installed; it fails,
-        naming both, when ifupdown and networkd both configure interfaces.
+        naming both, when ifupdown and networkd both configure interfaces. Removal (O(state=absent))
+        needs no manager - where none can be told, our files are looked for in both places.
     type: str
     choices: [auto, ifupdown, networkd, networkmanager]
     default: auto

@@ -23,6 +23,7 @@ from ansible_collections.hypervisor.networking.plugins.module_utils._plan import
 
 HEADER = "# Managed by the hypervisor.networking collection"
 RENDERERS = ("auto", "ifupdown", "networkd", "networkmanager")
+ANY = "any"  # removal where no manager can be told: our files in either manager's place
 
 IFUPDOWN_MAIN = "/etc/network/interfaces"
 IFUPDOWN_DIR = "/etc/network/interfaces.d"

@@ -308,6 +308,12 @@ def persist_setup(module, desired):
         _persist.persist_name("ports", port)
     if desired["migrate_from"]:
         _persist.persist_name("migrate_from", desired["migrate_from"])
+    if desired["state"] == "absent" and params["renderer"] == "auto":
+        # removing needs no manager: our files are found wherever either would read them
+        try:
+            return _persist.detect("auto")
+        except HypervisorNetworkingError:
+            return _persist.ANY
     renderer = _persist.detect(params["renderer"])
     _persist.check_renderer(renderer)
     return renderer
@@ -318,6 +324,13 @@ def plan_files(renderer, desired, after, routes, module_get_bin_path):
     if renderer is None:
         return Plan()
     name, nic = desired["name"], desired["migrate_from"]
+    if renderer == _persist.ANY:
+        want = {}
+        for each in ("ifupdown", "networkd"):
+            want.update(_persist.bridge_want(each, name, None, [], []))
+        files = _persist.plan_files(want, "bridge %s" % name)
+        files.extend(_boot.plan("bridge", name, None, module_get_bin_path))
+        return files
     view = None
     ports = list(desired["ports"] or [])
     if desired["state"] == "present":
@@ -411,7 +424,7 @@ def run(module):
         actions.append("confirm %s: disarm the pending revert" % name)
     result = {"changed": bool(actions), "actions": actions, "bridge": after,
               "changed_runtime": bool(plan or fw or arm or confirm), "changed_persistent": bool(files),
-              "persisted": [a.args["path"] for a in files], "renderer": renderer}
+              "persisted": [a.args["path"] for a in files], "renderer": None if renderer == _persist.ANY else renderer}
     shown = bool(fw and (fw.before or fw.after))
     if shown:
         # where a FORWARD of another tool's needs our accepts: {command: rules}

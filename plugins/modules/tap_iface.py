@@ -228,19 +228,35 @@ def plan_files(module, taps, after, purged):
         _persist.persist_name("taps[].name" if module.params["taps"] is not None else "name", tap["name"])
         if tap["bridge"]:
             _persist.persist_name("bridge", tap["bridge"])
-    renderer = _persist.detect(module.params["renderer"])
-    _persist.check_renderer(renderer)
     declared = dict((t["name"], t) for t in taps)
+    renderers = None
+    if module.params["renderer"] == "auto" and all(t["state"] == "absent" for t in taps):
+        # removing needs no manager: our files are found wherever either would read them
+        try:
+            renderers = [_persist.detect("auto")]
+        except HypervisorNetworkingError:
+            renderers = ["ifupdown", "networkd"]
+    if renderers is None:
+        renderers = [_persist.detect(module.params["renderer"])]
+        _persist.check_renderer(renderers[0])
+    plan = Plan()
+    for renderer in renderers:
+        plan.extend(_plan_renderer_files(module, renderer, declared, after, purged))
+    return (renderers[0] if len(renderers) == 1 else _persist.ANY), plan
+
+
+def _plan_renderer_files(module, renderer, declared, after, purged):
+    """One manager's files for plan_files."""
     # the files say what was asked (a guest's process may have set vnet_hdr on its open)
     keep = [dict(view, **dict((k, v) for k, v in declared[view["name"]].items()
                               if k in ("mtu", "vnet_hdr", "multi_queue", "up") or (v is not None and k != "state")))
             for view in after if declared[view["name"]]["state"] == "present"]
-    gone = [t["name"] for t in taps if t["state"] == "absent"] + list(purged)
+    gone = [t["name"] for t in declared.values() if t["state"] == "absent"] + list(purged)
     if module.params["purge"]:
         gone += [n for n in _persist.our_tap_names(renderer) if n not in declared and n not in gone]
     want = _persist.tap_want(renderer, keep, gone)
     label = "TAPs, %s" % renderer
-    return renderer, _persist.plan_files(want, label, modes={_persist.IFUPDOWN_TAP_HOOK: 0o755})
+    return _persist.plan_files(want, label, modes={_persist.IFUPDOWN_TAP_HOOK: 0o755})
 
 
 def run(module):
@@ -280,7 +296,8 @@ def run(module):
         _persist.networkd_reload(module)
     result = {"changed": bool(plan or files), "actions": plan.lines() + files.lines(), "taps": after,
               "purged": purged, "changed_runtime": bool(plan), "changed_persistent": bool(files),
-              "persisted": [a.args["path"] for a in files], "renderer": renderer}
+              "persisted": [a.args["path"] for a in files],
+              "renderer": None if renderer == _persist.ANY else renderer}
     if module._diff:
         gone = [{"name": name, "state": "absent"} for name in purged]
         before, after = {"taps": before}, {"taps": gone + after}

@@ -140,3 +140,19 @@ def test_firewall_sets_persist_in_our_boot_load(netns, tmp_path, backend):
     assert upper(etc, unit) is None
     assert upper(etc, "/etc/systemd/system/sysinit.target.wants/hypervisor-networking-firewall.service") is None
     assert not os.path.exists(os.path.join(str(etc), "upper", "hypervisor-networking"))
+
+
+def test_absent_needs_no_manager(netns, tmp_path):
+    """Where no manager can be told (auto fails on this machine), removal still finds our
+    files in either manager's place."""
+    etc = tmp_path / "etc"
+    assert netns.module("linux_bridge", BRIDGE, etc=etc)["rc"] == 0
+    assert netns.module("tap_iface", TAPS, etc=etc)["rc"] == 0
+    present = netns.module("linux_bridge", dict(BRIDGE, renderer="auto"), etc=etc)
+    assert present["rc"] != 0 and "renderer=auto" in present["msg"], present
+    for module, args in (("tap_iface", {"taps": [dict(t, state="absent") for t in TAPS["taps"]], "persist": True}),
+                         ("linux_bridge", {"name": "br0", "state": "absent", "persist": True})):
+        res = netns.module(module, args, etc=etc)
+        assert res["rc"] == 0 and res["changed_persistent"] and res["renderer"] is None, res
+    assert not [p for p in os.listdir(os.path.join(str(etc), "upper", "systemd", "network"))
+                if "hypervisor-networking" in p]
