@@ -4,7 +4,9 @@
 Workload: bridge br0 (192.168.100.1/24), N TAPs owned by nobody on br0, IPv4
 forwarding, masquerade of 192.168.100.0/24 out of up0, N DNAT forwards (tcp 20000+i to
 192.168.100.10:80). Ways:
-  role      ansible-playbook with the nat_bridge role (this collection)
+  role      ansible-playbook with the nat_bridge role (this collection), runtime only
+  persist   the same with nat_bridge_persist (systemd-networkd files, the firewall's boot
+            load), /etc an overlay of the benchmark's own (tests/integration/etc_sandbox.py)
   shell     the seed's commands made idempotent (ip link show / iptables -C before each add)
   builtin   ansible builtin modules in loops (command, ansible.builtin.iptables, sysctl)
   floor     one `ip -batch` plus one `iptables-restore` (first run only: not idempotent)
@@ -12,7 +14,7 @@ For each: first run, no-change re-run, and a drift run after 1% of the TAPs and 
 forwards were deleted by hand; each way's result is checked (N TAPs on br0, N forwards).
 Not a test: it prints wall times as a Markdown table.
 
-usage: python bench/nat_bridge_bench.py [--counts 10,200,1000] [--ways role,shell,builtin,floor]
+usage: python bench/nat_bridge_bench.py [--counts 10,200,1000] [--ways role,persist,shell,builtin,floor]
 """
 from __future__ import annotations
 
@@ -57,25 +59,36 @@ def sandbox():
     return hv, wan
 
 
-def playbook(hv, path, extra=()):
+SANDBOX = os.path.join(REPO, "tests", "integration", "etc_sandbox.py")
+
+
+def playbook(hv, path, extra=(), etc=None):
     inventory = os.path.join(WORK, "inventory")
     with open(inventory, "w") as handle:
         handle.write("[hypervisors]\nbench ansible_connection=local ansible_become=false\n")
-    proc = sh("ip", "netns", "exec", hv, os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory, path, *extra, check=False, env=ENV)
+    wrap = ["unshare", "--mount", "--propagation", "private", sys.executable, SANDBOX, etc, "--"] if etc else []
+    proc = sh("ip", "netns", "exec", hv, *wrap, os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
+              "-i", inventory, path, *extra, check=False, env=ENV)
     if proc.returncode != 0:
         raise SystemExit("playbook %s failed:\n%s" % (path, proc.stdout[-3000:]))
     return proc.stdout
 
 
-def role_way(hv, n):
-    data = {"nat_bridge_taps": [{"name": t, "owner": "nobody"} for t in taps(n)],
+def role_way(hv, n, persist=False):
+    data = {"nat_bridge_persist": persist, "nat_bridge_renderer": "networkd",
+            "nat_bridge_taps": [{"name": t, "owner": "nobody"} for t in taps(n)],
             "nat_bridge_forwards": [{"port": p, "to_addr": "192.168.100.10", "to_port": 80} for p in ports(n)],
             "nat_bridge_qemu_acl_file": os.path.join(WORK, "bridge.conf"),
             "nat_bridge_sysctl_file": os.path.join(WORK, "sysctl.d", "90-hn.conf")}
-    path = os.path.join(WORK, "role-vars-%d.json" % n)
+    path = os.path.join(WORK, "role-vars-%d-%s.json" % (n, persist))
     with open(path, "w") as handle:
         json.dump(data, handle)
-    return lambda: playbook(hv, "hypervisor.networking.nat_bridge", ["-e", "@" + path])
+    etc = os.path.join(WORK, "etc-%s" % hv) if persist else None
+    return lambda: playbook(hv, "hypervisor.networking.nat_bridge", ["-e", "@" + path], etc=etc)
+
+
+def persist_way(hv, n):
+    return role_way(hv, n, persist=True)
 
 
 def shell_way(hv, n):
@@ -152,7 +165,8 @@ def floor_way(hv, n):
 def counts(hv):
     """(TAPs on br0, DNAT forwards) as the kernel holds them, whichever firewall holds them."""
     links = json.loads(sh("ip", "-n", hv, "-j", "link", "show", "master", "br0").stdout)
-    nft = sh("ip", "netns", "exec", hv, "nft", "list", "map", "ip", "hypervisor_networking", "dnat_br0_ports",
+    # firewall v2: forwards without filters are elements of the shape-0 maps (address, port)
+    nft = sh("ip", "netns", "exec", hv, "nft", "list", "map", "ip", "hypervisor_networking", "dnat_br0_port_0",
              check=False).stdout
     ipt = sh("ip", "netns", "exec", hv, "iptables-save", "-t", "nat", check=False).stdout
     return len(links), len(re.findall(r"tcp \. \d+ :", nft)) + len(re.findall(r"-j DNAT", ipt))
@@ -164,9 +178,10 @@ def drift(hv, way, n):
     for tap in taps(n)[::max(1, n // k)][:k]:
         sh("ip", "-n", hv, "link", "del", tap)
     for port in ports(n)[::max(1, n // k)][:k]:
-        if way == "role":
-            sh("ip", "netns", "exec", hv, "nft", "delete", "element", "ip", "hypervisor_networking", "dnat_br0_ports",
-               "{ tcp . %d }" % port)
+        if way in ("role", "persist"):
+            for table_map in ("dnat_br0_addr_0", "dnat_br0_port_0"):
+                sh("ip", "netns", "exec", hv, "nft", "delete", "element", "ip", "hypervisor_networking", table_map,
+                   "{ tcp . %d }" % port)
         else:
             sh("ip", "netns", "exec", hv, "iptables", "-t", "nat", "-D", "PREROUTING", "-p", "tcp", "--dport", str(port),
                "-j", "DNAT", "--to-destination", "192.168.100.10:80")
@@ -179,7 +194,7 @@ def timed(fn):
     return time.monotonic() - start
 
 
-WAYS = {"role": role_way, "shell": shell_way, "builtin": builtin_way, "floor": floor_way}
+WAYS = {"role": role_way, "persist": persist_way, "shell": shell_way, "builtin": builtin_way, "floor": floor_way}
 
 
 def measure(way, n):
@@ -211,7 +226,7 @@ def startup():
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--counts", default="10,200,1000")
-    parser.add_argument("--ways", default="role,shell,builtin,floor")
+    parser.add_argument("--ways", default="role,persist,shell,builtin,floor")
     opts = parser.parse_args()
     os.makedirs(os.path.join(WORK, "collections", "ansible_collections", "hypervisor"))
     os.makedirs(os.path.join(WORK, "sysctl.d"))

@@ -114,7 +114,7 @@ def test_nft_load_replaces_our_table_only(nat_lab, boot, tmp_path):
     files = rendered(boot, "nftables")
     write(files, tmp_path)
     lab.hv.run("nft", "add table inet theirs; add chain inet theirs c { type filter hook forward priority 5; }; "
-                      "add rule inet theirs c counter")
+                      "add rule inet theirs c ip saddr 198.51.100.1 drop")  # no counter: it would move
     lab.hv.run("nft", "add table ip hypervisor_networking; add chain ip hypervisor_networking stale")
     theirs = lab.hv.run("nft", "list", "table", "inet", "theirs").stdout
     load(lab.hv, files, tmp_path, "ExecStart")
