@@ -60,3 +60,9 @@ def require_pyroute2(module):
     version = pyroute2_version()
     if version != "unknown" and _version_tuple(version) < _version_tuple(PYROUTE2_MIN):
         module.fail_json(msg="pyroute2 >= %s is required, found %s" % (PYROUTE2_MIN, version))
+
+
+def netns_tools():
+    """(pyroute2.netns, IPRoute, NetNS): named network namespaces (the diagnose probe)."""
+    from pyroute2 import NetNS, netns  # pylint: disable=import-outside-toplevel
+    return netns, IPRoute, NetNS

@@ -7,8 +7,16 @@ dicts the netlink adapter and the firewall backends return."""
 
 from __future__ import annotations
 
+import glob
 import ipaddress
+import os
+import re
 import socket
+
+from ansible_collections.hypervisor.networking.plugins.module_utils import _persist, _sysctl, _tap
+from ansible_collections.hypervisor.networking.plugins.module_utils._errors import HypervisorNetworkingError
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _boot, _iptables, _nft, _xtables
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._backend import CT_MARK, select_backend
 
 # rtm_type, rtm_protocol and rtm_scope names as iproute2 prints them
 ROUTE_TYPES = {1: "unicast", 2: "local", 3: "broadcast", 4: "anycast", 5: "multicast", 6: "blackhole",
@@ -18,6 +26,8 @@ PROTOCOLS = {0: "unspec", 1: "redirect", 2: "kernel", 3: "boot", 4: "static", 8:
              186: "bgp", 187: "isis", 188: "ospf", 189: "rip", 192: "eigrp"}
 SCOPES = {0: "global", 200: "site", 253: "link", 254: "host", 255: "nowhere"}
 TABLES = {253: "default", 254: "main", 255: "local"}
+_NFT_CHAIN_RE = re.compile(r"^(masq|dnat)_(.+)_(pre|mark|out|post|fwd)$")
+_KINDS = {"masq": "masquerade", "dnat": "forwards", "M": "masquerade", "N": "forwards"}
 
 
 def route_flags(route):
@@ -101,3 +111,198 @@ def bridges_text(bridges):
         lines.append("%-16s%-24s%-16s%s" % (br["name"], br["bridge_id"], "yes" if br["stp"] else "no", ports[0]))
         lines.extend("%-16s%-24s%-16s%s" % ("", "", "", p) for p in ports[1:])
     return lines
+
+
+def bridges_view(links, addrs):
+    out = []
+    for name in sorted(n for n, l in links.items() if l["kind"] == "bridge"):
+        link, opts = links[name], links[name].get("bridge") or {}
+        out.append({
+            "name": name, "bridge_id": bridge_id(link.get("priority") or 0x8000, link["mac"]),
+            "stp": bool(opts.get("stp")), "ports": sorted(n for n, l in links.items() if l["master"] == name),
+            "addresses": list(addrs.get(link["index"], [])), "up": link["up"], "mtu": link["mtu"],
+            "mac": link["mac"], "forward_delay": opts.get("forward_delay"),
+            "vlan_filtering": opts.get("vlan_filtering"), "nf_call_iptables": opts.get("nf_call_iptables"),
+            "managed": link.get("alias") == _tap.MANAGED_ALIAS,
+        })
+    return out
+
+
+def _nft_sets(nft):
+    """Our sets in our nftables table, with counters summed over their rules."""
+    sets = {}
+    for obj in nft.table_objects():
+        rule = obj.get("rule")
+        if rule is None:
+            continue
+        match = _NFT_CHAIN_RE.match(rule["chain"])
+        if not match:
+            continue
+        entry = sets.setdefault((match.group(1), match.group(2)),
+                                {"rules": 0, "packets": 0, "bytes": 0, "translates": False})
+        entry["rules"] += 1
+        for stmt in rule["expr"]:
+            if isinstance(stmt, dict) and ("masquerade" in stmt or "dnat" in stmt):
+                entry["translates"] = True
+            counter = stmt.get("counter") if isinstance(stmt, dict) else None
+            if isinstance(counter, dict):
+                entry["packets"] += counter.get("packets", 0)
+                entry["bytes"] += counter.get("bytes", 0)
+    return [dict(v, kind=_KINDS[k], name=n, backend="nftables") for (k, n), v in sorted(sets.items())]
+
+
+def _legacy_sets(state):
+    """Our sets in iptables-legacy's nat and filter tables (chains HN-<hook><kind>-<name>)."""
+    sets = {}
+    for table in state.values():
+        for chain, rules in table["rules"].items():
+            match = re.match(r"^HN-([PDOF])([MN])-(.+)$", chain)
+            if not match:
+                continue
+            entry = sets.setdefault((match.group(2), match.group(3)),
+                                    {"rules": 0, "packets": 0, "bytes": 0, "translates": False})
+            entry["rules"] += len(rules)
+            entry["translates"] = entry["translates"] or any(re.search(r"-j (MASQUERADE|DNAT)\b", r) for r in rules)
+            for packets, nbytes in table.get("counters", {}).get(chain, []):
+                entry["packets"] += packets
+                entry["bytes"] += nbytes
+    return [dict(v, kind=_KINDS[k], name=n, backend="iptables") for (k, n), v in sorted(sets.items())]
+
+
+def firewall_view(module, links, uplink, warnings):
+    view = {"mark": "0x%08x" % CT_MARK, "sets": [], "forward": [], "nftables_forward_drops": []}
+    try:
+        backend, _other, split = select_backend("auto", module)
+        view["backend"] = backend.name
+    except HypervisorNetworkingError as exc:
+        view["backend"], split = None, []
+        warnings.append("no firewall backend is usable: %s" % exc.msg)
+    view["split_ruleset"] = bool(split)
+    warnings.extend(split)
+    nft = _nft.NftBackend(module.run_command, module.get_bin_path)
+    tables = nft.list_tables() if nft.available() else []
+    if "%s %s" % (_nft.FAMILY, _nft.TABLE) in tables:
+        view["sets"].extend(_nft_sets(nft))
+    legacy = _xtables.Xtables(module.run_command, module.get_bin_path, "iptables-legacy")
+    if legacy.usable:
+        present = [t for t in ("nat", "filter") if t in _xtables.legacy_tables()]
+        view["sets"].extend(_legacy_sets(legacy.save(present, counters=True)))
+    # who decides whether forwarded packets pass: every FORWARD chain there is
+    foreign_chains = set()
+    for stem in ("iptables", "ip6tables"):
+        for command in (stem + "-nft", stem + "-legacy"):
+            xt = _xtables.Xtables(module.run_command, module.get_bin_path, command)
+            if not xt.usable:
+                continue
+            if command.endswith("-nft"):
+                family = "ip6" if stem == "ip6tables" else "ip"
+                exists = "%s filter" % family in tables and nft.chain_exists(family, "filter", "FORWARD")
+            else:
+                exists = "filter" in _xtables.legacy_tables(stem)
+            if not exists:
+                continue
+            filt = xt.save(["filter"]).get("filter") or {"policies": {}, "rules": {}}
+            foreign_chains.update(filt["rules"])
+            ours = [c for c in filt["rules"] if c.startswith("HN-F")]
+            policy = filt["policies"].get("FORWARD")
+            rules = filt["rules"].get("FORWARD", [])
+            first_ours = min([i for i, r in enumerate(rules) if "-j HN-F" in r] or [len(rules)])
+            before = [r for r in rules[:first_ours] if re.search(r"-j (DROP|REJECT)\b", r)]
+            view["forward"].append({"world": command, "policy": policy, "our_accepts": sorted(ours),
+                                    "drops_before_ours": before})
+            for rule in before:
+                warnings.append("%s's FORWARD drops before this collection's accepts (-A FORWARD %s): guests' "
+                                "forwarded traffic matching it is dropped" % (command, rule))
+            if policy == "DROP" and not ours:
+                warnings.append("%s's FORWARD drops by policy and holds none of this collection's accepts: guests' "
+                                "forwarded traffic is dropped there (run the role or module again)" % command)
+    if nft.available():
+        drops = nft.native_forward_drops()
+        view["nftables_forward_drops"] = drops
+        warnings.extend("nftables chain %s drops forwarded packets by policy; no rule in another table can "
+                        "overrule that: allow the guests' traffic there" % chain for chain in drops)
+    view["peers"] = {
+        "docker": "docker0" in links or "DOCKER" in foreign_chains,
+        "libvirt": any(n.startswith("virbr") for n in links) or any(c.startswith("LIBVIRT_") for c in foreign_chains),
+        "firewalld": "inet firewalld" in tables or os.path.isdir("/run/firewalld"),
+    }
+    loaded = os.path.isdir("/proc/sys/net/bridge")
+    view["br_netfilter"] = {"loaded": loaded,
+                            "call_iptables": _sysctl.read_runtime("net.bridge.bridge-nf-call-iptables"),
+                            "call_ip6tables": _sysctl.read_runtime("net.bridge.bridge-nf-call-ip6tables")}
+    if uplink:
+        rp = _sysctl.read_runtime("net.ipv4.conf.%s.rp_filter" % uplink)
+        rp_all = _sysctl.read_runtime("net.ipv4.conf.all.rp_filter")
+        view["rp_filter"] = {"uplink": uplink, "value": max(rp or 0, rp_all or 0)}
+    return view
+
+
+def persistence_view(links, addrs, warnings):
+    view = {"renderer": None, "files": [], "drift": []}
+    try:
+        view["renderer"] = _persist.detect("auto")
+    except HypervisorNetworkingError as exc:
+        view["renderer_error"] = exc.msg
+    patterns = [_persist.IFUPDOWN_DIR + "/hypervisor-networking-*", _persist.NETWORKD_DIR + "/*hypervisor-networking*",
+                _boot.STORE_DIR + "/*.json", _boot.UNIT_FILE]
+    view["files"] = sorted(p for pattern in patterns for p in glob.glob(pattern)
+                           if p.endswith(".json") or _persist.is_ours(_persist.read_text(p)))
+    for renderer in ("ifupdown", "networkd"):
+        for path in glob.glob(_persist.bridge_paths(renderer, "*")[-1]):  # ifupdown stanzas, .network
+            text = _persist.read_text(path)
+            match = re.search(r"^# bridge (\S+)$", text or "", re.M)
+            if not match or not _persist.is_ours(text):
+                continue
+            name = match.group(1)
+            if name not in links:
+                view["drift"].append("bridge %s is persisted (%s) but does not exist: it comes back at the next "
+                                     "boot, or run the role" % (name, path))
+                continue
+            running = set(addrs.get(links[name]["index"], []))
+            persisted = set(re.findall(r"^\s*(?:address|Address=)\s*(\S+)$", text.replace("Address=", "address "),
+                                       re.M))
+            for addr in sorted(persisted - running):
+                view["drift"].append("%s: %s is persisted but not configured now" % (name, addr))
+            for addr in sorted(a for a in running - persisted if not a.startswith("fe80:")):
+                view["drift"].append("%s: %s is configured now but not persisted: it is lost at the next reboot, "
+                                     "and %s may refuse to take the interface down" % (
+                                         name, addr, "ifdown" if renderer == "ifupdown" else "networkd"))
+        for tap in _persist.our_tap_names(renderer):
+            if tap not in links:
+                view["drift"].append("TAP %s is persisted but does not exist" % tap)
+    persisted_taps = set(_persist.our_tap_names("ifupdown")) | set(_persist.our_tap_names("networkd"))
+    for name, link in sorted(links.items()):
+        if link["kind"] == "tun" and link.get("alias") == _tap.MANAGED_ALIAS and name not in persisted_taps \
+                and view["files"]:
+            view["drift"].append("TAP %s runs but is not persisted: it is lost at the next reboot" % name)
+    warnings.extend(view["drift"])
+    return view
+
+
+def forward_target(module, name, port, proto="tcp"):
+    """(to_addr, to_port) of host port ``port`` in our forward set ``name``, on either
+    backend, or None."""
+    nft = _nft.NftBackend(module.run_command, module.get_bin_path)
+    if nft.available():
+        maps = dict((o["map"]["name"], o["map"].get("elem", [])) for o in nft.table_objects() if "map" in o)
+        for map_name, elems in sorted(maps.items()):
+            if not map_name.startswith("dnat_%s_addr_" % name):
+                continue
+            ports = dict((_nft.canon(k), v) for k, v in maps.get(map_name.replace("_addr_", "_port_"), []))
+            for key, addr in elems:
+                parts = key.get("concat", []) if isinstance(key, dict) else []
+                if parts[-2:] == [proto, port]:
+                    return addr, ports.get(_nft.canon(key), port)
+    legacy = _xtables.Xtables(module.run_command, module.get_bin_path, "iptables-legacy")
+    if legacy.usable and "nat" in _xtables.legacy_tables():
+        rules = legacy.save(["nat"]).get("nat", {}).get("rules", {})
+        for chain, lines in sorted(rules.items()):
+            if chain != _iptables.chain_name("dnat", name, "pre"):
+                continue
+            for line in lines:
+                match = re.search(r"-p %s .*--dport (\d+)(?::(\d+))? .*-j DNAT --to-destination ([\d.]+)(?::(\d+))?"
+                                  % proto, line)
+                if match and int(match.group(1)) <= port <= int(match.group(2) or match.group(1)):
+                    offset = port - int(match.group(1))
+                    return match.group(3), int(match.group(4)) + offset if match.group(4) else port
+    return None

@@ -100,7 +100,7 @@ def test_foreign_forward_drop_is_a_warning(nat_lab):
     lab.hv.run("iptables-nft", "-P", "FORWARD", "DROP")
     res = lab.hv.module(M, {"gather": ["firewall", "forwarding"]})
     world = [w for w in res["firewall"]["forward"] if w["world"] == "iptables-nft"][0]
-    assert world == {"world": "iptables-nft", "policy": "DROP", "our_accepts": []}
+    assert world == {"world": "iptables-nft", "policy": "DROP", "our_accepts": [], "drops_before_ours": []}
     assert any("iptables-nft's FORWARD drops by policy" in w for w in res["warnings_found"]), res["warnings_found"]
     # our run puts its accepts there: the warning goes
     lab.hv.module("masquerade", {"name": "lan", "source": "192.168.100.0/24", "out_interface": "up0",

@@ -1,0 +1,134 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, hypervisor.networking contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The guests' view without logging into a guest, private to this collection: a
+temporary network namespace on the guest bridge (a veth port, a free address of the
+guests' subnet, the bridge's address as its default gateway) from which the diagnose
+module sends what a guest would send. Removed before the module returns."""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+import sys
+import time
+
+from ansible_collections.hypervisor.networking.plugins.module_utils import _deps, _migrate
+
+# run inside the probe namespace (`ip netns exec NS python3 -c PROBE ...`): fixed text, the
+# values come as arguments. Prints one line: "ok <detail>" or "fail <reason>".
+PROBE = r"""
+import socket, struct, sys, time
+kind, host, port, name = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+start = time.monotonic()
+try:
+    if kind == "tcp":
+        s = socket.create_connection((host, port), timeout=3)
+        s.close()
+        print("ok connected in %.0f ms" % ((time.monotonic() - start) * 1000))
+    else:
+        qname = b"".join(bytes([len(p)]) + p.encode() for p in name.strip(".").split(".") if p) + b"\0"
+        query = struct.pack("!HHHHHH", 0x4e48, 0x0100, 1, 0, 0, 0) + qname + struct.pack("!HH", 1, 1)
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(3)
+        s.sendto(query, (host, port))
+        data, _peer = s.recvfrom(4096)
+        rcode, count = data[3] & 0x0F, struct.unpack("!H", data[6:8])[0]
+        answers, pos = [], 12 + len(qname) + 4
+        for _i in range(count):
+            while pos < len(data) and data[pos] not in (0,) and data[pos] < 0xC0:
+                pos += data[pos] + 1
+            pos += 2 if pos < len(data) and data[pos] >= 0xC0 else 1
+            rtype, _cls, _ttl, length = struct.unpack("!HHIH", data[pos:pos + 10])
+            if rtype == 1 and length == 4:
+                answers.append(socket.inet_ntoa(data[pos + 10:pos + 14]))
+            pos += 10 + length
+        print("ok rcode=%d answers=%s in %.0f ms" % (rcode, ",".join(answers) or "-",
+                                                    (time.monotonic() - start) * 1000))
+except (OSError, socket.timeout) as exc:
+    print("fail %s" % (exc.strerror or exc.__class__.__name__ if isinstance(exc, OSError) else "timeout"))
+"""
+
+
+def run_probe(module, netns, kind, host, port, name="."):
+    """(ok, detail) of one probe from ``netns`` (None: the host's own namespace)."""
+    argv = [sys.executable, "-c", PROBE, kind, host, str(port), name]
+    if netns:
+        argv = [module.get_bin_path("ip", required=True), "netns", "exec", netns] + argv
+    rc, out, err = module.run_command(argv)
+    line = (out.strip().splitlines() or [""])[-1]
+    if rc != 0 or not line:
+        return False, (err.strip() or "the probe did not run")
+    verdict, _sep, detail = line.partition(" ")
+    return verdict == "ok", detail
+
+
+def free_address(bridge, mac, gateway, network, taken):
+    """The highest address of the subnet that nobody answers ARP for (None: none found
+    among the last 8)."""
+    hosts = list(ipaddress.IPv4Network(network).hosts())
+    for addr in reversed(hosts[-8:]):
+        text = str(addr)
+        if text in taken or text == gateway:
+            continue
+        if _migrate.arp_probe(bridge, mac, gateway, text, timeout=0.6) is None:
+            return text
+    return None
+
+
+class ProbeNamespace(object):
+    """Context manager: a namespace with eth0 on ``bridge`` at ``address``/``prefix``,
+    default route via ``gateway``; everything removed on exit."""
+
+    def __init__(self, bridge, address, prefix, gateway):
+        self.bridge, self.address, self.prefix, self.gateway = bridge, address, prefix, gateway
+        token = secrets.token_hex(3)
+        self.name, self.port = "hn-diag-%s" % token, "hnd%s" % token
+
+    def __enter__(self):
+        netns, IPRoute, NetNS = _deps.netns_tools()
+        netns.create(self.name)
+        try:
+            with IPRoute() as ipr:
+                ipr.link("add", ifname=self.port, kind="veth", peer={"ifname": "eth0", "net_ns_fd": self.name})
+                idx = ipr.link_lookup(ifname=self.port)[0]
+                ipr.link("set", index=idx, master=ipr.link_lookup(ifname=self.bridge)[0])
+                ipr.link("set", index=idx, state="up")
+            inner = NetNS(self.name)
+            try:
+                for ifname in ("lo", "eth0"):
+                    inner.link("set", index=inner.link_lookup(ifname=ifname)[0], state="up")
+                eth0 = inner.link_lookup(ifname="eth0")[0]
+                inner.addr("add", index=eth0, address=self.address, prefixlen=self.prefix)
+                inner.route("add", dst="0.0.0.0/0", gateway=self.gateway)
+            finally:
+                inner.close()
+            time.sleep(0.2)  # the bridge port starts forwarding (no STP delay on ours)
+        except Exception:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        netns, IPRoute, _NetNS = _deps.netns_tools()
+        with IPRoute() as ipr:
+            found = ipr.link_lookup(ifname=self.port)
+            if found:
+                ipr.link("del", index=found[0])
+        if self.name in netns.listnetns():
+            netns.remove(self.name)
+        return False
+
+
+def resolvers(path="/etc/resolv.conf"):
+    """The host's nameservers a guest could use (loopback ones are the host's own stub)."""
+    found = []
+    try:
+        with open(path) as handle:
+            for line in handle:
+                parts = line.split()
+                if len(parts) >= 2 and parts[0] == "nameserver":
+                    found.append(parts[1])
+    except (IOError, OSError):
+        pass
+    return [r for r in found if ":" not in r and not r.startswith("127.")]

@@ -1,0 +1,295 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, hypervisor.networking contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: net_diagnose
+short_description: The operator notes' troubleshooting flow for a guest network, automated
+version_added: 0.2.0
+description:
+  - Runs the seed's checks in order - the guest network itself, forwarding, host to guest,
+    guest network to the outside (through the guests' resolver), the DNS name, the published
+    port to the guest's service - each with its evidence, and ends with one verdict naming the
+    first broken hop and what to change. The engine of the C(diagnose) role.
+  - The guests' own view comes from a temporary network namespace on the guest bridge with a
+    free address of the guests' subnet (the highest one nobody answers ARP for) and the
+    bridge's address as its gateway - no login into a guest. It is removed before the module
+    returns; nothing else changes.
+  - A check that cannot decide (no resolver known, no guest address given) says so and is
+    neither passed nor failed.
+author:
+  - Hypervisor Networking Contributors (@hypervisor-networking)
+extends_documentation_fragment:
+  - hypervisor.networking.attributes.PYROUTE2
+attributes:
+  check_mode:
+    support: full
+    description: The checks only read, and the probe namespace is removed again; they run in check mode too.
+  diff_mode:
+    support: none
+    description: Nothing is changed.
+  platform:
+    support: full
+    platforms: linux
+    description: Linux hosts; runs as root.
+options:
+  network:
+    description: The guest network's bridge.
+    type: str
+    default: br0
+  guest:
+    description: A guest's IPv4 address (host to guest is checked with ARP on the bridge).
+    type: str
+  port:
+    description: A published host port (the "502 on port 80" case); its target is looked up in this collection's forward set named after the bridge.
+    type: int
+  name:
+    description: A DNS name a guest fails to resolve.
+    type: str
+  resolver:
+    description: The resolver the guests use; empty - the host's own (non-loopback) resolvers.
+    type: str
+seealso:
+  - module: hypervisor.networking.net_info
+"""
+
+EXAMPLES = r"""
+- name: Why does the guest's web service answer 502?
+  hypervisor.networking.net_diagnose:
+    network: br0
+    guest: 192.168.100.10
+    port: 8080
+    name: api.example.com
+  register: diagnosis
+"""
+
+RETURN = r"""
+healthy:
+  description: Every check that could decide passed.
+  returned: always
+  type: bool
+verdict:
+  description: One sentence - healthy, or the first broken hop and what to change.
+  returned: always
+  type: str
+steps:
+  description: The checks in order, each with C(name), C(ok) (true, false, or null when it could not decide) and C(evidence).
+  returned: always
+  type: list
+  elements: dict
+route_table:
+  description: C(route -n) of the host, when a route is at fault.
+  returned: when the verdict is about forwarding or the outside path
+  type: list
+  elements: str
+report:
+  description: What people read - the verdict, then each step as C([ok]), C([FAILED]) or C([undecided]) with its evidence, then the tables.
+  returned: always
+  type: list
+  elements: str
+bridge_table:
+  description: C(brctl show), when the bridge is at fault.
+  returned: when the verdict is about the bridge
+  type: list
+  elements: str
+"""
+
+import ipaddress
+
+from ansible_collections.hypervisor.networking.plugins.module_utils import _deps, _info, _migrate, _probe, _sysctl
+from ansible_collections.hypervisor.networking.plugins.module_utils._errors import (
+    HypervisorNetworkingError,
+    ValidationError,
+)
+from ansible_collections.hypervisor.networking.plugins.module_utils import _validate as v
+from ansible_collections.hypervisor.networking.plugins.module_utils._module import Module
+from ansible_collections.hypervisor.networking.plugins.module_utils._netlink import Netlink
+
+ARGUMENT_SPEC = dict(
+    network=dict(type="str", default="br0"),
+    guest=dict(type="str"),
+    port=dict(type="int"),
+    name=dict(type="str"),
+    resolver=dict(type="str"),
+)
+
+
+def _address(option, value):
+    try:
+        return str(ipaddress.IPv4Address(value))
+    except ValueError:
+        raise ValidationError(option, value, "an IPv4 address is expected")
+
+
+class Report(object):
+    """The steps so far and the first failure's verdict."""
+
+    def __init__(self):
+        self.steps, self.verdict, self.extra = [], None, {}
+
+    def add(self, name, ok, evidence, fix=None):
+        self.steps.append({"name": name, "ok": ok, "evidence": evidence})
+        if ok is False and self.verdict is None:
+            self.verdict = "%s: %s%s" % (name, evidence, (" - " + fix) if fix else "")
+        return ok
+
+
+def check_outside(module, report, probe_ns, resolver, name, network, links):
+    """Guest network -> outside, through the resolver; then the name."""
+    ok, detail = _probe.run_probe(module, probe_ns, "dns", resolver, 53, name or ".")
+    if ok:
+        report.add("guest network -> outside (DNS to %s)" % resolver, True,
+                   "a query from the guests' subnet to %s:53 was answered (%s)" % (resolver, detail))
+        return detail
+    host_ok, host_detail = _probe.run_probe(module, None, "dns", resolver, 53, name or ".")
+    if not host_ok:
+        report.add("guest network -> outside (DNS to %s)" % resolver, False,
+                   "%s:53 does not answer from the guests' subnet (%s) nor from the host itself (%s): the DNS "
+                   "server is unreachable or down" % (resolver, detail, host_detail),
+                   "point the guests at a resolver that answers (diagnose_resolver), or repair the host's uplink")
+        return None
+    warnings = []
+    fw = _info.firewall_view(module, links, None, warnings)
+    masq = [s for s in fw["sets"] if s["kind"] == "masquerade" and s["name"] == network and s["translates"]]
+    drops = [w["world"] for w in fw["forward"] if w["policy"] == "DROP" and not w["our_accepts"]]
+    early = ["%s's FORWARD rule -A FORWARD %s" % (w["world"], r) for w in fw["forward"] for r in w["drops_before_ours"]]
+    if not masq:
+        why, fix = "no masquerade of this collection translates the guests' subnet", "run the nat_bridge role again"
+    elif early:
+        why = "%s drops them before this collection's accepts" % "; ".join(early)
+        fix = "remove that rule or let the guests' subnet through before it (the tool that added it owns it)"
+    elif drops or fw["nftables_forward_drops"]:
+        why = "forwarded packets are dropped by %s" % ", ".join(drops + fw["nftables_forward_drops"])
+        fix = "run the role again (it puts its accepts there) or allow the guests' traffic in that chain"
+    else:
+        why = ("the masquerade %s exists, so a rule of another tool drops or misroutes the guests' forwarded "
+               "packets" % masq[0]["name"])
+        fix = "look for a drop in FORWARD (iptables -L FORWARD -n -v, nft list ruleset) or a policy route"
+    report.add("guest network -> outside (DNS to %s)" % resolver, False,
+               "the host reaches %s:53 (%s) but the guests' subnet does not (%s): %s" % (
+                   resolver, host_detail, detail, why), fix)
+    report.extra["route_table"] = True
+    return None
+
+
+def run(module):
+    params = module.params
+    network = v.ifname("network", params["network"])
+    guest = _address("guest", params["guest"]) if params["guest"] else None
+    resolver = _address("resolver", params["resolver"]) if params["resolver"] else None
+    port = params["port"]
+    if port is not None and not 1 <= port <= 65535:
+        raise ValidationError("port", port, "must be 1-65535")
+    report = Report()
+    with Netlink() as nl:
+        links, addrs = nl.links(), nl.addresses()
+        routes = nl.dump_routes()
+    names = dict((l["index"], n) for n, l in links.items())
+    bridge = links.get(network)
+    v4 = [a for a in addrs.get(bridge["index"], []) if ":" not in a] if bridge else []
+    if bridge is None or bridge["kind"] != "bridge":
+        report.add("guest network %s" % network, False, "%s does not exist as a bridge" % network,
+                   "run the nat_bridge role (or linux_bridge) for it")
+    elif not bridge["up"] or not v4:
+        report.add("guest network %s" % network, False, "%s is %s" % (
+            network, "down" if not bridge["up"] else "up but has no IPv4 address (the guests' gateway)"),
+            "run the nat_bridge role again")
+    else:
+        ports = sorted(n for n, l in links.items() if l["master"] == network)
+        report.add("guest network %s" % network, True, "%s is up with %s, ports %s" % (
+            network, ", ".join(v4), ", ".join(ports) or "none"))
+    if report.verdict:
+        report.extra["bridge_table"] = True
+        return finish(report, links, addrs, routes, names)
+    gateway, prefix = v4[0].split("/")
+    subnet = str(ipaddress.IPv4Interface(v4[0]).network)
+    forwarding = _sysctl.read_runtime("net.ipv4.ip_forward")
+    if not report.add("forwarding", forwarding == 1, "net.ipv4.ip_forward = %s" % forwarding,
+                      "set it to 1 (the ip_forward module; the nat_bridge role does it)"):
+        report.extra["route_table"] = True
+        return finish(report, links, addrs, routes, names)
+    if guest:
+        if ipaddress.IPv4Address(guest) not in ipaddress.IPv4Network(subnet):
+            report.add("host -> guest %s" % guest, False, "%s is not in %s's subnet %s" % (guest, network, subnet),
+                       "give the guest an address of %s" % subnet)
+            return finish(report, links, addrs, routes, names)
+        mac = _migrate.arp_probe(network, bridge["mac"], gateway, guest, timeout=2.0)
+        if not report.add("host -> guest %s" % guest, mac is not None,
+                          ("%s answers ARP on %s from %s" % (guest, network, mac)) if mac else
+                          "%s does not answer ARP on %s" % (guest, network),
+                          "start the guest, check its address, and that its TAP is a port of %s" % network):
+            return finish(report, links, addrs, routes, names)
+    resolver = resolver or (_probe.resolvers() or [None])[0]
+    need_probe = resolver or port is not None
+    if not need_probe:
+        report.add("guest network -> outside", None, "no resolver is known (the host's are loopback only or none): "
+                   "give diagnose_resolver to check the way out")
+        return finish(report, links, addrs, routes, names)
+    address = _probe.free_address(network, bridge["mac"], gateway, subnet, [guest] if guest else [])
+    if address is None:
+        report.add("guest network -> outside", None, "no free address in %s for the probe (the last 8 answer ARP)"
+                   % subnet)
+        return finish(report, links, addrs, routes, names)
+    with _probe.ProbeNamespace(network, address, int(prefix), gateway) as probe:
+        if resolver:
+            answer = check_outside(module, report, probe.name, resolver, params["name"], network, links)
+            if answer is not None and params["name"]:
+                rcode = answer.split("rcode=")[1].split()[0]
+                ips = answer.split("answers=")[1].split()[0]
+                report.add("DNS name %s" % params["name"], rcode == "0" and ips != "-",
+                           "%s answers %s for %s" % (resolver, ("rcode %s" % rcode) if rcode != "0" else ips,
+                                                     params["name"]),
+                           "the name does not exist at that resolver: check the name or the resolver")
+        else:
+            report.add("guest network -> outside", None, "no resolver is known: give diagnose_resolver")
+        if port is not None and report.verdict is None:
+            target = _info.forward_target(module, network, port)
+            if not report.add("published port %d" % port, target is not None,
+                              ("host port %d forwards to %s:%d" % (port, target[0], target[1])) if target else
+                              "no forward of this collection's set %s publishes port %d" % (network, port),
+                              "add it to nat_bridge_forwards and run the role"):
+                return finish(report, links, addrs, routes, names)
+            ok, detail = _probe.run_probe(module, probe.name, "tcp", target[0], target[1])
+            report.add("service %s:%d" % target, ok,
+                       ("%s:%d accepts connections (%s)" % (target[0], target[1], detail)) if ok else
+                       "%s:%d does not accept connections from the guests' subnet (%s): the guest's service is down "
+                       "or listens elsewhere - what a proxy in front of it reports as 502" % (
+                           target[0], target[1], detail),
+                       "start the service in the guest, or correct to_port of the forward")
+    return finish(report, links, addrs, routes, names)
+
+
+def finish(report, links, addrs, routes, names):
+    result = {"changed": False, "steps": report.steps, "healthy": report.verdict is None}
+    decided = [s for s in report.steps if s["ok"] is not None]
+    result["verdict"] = report.verdict or ("healthy: %d checks passed%s" % (
+        len(decided), "" if len(decided) == len(report.steps) else
+        ", %d could not decide" % (len(report.steps) - len(decided))))
+    if report.extra.get("route_table"):
+        result["route_table"] = _info.route_table_text(sorted((_info.route_view(r, names) for r in routes),
+                                                              key=_info.route_sort_key))
+    if report.extra.get("bridge_table"):
+        result["bridge_table"] = _info.bridges_text(_info.bridges_view(links, addrs))
+    marks = {True: "ok", False: "FAILED", None: "undecided"}
+    result["report"] = ([result["verdict"], ""] + ["[%s] %s: %s" % (marks[s["ok"]], s["name"], s["evidence"])
+                                                   for s in report.steps]
+                        + ([""] + result["route_table"] if "route_table" in result else [])
+                        + ([""] + result["bridge_table"] if "bridge_table" in result else []))
+    return result
+
+
+def main():
+    module = Module(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    _deps.require_pyroute2(module)
+    try:
+        result = run(module)
+    except HypervisorNetworkingError as exc:
+        module.fail_json(**exc.fail_kwargs("net_diagnose"))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

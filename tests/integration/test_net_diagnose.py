@@ -1,0 +1,153 @@
+# -*- coding: utf-8 -*-
+"""net_diagnose on the NAT lab: a healthy network, then one fault at a time (each first
+shown to break the guests' traffic), each verdict naming its fault; the host is
+byte-identical after every run (the probe namespace is gone)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+M = "net_diagnose"
+DNS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dns_peer.py")
+ARGS = {"network": "br0", "guest": "192.168.100.2", "port": 8080, "name": "api.example.test",
+        "resolver": "203.0.113.2"}
+
+
+@pytest.fixture
+def lab(nat_lab):
+    lab = nat_lab
+    lab.hv.module("masquerade", {"name": "br0", "source": "192.168.100.0/24", "out_interface": "up0"})
+    forward = {"port": 8080, "to_addr": "192.168.100.2", "to_port": 80}
+    lab.hv.module("iptables_dnat", {"name": "br0", "forwards": [forward]})
+    dns = subprocess.Popen(["ip", "netns", "exec", lab.wan.name, sys.executable, DNS, "api.example.test=192.0.2.10"],
+                           stdout=subprocess.PIPE, text=True)
+    assert dns.stdout.readline().strip() == "listening"
+    lab.dns = dns
+    lab.serve(lab.g1, "tcp", 80)
+    lab.serve(lab.wan, "tcp", 8000)
+    yield lab
+    if dns.poll() is None:
+        dns.kill()
+        dns.wait()
+
+
+def state(lab):
+    """Links, addresses and rules of hv; rule counters move with the probe's packets."""
+    nft, legacy = lab.ruleset()
+    return lab.hv.snapshot(), re.sub(r"counter packets \d+ bytes \d+", "counter", nft), legacy
+
+
+def diagnose(lab, args=None):
+    before = state(lab)
+    start = time.monotonic()
+    res = lab.hv.module(M, dict(ARGS, **(args or {})))
+    took = time.monotonic() - start
+    assert res["rc"] == 0, res
+    assert state(lab) == before, "the diagnose run changed the host"
+    listing = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
+    assert not [n for n in listing.split() if n.startswith("hn-diag-")], listing
+    print("%.1f s: %s" % (took, res["verdict"]))
+    return res
+
+
+def first_failing(res):
+    return [s["name"] for s in res["steps"] if s["ok"] is False][0]
+
+
+def test_healthy(lab):
+    res = diagnose(lab)
+    assert res["healthy"] is True and res["verdict"] == "healthy: 7 checks passed", res
+    assert [s["name"] for s in res["steps"]] == [
+        "guest network br0", "forwarding", "host -> guest 192.168.100.2", "guest network -> outside (DNS to "
+        "203.0.113.2)", "DNS name api.example.test", "published port 8080", "service 192.168.100.2:80"]
+
+
+def test_forwarding_off(lab):
+    lab.hv.run("sh", "-c", "echo 0 > /proc/sys/net/ipv4/ip_forward")
+    assert lab.connect(lab.g1, "tcp", "203.0.113.2", 8000, timeout=1) is None
+    res = diagnose(lab)
+    assert first_failing(res) == "forwarding" and "net.ipv4.ip_forward = 0" in res["verdict"]
+    assert res["route_table"][0] == "Kernel IP routing table"
+
+
+def test_forward_drop_by_another_tool(lab):
+    lab.hv.run("iptables-nft", "-I", "FORWARD", "1", "-j", "DROP")
+    assert lab.connect(lab.g1, "tcp", "203.0.113.2", 8000, timeout=1) is None
+    res = diagnose(lab)
+    assert first_failing(res) == "guest network -> outside (DNS to 203.0.113.2)"
+    assert "the host reaches 203.0.113.2:53" in res["verdict"], res["verdict"]
+    assert "iptables-nft's FORWARD rule -A FORWARD -j DROP drops them before" in res["verdict"], res["verdict"]
+
+
+def test_dns_server_unreachable(lab):
+    lab.dns.kill()
+    lab.dns.wait()
+    res = diagnose(lab)
+    assert first_failing(res) == "guest network -> outside (DNS to 203.0.113.2)"
+    assert "nor from the host itself" in res["verdict"] and "DNS server is unreachable or down" in res["verdict"]
+
+
+def test_service_down_behind_a_working_forward(lab):
+    for proc in lab.servers:
+        proc.kill()
+        proc.wait()
+    lab.servers = []
+    assert lab.connect(lab.wan, "tcp", "203.0.113.1", 8080, timeout=1) is None
+    res = diagnose(lab)
+    assert first_failing(res) == "service 192.168.100.2:80" and "502" in res["verdict"]
+
+
+def test_forward_deleted_by_hand(lab):
+    lab.hv.run("nft", "flush", "map", "ip", "hypervisor_networking", "dnat_br0_addr_0")
+    assert lab.connect(lab.wan, "tcp", "203.0.113.1", 8080, timeout=1) is None
+    res = diagnose(lab)
+    assert first_failing(res) == "published port 8080" and "no forward" in res["verdict"]
+
+
+def test_masquerade_deleted_by_hand(lab):
+    lab.hv.run("nft", "flush", "chain", "ip", "hypervisor_networking", "masq_br0_post")
+    lab.hv.run("nft", "delete", "chain", "ip", "hypervisor_networking", "masq_br0_fwd", check=False)
+    assert lab.connect(lab.g1, "tcp", "203.0.113.2", 8000, timeout=1) is None
+    res = diagnose(lab)
+    assert first_failing(res) == "guest network -> outside (DNS to 203.0.113.2)"
+    assert "no masquerade" in res["verdict"], res["verdict"]
+
+
+def test_unknown_name(lab):
+    res = diagnose(lab, {"name": "nope.example.test"})
+    assert first_failing(res) == "DNS name nope.example.test" and "rcode 3" in res["verdict"]
+
+
+def play(lab, tmp_path, **extra):
+    """The diagnose role through ansible-playbook inside hv -> (rc, stdout)."""
+    path = tmp_path / "diagnose.yml"
+    path.write_text("- hosts: localhost\n  gather_facts: false\n  roles: [hypervisor.networking.diagnose]\n"
+                    "  post_tasks:\n    - ansible.builtin.debug:\n        msg: \"RESULT {{ diagnose_result | to_json }}\"\n")
+    variables = dict({"diagnose_guest": "192.168.100.2", "diagnose_port": 8080,
+                      "diagnose_resolver": "203.0.113.2", "diagnose_name": "api.example.test"}, **extra)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=lab.hv.collections, ANSIBLE_NOCOLOR="1",
+               ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_LOCALHOST_WARNING="false")
+    playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    proc = subprocess.run(["ip", "netns", "exec", lab.hv.name, playbook, "-i", "localhost,", "-c", "local", str(path),
+                           "-e", json.dumps(variables)], capture_output=True, text=True, env=env, check=False)
+    return proc.returncode, proc.stdout
+
+
+def test_role_sets_the_fact_and_gates_on_the_verdict(lab, tmp_path):
+    rc, out = play(lab, tmp_path)
+    assert rc == 0, out[-3000:]
+    result = json.loads(out.split('"msg": "RESULT ')[1].split('"\n')[0].encode().decode("unicode_escape"))
+    assert result["healthy"] is True and len(result["steps"]) == 7
+    assert "healthy: 7 checks passed" in out
+    lab.hv.run("sh", "-c", "echo 0 > /proc/sys/net/ipv4/ip_forward")
+    rc, out = play(lab, tmp_path)
+    assert rc != 0 and "forwarding: net.ipv4.ip_forward = 0" in out, out[-3000:]
+    rc, out = play(lab, tmp_path, diagnose_fail=False)
+    assert rc == 0 and '\\"healthy\\": false' in out, out[-3000:]
