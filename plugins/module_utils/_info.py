@@ -280,8 +280,9 @@ def persistence_view(links, addrs, warnings):
 
 
 def forward_target(module, name, port, proto="tcp"):
-    """(to_addr, to_port) of host port ``port`` in our forward set ``name``, on either
-    backend, or None."""
+    """(to_addr, to_port, narrowed) of host port ``port`` in our forward set ``name``, on
+    either backend, or None; ``narrowed``: the forward matches only some interface, sources
+    or destination."""
     nft = _nft.NftBackend(module.run_command, module.get_bin_path)
     if nft.available():
         maps = dict((o["map"]["name"], o["map"].get("elem", [])) for o in nft.table_objects() if "map" in o)
@@ -292,7 +293,8 @@ def forward_target(module, name, port, proto="tcp"):
             for key, addr in elems:
                 parts = key.get("concat", []) if isinstance(key, dict) else []
                 if parts[-2:] == [proto, port]:
-                    return addr, ports.get(_nft.canon(key), port)
+                    # a forward narrowed by interface, source or destination has more key fields
+                    return addr, ports.get(_nft.canon(key), port), len(parts) > 2
     legacy = _xtables.Xtables(module.run_command, module.get_bin_path, "iptables-legacy")
     if legacy.usable and "nat" in _xtables.legacy_tables():
         rules = legacy.save(["nat"]).get("nat", {}).get("rules", {})
@@ -304,5 +306,6 @@ def forward_target(module, name, port, proto="tcp"):
                                   % proto, line)
                 if match and int(match.group(1)) <= port <= int(match.group(2) or match.group(1)):
                     offset = port - int(match.group(1))
-                    return match.group(3), int(match.group(4)) + offset if match.group(4) else port
+                    narrowed = bool(re.search(r"(^| )(-i|-s|-d) ", line))
+                    return match.group(3), int(match.group(4)) + offset if match.group(4) else port, narrowed
     return None

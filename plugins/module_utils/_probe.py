@@ -120,6 +120,64 @@ class ProbeNamespace(object):
         return False
 
 
+OUTSIDE_CANDIDATES = ("198.51.100.254", "203.0.113.254", "192.0.2.254")  # documentation ranges
+
+
+class OutsideProbe(object):
+    """Context manager: a namespace playing a client outside the guests' subnet, joined to
+    the host by a veth pair of its own (not the bridge): ``address``/32 there, a /32 route
+    to it on the host. A guest answers it only through its default route."""
+
+    def __init__(self, address):
+        self.address = address
+        token = secrets.token_hex(3)
+        self.name, self.port = "hn-diag-%s" % token, "hno%s" % token
+
+    def __enter__(self):
+        netns, IPRoute, NetNS = _deps.netns_tools()
+        netns.create(self.name)
+        try:
+            with IPRoute() as ipr:
+                ipr.link("add", ifname=self.port, kind="veth", peer={"ifname": "eth0", "net_ns_fd": self.name})
+                idx = ipr.link_lookup(ifname=self.port)[0]
+                ipr.link("set", index=idx, state="up")
+                ipr.route("add", dst="%s/32" % self.address, oif=idx)
+            inner = NetNS(self.name)
+            try:
+                for ifname in ("lo", "eth0"):
+                    inner.link("set", index=inner.link_lookup(ifname=ifname)[0], state="up")
+                eth0 = inner.link_lookup(ifname="eth0")[0]
+                inner.addr("add", index=eth0, address=self.address, prefixlen=32)
+                inner.route("add", dst="0.0.0.0/0", oif=eth0, scope=253)  # on-link: the host answers ARP
+            finally:
+                inner.close()
+        except Exception:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        netns, IPRoute, _NetNS = _deps.netns_tools()
+        with IPRoute() as ipr:
+            found = ipr.link_lookup(ifname=self.port)
+            if found:
+                ipr.link("del", index=found[0])  # takes the /32 route along
+        if self.name in netns.listnetns():
+            netns.remove(self.name)
+        return False
+
+
+def outside_address(routes):
+    """A documentation address no route of the host covers more closely than the default."""
+    for candidate in OUTSIDE_CANDIDATES:
+        addr = ipaddress.IPv4Address(candidate)
+        covered = [r for r in routes if r["family"] == 2 and r["dst_len"] > 0 and r["dst"]
+                   and addr in ipaddress.IPv4Network("%s/%d" % (r["dst"], r["dst_len"]), strict=False)]
+        if not covered:
+            return candidate
+    return None
+
+
 def resolvers(path="/etc/resolv.conf"):
     """The host's nameservers a guest could use (loopback ones are the host's own stub)."""
     found = []

@@ -253,13 +253,40 @@ def run(module):
                               "add it to nat_bridge_forwards and run the role"):
                 return finish(report, links, addrs, routes, names)
             ok, detail = _probe.run_probe(module, probe.name, "tcp", target[0], target[1])
-            report.add("service %s:%d" % target, ok,
+            report.add("service %s:%d" % target[:2], ok,
                        ("%s:%d accepts connections (%s)" % (target[0], target[1], detail)) if ok else
                        "%s:%d does not accept connections from the guests' subnet (%s): the guest's service is down "
                        "or listens elsewhere - what a proxy in front of it reports as 502" % (
                            target[0], target[1], detail),
                        "start the service in the guest, or correct to_port of the forward")
+    if port is not None and report.verdict is None:
+        check_from_outside(module, report, port, target, routes, names, addrs, links, gateway)
     return finish(report, links, addrs, routes, names)
+
+
+def check_from_outside(module, report, port, target, routes, names, addrs, links, gateway):
+    """A client outside the guests' subnet through the published port: the guest answers it
+    only through its default route (the host)."""
+    step = "published port %d from outside" % port
+    uplinks = [names.get(r["oif"]) for r in routes if r["family"] == 2 and r["dst_len"] == 0 and r["table"] == 254]
+    uplink = links.get(uplinks[0]) if uplinks and uplinks[0] else None
+    host_addr = ([a.split("/")[0] for a in addrs.get(uplink["index"], []) if ":" not in a] or [None])[0] \
+        if uplink else None
+    outside = _probe.outside_address(routes)
+    if target[2] or host_addr is None or outside is None:
+        report.add(step, None, "cannot decide from the host: %s" % (
+            "the forward matches only some interface, sources or destination" if target[2] else
+            "no IPv4 default route to name the host's address" if host_addr is None else
+            "every documentation range is routed here"))
+        return
+    with _probe.OutsideProbe(outside) as probe:
+        ok, detail = _probe.run_probe(module, probe.name, "tcp", host_addr, port)
+    report.add(step, ok, ("a client at %s reached %s:%d through %s:%d (%s)" % (
+        outside, target[0], target[1], host_addr, port, detail)) if ok else
+        "%s:%d answers the guests' subnet, but a client at %s gets no answer through %s:%d (%s): the guest "
+        "has no default route, or one that does not lead to %s" % (target[0], target[1], outside, host_addr,
+                                                                   port, detail, gateway),
+        "give the guest %s as its default gateway" % gateway)
 
 
 def finish(report, links, addrs, routes, names):

@@ -23,6 +23,7 @@ ARGS = {"network": "br0", "guest": "192.168.100.2", "port": 8080, "name": "api.e
 @pytest.fixture
 def lab(nat_lab):
     lab = nat_lab
+    lab.hv.run("ip", "route", "add", "default", "via", "203.0.113.2")  # the internet is beyond wan
     lab.hv.module("masquerade", {"name": "br0", "source": "192.168.100.0/24", "out_interface": "up0"})
     forward = {"port": 8080, "to_addr": "192.168.100.2", "to_port": 80}
     lab.hv.module("iptables_dnat", {"name": "br0", "forwards": [forward]})
@@ -63,10 +64,11 @@ def first_failing(res):
 
 def test_healthy(lab):
     res = diagnose(lab)
-    assert res["healthy"] is True and res["verdict"] == "healthy: 7 checks passed", res
+    assert res["healthy"] is True and res["verdict"] == "healthy: 8 checks passed", res
     assert [s["name"] for s in res["steps"]] == [
         "guest network br0", "forwarding", "host -> guest 192.168.100.2", "guest network -> outside (DNS to "
-        "203.0.113.2)", "DNS name api.example.test", "published port 8080", "service 192.168.100.2:80"]
+        "203.0.113.2)", "DNS name api.example.test", "published port 8080", "service 192.168.100.2:80",
+        "published port 8080 from outside"]
 
 
 def test_forwarding_off(lab):
@@ -120,6 +122,14 @@ def test_masquerade_deleted_by_hand(lab):
     assert "no masquerade" in res["verdict"], res["verdict"]
 
 
+def test_guest_without_default_route(lab):
+    lab.g1.run("ip", "route", "del", "default")
+    assert lab.connect(lab.wan, "tcp", "203.0.113.1", 8080, timeout=1) is None
+    res = diagnose(lab)
+    assert first_failing(res) == "published port 8080 from outside", res["steps"]
+    assert "the guest has no default route" in res["verdict"] and "192.168.100.1" in res["verdict"]
+
+
 def test_unknown_name(lab):
     res = diagnose(lab, {"name": "nope.example.test"})
     assert first_failing(res) == "DNS name nope.example.test" and "rcode 3" in res["verdict"]
@@ -144,8 +154,8 @@ def test_role_sets_the_fact_and_gates_on_the_verdict(lab, tmp_path):
     rc, out = play(lab, tmp_path)
     assert rc == 0, out[-3000:]
     result = json.loads(out.split('"msg": "RESULT ')[1].split('"\n')[0].encode().decode("unicode_escape"))
-    assert result["healthy"] is True and len(result["steps"]) == 7
-    assert "healthy: 7 checks passed" in out
+    assert result["healthy"] is True and len(result["steps"]) == 8
+    assert "healthy: 8 checks passed" in out
     lab.hv.run("sh", "-c", "echo 0 > /proc/sys/net/ipv4/ip_forward")
     rc, out = play(lab, tmp_path)
     assert rc != 0 and "forwarding: net.ipv4.ip_forward = 0" in out, out[-3000:]
