@@ -169,6 +169,20 @@ def _legacy_sets(state):
     return [dict(v, kind=_KINDS[k], name=n, backend="iptables") for (k, n), v in sorted(sets.items())]
 
 
+def our_sets(module, nft=None, tables=None):
+    """This collection's masquerades and forward sets as they run, on both backends."""
+    nft = nft or _nft.NftBackend(module.run_command, module.get_bin_path)
+    tables = tables if tables is not None else (nft.list_tables() if nft.available() else [])
+    sets = []
+    if "%s %s" % (_nft.FAMILY, _nft.TABLE) in tables:
+        sets.extend(_nft_sets(nft))
+    legacy = _xtables.Xtables(module.run_command, module.get_bin_path, "iptables-legacy")
+    if legacy.usable:
+        present = [t for t in ("nat", "filter") if t in _xtables.legacy_tables()]
+        sets.extend(_legacy_sets(legacy.save(present, counters=True)))
+    return sets
+
+
 def firewall_view(module, links, uplink, warnings):
     view = {"mark": "0x%08x" % CT_MARK, "sets": [], "forward": [], "nftables_forward_drops": []}
     try:
@@ -181,12 +195,7 @@ def firewall_view(module, links, uplink, warnings):
     warnings.extend(split)
     nft = _nft.NftBackend(module.run_command, module.get_bin_path)
     tables = nft.list_tables() if nft.available() else []
-    if "%s %s" % (_nft.FAMILY, _nft.TABLE) in tables:
-        view["sets"].extend(_nft_sets(nft))
-    legacy = _xtables.Xtables(module.run_command, module.get_bin_path, "iptables-legacy")
-    if legacy.usable:
-        present = [t for t in ("nat", "filter") if t in _xtables.legacy_tables()]
-        view["sets"].extend(_legacy_sets(legacy.save(present, counters=True)))
+    view["sets"] = our_sets(module, nft, tables)
     # who decides whether forwarded packets pass: every FORWARD chain there is
     foreign_chains = set()
     for stem in ("iptables", "ip6tables"):
@@ -237,8 +246,21 @@ def firewall_view(module, links, uplink, warnings):
     return view
 
 
-def persistence_view(links, addrs, warnings):
+def persistence_view(links, addrs, warnings, sets=()):
+    """Our persisted files and each difference between them and what runs (``sets``: our
+    firewall sets as they run)."""
     view = {"renderer": None, "files": [], "drift": []}
+    running = set((s["kind"], s["name"], s["backend"]) for s in sets if s["translates"])
+    for path in sorted(glob.glob(_boot.STORE_DIR + "/*.json")):
+        try:
+            kind, name, backend, model, _hairpin = _boot.load_record(_persist.read_text(path))
+        except (ValueError, KeyError, TypeError, HypervisorNetworkingError):
+            view["drift"].append("%s is not a record this collection can read" % path)
+            continue
+        shown = {"masq": "masquerade", "dnat": "forwards"}.get(kind)
+        if shown and (kind != "dnat" or model.forwards) and (shown, name, backend) not in running:
+            view["drift"].append("%s %s is persisted (%s) but does not run on %s: it comes back at the next boot, "
+                                 "or run its module again" % (shown, name, path, backend))
     try:
         view["renderer"] = _persist.detect("auto")
     except HypervisorNetworkingError as exc:

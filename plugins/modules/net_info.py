@@ -163,7 +163,8 @@ def run(module):
     if "firewall" in parts:
         result["firewall"] = _info.firewall_view(module, links, uplink, warnings)
     if "persistence" in parts:
-        result["persistence"] = _info.persistence_view(links, addrs, warnings)
+        sets = result["firewall"]["sets"] if "firewall" in result else _info.our_sets(module)
+        result["persistence"] = _info.persistence_view(links, addrs, warnings, sets)
     result["warnings_found"] = warnings
     for warning in warnings:
         module.warn(warning)

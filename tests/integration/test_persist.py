@@ -128,6 +128,12 @@ def test_firewall_sets_persist_in_our_boot_load(netns, tmp_path, backend):
     assert record["backend"] == backend and record["model"]["source"] == "192.168.100.0/24"
     # the same set at runtime only: the boot load keeps it
     assert netns.module("masquerade", dict(args, persist=False), etc=etc)["changed"] is False
+    # net_info: a persisted set that no longer runs is drift
+    netns.module("masquerade", dict(args, state="absent", persist=False), etc=etc)
+    drift = netns.module("net_info", {"gather": ["persistence"]}, etc=etc)["persistence"]["drift"]
+    assert any(d.startswith("masquerade lan is persisted") for d in drift), drift
+    assert netns.module("masquerade", args, etc=etc)["changed_runtime"] is True
+    assert netns.module("net_info", {"gather": ["persistence"]}, etc=etc)["persistence"]["drift"] == []
     # a forward set joins the same boot load
     dnat = {"name": "web", "forwards": [{"port": 8080, "to_addr": "192.168.100.2"}], "backend": backend,
             "persist": True}
