@@ -23,6 +23,7 @@ options:
       - V(false) changes the running system only (and leaves files of earlier runs alone).
     type: bool
     default: true
+    version_added: 0.2.0
   renderer:
     description:
       - Which network manager carries the persisted configuration.
@@ -42,4 +43,5 @@ options:
     type: str
     choices: [auto, ifupdown, networkd, networkmanager]
     default: auto
+    version_added: 0.2.0
 """
