@@ -139,6 +139,7 @@ def test_files_in_the_hosts_manager(host):
                                                           "#!/bin/sh\n# Managed by the hypervisor.networking"))
     if MANAGER[name] == "ifupdown":
         assert "br0" in host.check_output("ifquery --list")
+    assert "net.ipv4.ip_forward = 1" in host.file("/etc/sysctl.d/90-hypervisor-networking.conf").content_string
 
 
 def test_reboot_brings_the_guest_network_back(host):
