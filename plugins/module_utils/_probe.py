@@ -76,14 +76,22 @@ def free_address(bridge, mac, gateway, network, taken):
     return None
 
 
-class ProbeNamespace(object):
-    """Context manager: a namespace with eth0 on ``bridge`` at ``address``/``prefix``,
-    default route via ``gateway``; everything removed on exit."""
+class _Probe(object):
+    """Context manager: a namespace whose eth0 is the peer of a veth ``port`` in the host's
+    namespace; ``host_side(ipr, index)`` and ``inside(ns, eth0)`` configure the two ends.
+    Everything is removed on exit (the veth takes its routes along)."""
 
-    def __init__(self, bridge, address, prefix, gateway):
-        self.bridge, self.address, self.prefix, self.gateway = bridge, address, prefix, gateway
+    prefix = "hnp"
+
+    def __init__(self):
         token = secrets.token_hex(3)
-        self.name, self.port = "hn-diag-%s" % token, "hnd%s" % token
+        self.name, self.port = "hn-diag-%s" % token, "%s%s" % (self.prefix, token)
+
+    def host_side(self, ipr, index):
+        raise NotImplementedError
+
+    def inside(self, inner, eth0):
+        raise NotImplementedError
 
     def __enter__(self):
         netns, IPRoute, NetNS = _deps.netns_tools()
@@ -91,19 +99,14 @@ class ProbeNamespace(object):
         try:
             with IPRoute() as ipr:
                 ipr.link("add", ifname=self.port, kind="veth", peer={"ifname": "eth0", "net_ns_fd": self.name})
-                idx = ipr.link_lookup(ifname=self.port)[0]
-                ipr.link("set", index=idx, master=ipr.link_lookup(ifname=self.bridge)[0])
-                ipr.link("set", index=idx, state="up")
+                self.host_side(ipr, ipr.link_lookup(ifname=self.port)[0])
             inner = NetNS(self.name)
             try:
                 for ifname in ("lo", "eth0"):
                     inner.link("set", index=inner.link_lookup(ifname=ifname)[0], state="up")
-                eth0 = inner.link_lookup(ifname="eth0")[0]
-                inner.addr("add", index=eth0, address=self.address, prefixlen=self.prefix)
-                inner.route("add", dst="0.0.0.0/0", gateway=self.gateway)
+                self.inside(inner, inner.link_lookup(ifname="eth0")[0])
             finally:
                 inner.close()
-            time.sleep(0.2)  # the bridge port starts forwarding (no STP delay on ours)
         except Exception:
             self.__exit__(None, None, None)
             raise
@@ -120,51 +123,47 @@ class ProbeNamespace(object):
         return False
 
 
+class ProbeNamespace(_Probe):
+    """A guest's twin: eth0 a port of ``bridge`` at ``address``/``prefix``, default route
+    via ``gateway``."""
+
+    prefix = "hnd"
+
+    def __init__(self, bridge, address, prefix, gateway):
+        super().__init__()
+        self.bridge, self.address, self.plen, self.gateway = bridge, address, prefix, gateway
+
+    def host_side(self, ipr, index):
+        ipr.link("set", index=index, master=ipr.link_lookup(ifname=self.bridge)[0])
+        ipr.link("set", index=index, state="up")
+
+    def inside(self, inner, eth0):
+        inner.addr("add", index=eth0, address=self.address, prefixlen=self.plen)
+        inner.route("add", dst="0.0.0.0/0", gateway=self.gateway)
+        time.sleep(0.2)  # the bridge port starts forwarding (no STP delay on ours)
+
+
 OUTSIDE_CANDIDATES = ("198.51.100.254", "203.0.113.254", "192.0.2.254")  # documentation ranges
 
 
-class OutsideProbe(object):
-    """Context manager: a namespace playing a client outside the guests' subnet, joined to
-    the host by a veth pair of its own (not the bridge): ``address``/32 there, a /32 route
-    to it on the host. A guest answers it only through its default route."""
+class OutsideProbe(_Probe):
+    """A client outside the guests' subnet, joined to the host by a veth pair of its own
+    (not the bridge): ``address``/32 there, a /32 route to it on the host. A guest answers
+    it only through its default route."""
+
+    prefix = "hno"
 
     def __init__(self, address):
+        super().__init__()
         self.address = address
-        token = secrets.token_hex(3)
-        self.name, self.port = "hn-diag-%s" % token, "hno%s" % token
 
-    def __enter__(self):
-        netns, IPRoute, NetNS = _deps.netns_tools()
-        netns.create(self.name)
-        try:
-            with IPRoute() as ipr:
-                ipr.link("add", ifname=self.port, kind="veth", peer={"ifname": "eth0", "net_ns_fd": self.name})
-                idx = ipr.link_lookup(ifname=self.port)[0]
-                ipr.link("set", index=idx, state="up")
-                ipr.route("add", dst="%s/32" % self.address, oif=idx)
-            inner = NetNS(self.name)
-            try:
-                for ifname in ("lo", "eth0"):
-                    inner.link("set", index=inner.link_lookup(ifname=ifname)[0], state="up")
-                eth0 = inner.link_lookup(ifname="eth0")[0]
-                inner.addr("add", index=eth0, address=self.address, prefixlen=32)
-                inner.route("add", dst="0.0.0.0/0", oif=eth0, scope=253)  # on-link: the host answers ARP
-            finally:
-                inner.close()
-        except Exception:
-            self.__exit__(None, None, None)
-            raise
-        return self
+    def host_side(self, ipr, index):
+        ipr.link("set", index=index, state="up")
+        ipr.route("add", dst="%s/32" % self.address, oif=index)
 
-    def __exit__(self, *exc):
-        netns, IPRoute, _NetNS = _deps.netns_tools()
-        with IPRoute() as ipr:
-            found = ipr.link_lookup(ifname=self.port)
-            if found:
-                ipr.link("del", index=found[0])  # takes the /32 route along
-        if self.name in netns.listnetns():
-            netns.remove(self.name)
-        return False
+    def inside(self, inner, eth0):
+        inner.addr("add", index=eth0, address=self.address, prefixlen=32)
+        inner.route("add", dst="0.0.0.0/0", oif=eth0, scope=253)  # on-link: the host answers ARP
 
 
 def outside_address(routes):
