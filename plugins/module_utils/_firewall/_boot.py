@@ -209,8 +209,8 @@ def render(records, get_bin_path, legacy_alternative):
 
 
 def plan(kind, name, record, get_bin_path):
-    """(Plan of file changes, [paths]) making the store hold ``record`` for the set (None:
-    removed) and the boot files match the whole store."""
+    """The Plan of file changes making the store hold ``record`` for the set (None:
+    removed) and the boot files (and the unit's wants/ link) match the whole store."""
     path = store_path(kind, name)
     records = read_store(((kind, name), record))
     want = render(records, get_bin_path, _xtables.alternative_is_legacy())
