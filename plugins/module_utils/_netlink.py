@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import os
 import socket
 import time
 
@@ -52,6 +53,25 @@ def _bridge_raw(opt, value):
     if opt == "forward_delay":
         return int(value) * USER_HZ
     return 1 if value else 0
+
+
+UDEV_CONTROL = "/run/udev/control"
+UDEV_DATA = "/run/udev/data"
+UDEV_WAIT = 2.0  # seconds: udev handles a new link's event in milliseconds
+
+
+def udev_processed(index, timeout=UDEV_WAIT):
+    """Wait until a running udev has handled the new link ``index`` (its database entry
+    exists). A TAP is born by ioctl with a random MAC: udev's MACAddressPolicy=persistent
+    (systemd's 99-default.link) would give it its own, and if it read the link before our
+    MAC was set, it writes its MAC over ours after. Once udev is done, ours stays (the
+    kernel then says the MAC was set). Without udev (containers) there is nothing to wait for."""
+    if not os.path.exists(UDEV_CONTROL):
+        return
+    path = os.path.join(UDEV_DATA, "n%d" % index)
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.002)
 
 
 class Netlink(object):
@@ -216,7 +236,10 @@ class Netlink(object):
         """Create a persistent TAP by ioctl, then mark and configure it in one netlink request."""
         _tuntap.configure_tap(name, uid, gid, multi_queue, vnet_hdr)
         self._index.pop(name, None)
-        kwargs = {"index": self._idx(name), "ifalias": alias, "state": "up" if up else "down"}
+        index = self._idx(name)
+        if mac is not None:
+            udev_processed(index)
+        kwargs = {"index": index, "ifalias": alias, "state": "up" if up else "down"}
         if mtu is not None:
             kwargs["mtu"] = mtu
         if mac is not None:
