@@ -296,6 +296,8 @@ def tap_files(renderer, tap):
         lines = ["%s %s" % ("auto" if tap.get("up", True) else "allow-hypervisor-networking", name),
                  "iface %s inet manual" % name,
                  "    pre-up %s" % " ".join(create),
+                 # udev's MACAddressPolicy would write over a MAC set before it handled the link
+                 "    pre-up udevadm wait --timeout=5 /sys/class/net/%s || true" % name,
                  "    pre-up ip link set dev %s address %s" % (name, tap["mac"])]
         if tap.get("mtu"):
             lines.append("    pre-up ip link set dev %s mtu %d" % (name, tap["mtu"]))

@@ -61,6 +61,7 @@ def test_tap_files_for_both_managers():
     (path, text), = _persist.tap_files("ifupdown", TAP).items()
     assert path == "/etc/network/interfaces.d/hypervisor-networking-2-vm1-tap"
     assert "    pre-up ip tuntap add dev vm1-tap mode tap user 1500 multi_queue vnet_hdr" in text
+    assert text.index("udevadm wait --timeout=5 /sys/class/net/vm1-tap") < text.index("address fe:00:00:00:00:01")
     assert "    up ip link set dev vm1-tap master br0" in text and "# on bridge br0" in text
     assert "# tap vm1-tap" in text
     files = _persist.tap_files("networkd", TAP)
