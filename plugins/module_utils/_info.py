@@ -269,6 +269,7 @@ def persistence_view(links, addrs, warnings, sets=()):
                 _boot.STORE_DIR + "/*.json", _boot.UNIT_FILE]
     view["files"] = sorted(p for pattern in patterns for p in glob.glob(pattern)
                            if p.endswith(".json") or _persist.is_ours(_persist.read_text(p)))
+    persisted_taps = set()
     for renderer in ("ifupdown", "networkd"):
         for path in glob.glob(_persist.bridge_paths(renderer, "*")[-1]):  # ifupdown stanzas, .network
             text = _persist.read_text(path)
@@ -289,10 +290,11 @@ def persistence_view(links, addrs, warnings, sets=()):
                 view["drift"].append("%s: %s is configured now but not persisted: it is lost at the next reboot, "
                                      "and %s may refuse to take the interface down" % (
                                          name, addr, "ifdown" if renderer == "ifupdown" else "networkd"))
-        for tap in _persist.our_tap_names(renderer):
+        taps = _persist.our_tap_names(renderer)
+        persisted_taps.update(taps)
+        for tap in taps:
             if tap not in links:
                 view["drift"].append("TAP %s is persisted but does not exist" % tap)
-    persisted_taps = set(_persist.our_tap_names("ifupdown")) | set(_persist.our_tap_names("networkd"))
     for name, link in sorted(links.items()):
         if link["kind"] == "tun" and link.get("alias") == _tap.MANAGED_ALIAS and name not in persisted_taps \
                 and view["files"]:

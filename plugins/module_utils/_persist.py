@@ -71,6 +71,19 @@ def _systemd_enabled(unit):
     return bool(glob.glob("/etc/systemd/system/*.wants/%s" % unit))
 
 
+def _sourced(line, path):
+    """The glob a `source` / `source-directory` line of file ``path`` reads, or None."""
+    match = _SOURCE_RE.match(line)
+    if not match:
+        return None
+    where = match.group(2)
+    if not os.path.isabs(where):
+        where = os.path.join(os.path.dirname(path), where)
+    if match.group(1) == "source-directory":
+        where = os.path.join(os.path.normpath(where), "*")
+    return where
+
+
 def ifupdown_interfaces(path=IFUPDOWN_MAIN, _seen=None):
     """{iface: file} of the stanzas in /etc/network/interfaces and what it sources."""
     seen = _seen if _seen is not None else set()
@@ -83,16 +96,10 @@ def ifupdown_interfaces(path=IFUPDOWN_MAIN, _seen=None):
         if match:
             found.setdefault(match.group(1), path)
             continue
-        match = _SOURCE_RE.match(line)
-        if match:
-            where = match.group(2)
-            if not os.path.isabs(where):
-                where = os.path.join(os.path.dirname(path), where)
-            if match.group(1) == "source-directory":
-                where = os.path.join(where, "*")
-            for sub in sorted(glob.glob(where)):
-                if os.path.isfile(sub):
-                    found.update((k, v) for k, v in ifupdown_interfaces(sub, seen).items() if k not in found)
+        where = _sourced(line, path)
+        for sub in sorted(glob.glob(where)) if where else []:
+            if os.path.isfile(sub):
+                found.update((k, v) for k, v in ifupdown_interfaces(sub, seen).items() if k not in found)
     return found
 
 
@@ -136,19 +143,8 @@ def check_renderer(renderer):
 
 def _ifupdown_reads(path):
     """/etc/network/interfaces sources a file at ``path`` (source glob or source-directory)."""
-    for line in (read_text(IFUPDOWN_MAIN) or "").splitlines():
-        match = _SOURCE_RE.match(line)
-        if not match:
-            continue
-        where = match.group(2)
-        if not os.path.isabs(where):
-            where = os.path.join(os.path.dirname(IFUPDOWN_MAIN), where)
-        if match.group(1) == "source-directory":
-            if os.path.normpath(where) == os.path.dirname(path):
-                return True
-        elif fnmatch.fnmatchcase(path, where):
-            return True
-    return False
+    patterns = [_sourced(line, IFUPDOWN_MAIN) for line in (read_text(IFUPDOWN_MAIN) or "").splitlines()]
+    return any(fnmatch.fnmatchcase(path, p) for p in patterns if p)
 
 
 # ---- file names ---------------------------------------------------------------------
@@ -181,16 +177,20 @@ def tap_paths(renderer, name):
     return [base + ".netdev", base + ".network"]
 
 
-def our_tap_names(renderer):
-    """Names of the TAPs we persisted (from our files' headers)."""
-    pattern = tap_paths(renderer, "*")[0]
-    names = []
-    for path in sorted(glob.glob(pattern)):
+def our_taps(renderer):
+    """{name: file text} of the TAPs we persisted (names from our files' headers)."""
+    found = {}
+    for path in sorted(glob.glob(tap_paths(renderer, "*")[0])):
         text = read_text(path)
         match = re.search(r"^# tap (\S+)$", text or "", re.M) if is_ours(text) else None
         if match:
-            names.append(match.group(1))
-    return names
+            found[match.group(1)] = text
+    return found
+
+
+def our_tap_names(renderer):
+    """Names of the TAPs we persisted."""
+    return sorted(our_taps(renderer))
 
 
 # ---- renderers ----------------------------------------------------------------------
@@ -437,9 +437,10 @@ def tap_want(renderer, taps, gone):
     for tap in taps:
         want.update(tap_files(renderer, tap))
     if renderer == "ifupdown":
-        kept = [n for n in our_tap_names(renderer) if n not in gone and n not in [t["name"] for t in taps]]
+        # the listed TAPs usually decide; the files of the others are read only when they do not
+        listed = set(gone) | set(t["name"] for t in taps)
         bridged = any(t.get("bridge") for t in taps) or any(
-            "\n# on bridge " in (read_text(tap_paths(renderer, n)[0]) or "") for n in kept)
+            "\n# on bridge " in text for name, text in our_taps(renderer).items() if name not in listed)
         want[IFUPDOWN_TAP_HOOK] = TAP_HOOK if bridged else None
     return want
 

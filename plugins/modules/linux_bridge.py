@@ -369,13 +369,14 @@ def run(module):
         links, addrs = nl.links(), nl.addresses()
         before = _bridge.bridge_view(name, links, addrs)
         plan, after, probe = plan_run(desired, nl, links, addrs)
-        confirm = desired["confirm"] and _rollback.pending(name) is not None
+        pending = _rollback.pending(name) is not None
+        confirm = desired["confirm"] and pending
         arm = bool(plan) and desired["rollback_timeout"] > 0
         routes = [r for link in (desired["migrate_from"], name) if renderer and link and link in links
                   for r in nl.routes(link)]
         # a migration waiting for its confirmation is not written down: an unconfirmed one
         # reverts, and a reboot before the confirmation must find the NIC as it was
-        files = Plan() if arm or (_rollback.pending(name) is not None and not confirm) else \
+        files = Plan() if arm or (pending and not confirm) else \
             plan_files(renderer, desired, after, routes, module.get_bin_path)
         files_before = _persist.texts_before(files)
         if (plan or fw or files) and not module.check_mode:

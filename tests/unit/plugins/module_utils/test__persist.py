@@ -129,3 +129,17 @@ def test_ifupdown_interfaces_follows_sources(tmp_path, monkeypatch):
 def test_networkmanager_is_refused_by_name():
     with pytest.raises(ValidationError, match="renderer='networkmanager': NetworkManager is not supported"):
         _persist.detect("networkmanager")
+
+
+def test_ifupdown_hook_is_there_while_a_tap_file_names_a_bridge(tmp_path, monkeypatch):
+    monkeypatch.setattr(_persist, "IFUPDOWN_DIR", str(tmp_path))
+    hook = _persist.IFUPDOWN_TAP_HOOK
+    assert _persist.tap_want("ifupdown", [TAP], [])[hook] == _persist.TAP_HOOK
+    # another run, for a TAP on no bridge: the file of ours that names br0 keeps the hook
+    (path, text), = _persist.tap_files("ifupdown", TAP).items()
+    (tmp_path / os.path.basename(path)).write_text(text)
+    assert _persist.our_tap_names("ifupdown") == ["vm1-tap"]
+    other = dict(TAP, name="vm2-tap", bridge=None)
+    assert _persist.tap_want("ifupdown", [other], [])[hook] == _persist.TAP_HOOK
+    # that TAP gone too: no bridged TAP file is left, the hook goes
+    assert _persist.tap_want("ifupdown", [other], ["vm1-tap"])[hook] is None
