@@ -346,3 +346,12 @@ class Journal(object):
         os.rename(tmp, self.path)
         yield
         os.unlink(self.path)
+
+    def forget(self, existing):
+        """After a failed run was undone: keep only the names that still exist."""
+        left = [name for name in self.read() if name in existing]
+        if left:
+            with open(self.path, "w") as handle:
+                json.dump(left, handle)
+        elif os.path.exists(self.path):
+            os.unlink(self.path)

@@ -83,10 +83,8 @@ changed_persistent:
   type: bool
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hypervisor.networking.plugins.module_utils import _persist, _sysctl
-from ansible_collections.hypervisor.networking.plugins.module_utils._errors import HypervisorNetworkingError
+from ansible_collections.hypervisor.networking.plugins.module_utils import _module, _persist, _sysctl
 from ansible_collections.hypervisor.networking.plugins.module_utils._plan import DiffTracker, Plan
 
 KEYS = {"ipv4": "net.ipv4.ip_forward", "ipv6": "net.ipv6.conf.all.forwarding"}
@@ -124,12 +122,7 @@ def run(module):
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    try:
-        result = run(module)
-    except HypervisorNetworkingError as exc:
-        module.fail_json(**exc.fail_kwargs("ip_forward"))
-    module.exit_json(**result)
+    _module.main("ip_forward", run, ARGUMENT_SPEC, pyroute2=False)
 
 
 if __name__ == "__main__":

@@ -137,10 +137,8 @@ rules:
   type: dict
 """
 
-from ansible_collections.hypervisor.networking.plugins.module_utils._module import Module
 
-from ansible_collections.hypervisor.networking.plugins.module_utils import _deps, _sysctl
-from ansible_collections.hypervisor.networking.plugins.module_utils._errors import HypervisorNetworkingError
+from ansible_collections.hypervisor.networking.plugins.module_utils import _deps, _module, _sysctl
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _apply
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._model import ForwardSet, set_name
 from ansible_collections.hypervisor.networking.plugins.module_utils._netlink import Netlink
@@ -207,12 +205,7 @@ def run(module):
 
 
 def main():
-    module = Module(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    try:
-        result = run(module)
-    except HypervisorNetworkingError as exc:
-        module.fail_json(**exc.fail_kwargs("iptables_dnat"))
-    module.exit_json(**result)
+    _module.main("iptables_dnat", run, ARGUMENT_SPEC, pyroute2=False)
 
 
 if __name__ == "__main__":

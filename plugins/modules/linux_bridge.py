@@ -246,14 +246,9 @@ forward_accepts:
 
 import signal
 
-from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hypervisor.networking.plugins.module_utils import _brfw, _bridge, _deps, _migrate, _persist, _rollback
-from ansible_collections.hypervisor.networking.plugins.module_utils._errors import (
-    ApplyError,
-    HypervisorNetworkingError,
-    StateError,
-)
+from ansible_collections.hypervisor.networking.plugins.module_utils import _brfw, _bridge, _facets, _migrate, _module, _persist, _rollback
+from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ApplyError
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _boot
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._apply import firewall_lock
 from ansible_collections.hypervisor.networking.plugins.module_utils._netlink import Netlink
@@ -281,84 +276,18 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def plan_run(desired, nl, links, addrs):
-    """-> (Plan, predicted bridge, gateway probe or None) for a plain bridge, a migration
-    or the way back from one."""
-    name, nic = desired["name"], desired["migrate_from"]
-    if not nic:
-        plan, after = _bridge.plan_bridge(desired, links, addrs, _bridge.read_machine_id())
-        return plan, after, None
-    if desired["state"] == "present":
-        # a missing NIC has no routes; the planner refuses it with a message naming the option
-        routes = nl.routes(nic) if nic in links else []
-        return _migrate.plan_migration(desired, links, addrs, routes, _bridge.read_machine_id())
-    # the way back restores what the host had before: no probe (the bridge it could
-    # fall back to is deleted by the last step)
-    plan, _gateway = _migrate.plan_restore(desired, links, addrs, nl.routes(name) if name in links else [])
-    return plan, {}, None
-
-
-def persist_setup(module, desired):
-    """The renderer when the change is to persist (None: runtime only); names checked."""
-    params = module.params
-    if not params["persist"]:
-        return None
-    _persist.persist_name("name", desired["name"])
-    for port in desired["ports"] or []:
-        _persist.persist_name("ports", port)
-    if desired["migrate_from"]:
-        _persist.persist_name("migrate_from", desired["migrate_from"])
-    if desired["state"] == "absent" and params["renderer"] == "auto":
-        # removing needs no manager: our files are found wherever either would read them
-        try:
-            return _persist.detect("auto")
-        except HypervisorNetworkingError:
-            return _persist.ANY
-    renderer = _persist.detect(params["renderer"])
-    _persist.check_renderer(renderer)
-    return renderer
-
-
-def plan_files(renderer, desired, after, routes, module_get_bin_path):
-    """The persistent facet: our files for this bridge as the run leaves it."""
-    if renderer is None:
-        return Plan()
-    name, nic = desired["name"], desired["migrate_from"]
-    if renderer == _persist.ANY:
-        want = {}
-        for each in ("ifupdown", "networkd"):
-            want.update(_persist.bridge_want(each, name, None, [], []))
-        files = _persist.plan_files(want, "bridge %s" % name)
-        files.extend(_boot.plan("bridge", name, None, module_get_bin_path))
-        return files
-    view = None
-    ports = list(desired["ports"] or [])
-    if desired["state"] == "present":
-        view = dict(after, mtu_declared=desired["mtu"])
-        if nic and nic not in ports:
-            ports.insert(0, nic)
-        if renderer == "ifupdown" and nic:
-            foreign = _persist.ifupdown_interfaces().get(nic)
-            if foreign and not _persist.is_ours(_persist.read_text(foreign)):
-                raise StateError("%s configures %s, which becomes a port of %s: ifupdown would configure it "
-                                 "twice at boot; remove its stanza (the bridge takes its addresses and routes) "
-                                 "or set persist=false" % (foreign, nic, name))
-    label = "bridge %s, %s" % (name, renderer)
-    files = _persist.plan_files(_persist.bridge_want(renderer, name, view, ports, routes), label)
-    nf_call = desired["bridge"]["nf_call_iptables"]
-    if nf_call is not None or desired["state"] == "absent":
-        # the accepts for frames bridged within the bridge come back with our firewall sets
-        keep = desired["state"] == "present" and nf_call is False
-        record = _boot.record_text("bridge", name, None, None, []) if keep else None
-        files.extend(_boot.plan("bridge", name, record, module_get_bin_path))
-    return files
-
-
 def run(module):
+    """Under our lock: our FORWARD accepts and boot-time files are shared with the firewall
+    modules."""
+    with firewall_lock():
+        return _run(module)
+
+
+def _run(module):
     """Read once, plan both facets, apply unless check mode, read back; return exit_json kwargs."""
     desired = _bridge.desired_state(module.params)
     name = desired["name"]
-    renderer = persist_setup(module, desired)
+    renderer = _facets.bridge_renderer(module.params["persist"], module.params["renderer"], desired)
     fw = None
     nf_call = desired["bridge"]["nf_call_iptables"]
     if nf_call is not None or desired["state"] == "absent":
@@ -368,7 +297,7 @@ def run(module):
     with Netlink() as nl:
         links, addrs = nl.links(), nl.addresses()
         before = _bridge.bridge_view(name, links, addrs)
-        plan, after, probe = plan_run(desired, nl, links, addrs)
+        plan, after, probe = _facets.bridge_plan(desired, nl, links, addrs)
         pending = _rollback.pending(name) is not None
         confirm = desired["confirm"] and pending
         arm = bool(plan) and desired["rollback_timeout"] > 0
@@ -377,7 +306,7 @@ def run(module):
         # a migration waiting for its confirmation is not written down: an unconfirmed one
         # reverts, and a reboot before the confirmation must find the NIC as it was
         files = Plan() if arm or (pending and not confirm) else \
-            plan_files(renderer, desired, after, routes, module.get_bin_path)
+            _facets.bridge_files(renderer, desired, after, routes, module.get_bin_path)
         files_before = _persist.texts_before(files)
         if (plan or fw or files) and not module.check_mode:
             if desired["migrate_from"]:
@@ -440,15 +369,7 @@ def run(module):
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    _deps.require_pyroute2(module)
-    try:
-        # our FORWARD accepts and boot-time files are shared with the firewall modules
-        with firewall_lock():
-            result = run(module)
-    except HypervisorNetworkingError as exc:
-        module.fail_json(**exc.fail_kwargs("linux_bridge"))
-    module.exit_json(**result)
+    _module.main("linux_bridge", run, ARGUMENT_SPEC)
 
 
 if __name__ == "__main__":

@@ -105,12 +105,9 @@ rules:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hypervisor.networking.plugins.module_utils._errors import (
-    HypervisorNetworkingError,
-    ValidationError,
-)
+from ansible_collections.hypervisor.networking.plugins.module_utils import _module
+from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ValidationError
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _apply
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._model import Masquerade, set_name
 
@@ -141,12 +138,7 @@ def run(module):
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    try:
-        result = run(module)
-    except HypervisorNetworkingError as exc:
-        module.fail_json(**exc.fail_kwargs("masquerade"))
-    module.exit_json(**result)
+    _module.main("masquerade", run, ARGUMENT_SPEC, pyroute2=False)
 
 
 if __name__ == "__main__":

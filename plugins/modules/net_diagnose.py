@@ -99,13 +99,9 @@ bridge_table:
 
 import ipaddress
 
-from ansible_collections.hypervisor.networking.plugins.module_utils import _deps, _info, _migrate, _probe, _sysctl
-from ansible_collections.hypervisor.networking.plugins.module_utils._errors import (
-    HypervisorNetworkingError,
-    ValidationError,
-)
+from ansible_collections.hypervisor.networking.plugins.module_utils import _info, _migrate, _module, _probe, _sysctl
+from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ValidationError
 from ansible_collections.hypervisor.networking.plugins.module_utils import _validate as v
-from ansible_collections.hypervisor.networking.plugins.module_utils._module import Module
 from ansible_collections.hypervisor.networking.plugins.module_utils._netlink import Netlink
 
 ARGUMENT_SPEC = dict(
@@ -309,13 +305,7 @@ def finish(report, links, addrs, routes, names):
 
 
 def main():
-    module = Module(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    _deps.require_pyroute2(module)
-    try:
-        result = run(module)
-    except HypervisorNetworkingError as exc:
-        module.fail_json(**exc.fail_kwargs("net_diagnose"))
-    module.exit_json(**result)
+    _module.main("net_diagnose", run, ARGUMENT_SPEC)
 
 
 if __name__ == "__main__":

@@ -120,9 +120,7 @@ warnings_found:
   elements: str
 """
 
-from ansible_collections.hypervisor.networking.plugins.module_utils import _deps, _info, _sysctl, _tap
-from ansible_collections.hypervisor.networking.plugins.module_utils._errors import HypervisorNetworkingError
-from ansible_collections.hypervisor.networking.plugins.module_utils._module import Module
+from ansible_collections.hypervisor.networking.plugins.module_utils import _info, _module, _sysctl, _tap
 from ansible_collections.hypervisor.networking.plugins.module_utils._netlink import Netlink
 
 PARTS = ["routes", "bridges", "taps", "forwarding", "firewall", "persistence"]
@@ -172,13 +170,7 @@ def run(module):
 
 
 def main():
-    module = Module(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    _deps.require_pyroute2(module)
-    try:
-        result = run(module)
-    except HypervisorNetworkingError as exc:
-        module.fail_json(**exc.fail_kwargs("net_info"))
-    module.exit_json(**result)
+    _module.main("net_info", run, ARGUMENT_SPEC)
 
 
 if __name__ == "__main__":

@@ -175,17 +175,15 @@ taps:
        mac: "fe:1c:2b:3a:4d:5e", multi_queue: false, vnet_hdr: false, in_use: false, managed: true}
 """
 
-from ansible_collections.hypervisor.networking.plugins.module_utils._module import Module
 
-from ansible_collections.hypervisor.networking.plugins.module_utils import _deps, _persist, _tap
+from ansible_collections.hypervisor.networking.plugins.module_utils import _facets, _module, _persist, _tap
 from ansible_collections.hypervisor.networking.plugins.module_utils._bridge import read_machine_id
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import (
     ApplyError,
-    HypervisorNetworkingError,
     ValidationError,
 )
 from ansible_collections.hypervisor.networking.plugins.module_utils._netlink import Netlink
-from ansible_collections.hypervisor.networking.plugins.module_utils._plan import DiffTracker, Plan
+from ansible_collections.hypervisor.networking.plugins.module_utils._plan import DiffTracker
 
 ITEM_SPEC = dict(
     name=dict(type="str", required=True),
@@ -219,46 +217,6 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def plan_files(module, taps, after, purged):
-    """(renderer, file Plan): the persistent facet of the listed TAPs as the run leaves them,
-    purged TAPs' files (and with purge, files of ours naming TAPs not listed) removed."""
-    if not module.params["persist"]:
-        return None, Plan()
-    for tap in taps:
-        _persist.persist_name("taps[].name" if module.params["taps"] is not None else "name", tap["name"])
-        if tap["bridge"]:
-            _persist.persist_name("bridge", tap["bridge"])
-    declared = dict((t["name"], t) for t in taps)
-    renderers = None
-    if module.params["renderer"] == "auto" and all(t["state"] == "absent" for t in taps):
-        # removing needs no manager: our files are found wherever either would read them
-        try:
-            renderers = [_persist.detect("auto")]
-        except HypervisorNetworkingError:
-            renderers = ["ifupdown", "networkd"]
-    if renderers is None:
-        renderers = [_persist.detect(module.params["renderer"])]
-        _persist.check_renderer(renderers[0])
-    plan = Plan()
-    for renderer in renderers:
-        plan.extend(_plan_renderer_files(module, renderer, declared, after, purged))
-    return (renderers[0] if len(renderers) == 1 else _persist.ANY), plan
-
-
-def _plan_renderer_files(module, renderer, declared, after, purged):
-    """One manager's files for plan_files."""
-    # the files say what was asked (a guest's process may have set vnet_hdr on its open)
-    keep = [dict(view, **dict((k, v) for k, v in declared[view["name"]].items()
-                              if k in ("mtu", "vnet_hdr", "multi_queue", "up") or (v is not None and k != "state")))
-            for view in after if declared[view["name"]]["state"] == "present"]
-    gone = [t["name"] for t in declared.values() if t["state"] == "absent"] + list(purged)
-    if module.params["purge"]:
-        gone += [n for n in _persist.our_tap_names(renderer) if n not in declared and n not in gone]
-    want = _persist.tap_want(renderer, keep, gone)
-    label = "TAPs, %s" % renderer
-    return _persist.plan_files(want, label, modes={_persist.IFUPDOWN_TAP_HOOK: 0o755})
-
-
 def run(module):
     """Validate all items, read links once, plan, apply unless check mode, read back."""
     params = module.params
@@ -275,7 +233,8 @@ def run(module):
             module.warn("bridge %s does not exist yet: a real run fails unless an earlier task creates it" % bridge)
         before = [_tap.tap_view(links[name]) if name in links else {"name": name, "state": "absent"}
                   for name in purged + [v["name"] for v in after]]
-        renderer, files = plan_files(module, taps, after, purged)
+        renderer, files = _facets.tap_files(module.params, taps, after, purged,
+                                            "taps[].name" if params["taps"] is not None else "name")
         files_before = _persist.texts_before(files)
         if files and not plan and not module.check_mode:
             files.apply(_persist.FileExecutor(module))
@@ -308,14 +267,8 @@ def run(module):
 
 
 def main():
-    module = Module(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
-                    mutually_exclusive=[("name", "taps")], required_one_of=[("name", "taps")])
-    _deps.require_pyroute2(module)
-    try:
-        result = run(module)
-    except HypervisorNetworkingError as exc:
-        module.fail_json(**exc.fail_kwargs("tap_iface"))
-    module.exit_json(**result)
+    _module.main("tap_iface", run, ARGUMENT_SPEC,
+                 mutually_exclusive=[("name", "taps")], required_one_of=[("name", "taps")])
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ def short_id(n=5):
     return secrets.token_hex(8)[:n]
 
 
-PERSISTING = ("linux_bridge", "tap_iface", "masquerade", "iptables_dnat")
+PERSISTING = ("linux_bridge", "tap_iface", "masquerade", "iptables_dnat", "guest_network")
 SANDBOX = os.path.join(os.path.dirname(os.path.abspath(__file__)), "etc_sandbox.py")
 
 
@@ -71,7 +71,7 @@ class Namespace(object):
             raise AssertionError("%s failed (%d): %s%s" % (" ".join(cmd), proc.returncode, proc.stdout, proc.stderr))
         return proc
 
-    def module(self, name, args, check_mode=False, diff=True, pythonpath=None, etc=None):
+    def module(self, name, args, check_mode=False, diff=True, pythonpath=None, etc=None, env=None):
         """Run module ``name`` with ``args``; return its JSON result (``pythonpath``: put
         these directories first, e.g. to hide a library). The namespace tests exercise the
         runtime facet: persist defaults to false here, as the files would be the host's own;
@@ -87,7 +87,7 @@ class Namespace(object):
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
             json.dump({"ANSIBLE_MODULE_ARGS": payload}, handle)
         try:
-            env = dict(os.environ, PYTHONPATH=os.pathsep.join((pythonpath or []) + [self.collections]))
+            env = dict(os.environ, PYTHONPATH=os.pathsep.join((pythonpath or []) + [self.collections]), **(env or {}))
             argv = ["ip", "netns", "exec", self.name] + sandbox + [
                 sys.executable, "-m", "ansible_collections.hypervisor.networking.plugins.modules.%s" % name,
                 handle.name]

@@ -38,6 +38,9 @@ class FirewallBackend(object):
 
     name = None
 
+    def __init__(self, run_command, get_bin_path):
+        self.run_command, self.get_bin_path = run_command, get_bin_path
+
     def plan(self, kind, name, model, hairpin):
         """A Change making rule set ``kind``/``name`` exactly ``model`` (None: gone)."""
         raise NotImplementedError

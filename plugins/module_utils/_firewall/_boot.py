@@ -70,9 +70,9 @@ def load_record(text):
     return kind, record["name"], record["backend"], model, [tuple(pair) for pair in record["hairpin_subnets"]]
 
 
-def read_store(override):
-    """{(kind, name): record tuple} of every stored set, with ``override`` ((kind, name),
-    text or None) applied: the store as it is once this run's record is written."""
+def read_store(overrides):
+    """{(kind, name): record tuple} of every stored set, with ``overrides`` ({(kind, name):
+    text or None}) applied: the store as it is once this run's records are written."""
     records = {}
     for path in sorted(glob.glob(os.path.join(STORE_DIR, "*.json"))):
         text = _persist.read_text(path)
@@ -82,10 +82,10 @@ def read_store(override):
             raise StateError("%s is not a rule set record this collection can read (%s); remove it, "
                              "or run its module again" % (path, getattr(exc, "msg", exc)))
         records[record[:2]] = record
-    key, text = override
-    records.pop(key, None)
-    if text is not None:
-        records[key] = load_record(text)
+    for key, text in overrides.items():
+        records.pop(key, None)
+        if text is not None:
+            records[key] = load_record(text)
     return records
 
 
@@ -211,10 +211,16 @@ def render(records, get_bin_path, legacy_alternative):
 def plan(kind, name, record, get_bin_path):
     """The Plan of file changes making the store hold ``record`` for the set (None:
     removed) and the boot files (and the unit's wants/ link) match the whole store."""
-    path = store_path(kind, name)
-    records = read_store(((kind, name), record))
-    want = render(records, get_bin_path, _xtables.alternative_is_legacy())
-    want[path] = record
+    return plan_many({(kind, name): record}, get_bin_path)
+
+
+def plan_many(records, get_bin_path):
+    """plan() for several sets at once ({(kind, name): record text or None}): the boot
+    files rendered once."""
+    store = read_store(records)
+    want = render(store, get_bin_path, _xtables.alternative_is_legacy())
+    for (kind, name), record in records.items():
+        want[store_path(kind, name)] = record
     files = _persist.plan_files(want, "firewall boot load", ours=(ETC_DIR,))
     link = os.path.islink(WANTS_LINK)
     if want[UNIT_FILE] is not None and not link:

@@ -118,19 +118,20 @@ class IptablesBackend(FirewallBackend):
     name = "iptables"
 
     def __init__(self, run_command, get_bin_path, xt, nft):
-        self._run_command, self._get_bin_path, self.xt, self.nft = run_command, get_bin_path, xt, nft
+        super().__init__(run_command, get_bin_path)
+        self.xt, self.nft = xt, nft
 
-    def _state(self):
+    def state(self):
         """Our tables as they are now (absent legacy tables are not read: that creates them)."""
         return self.xt.save([t for t in ("nat", "filter") if t in _xtables.legacy_tables()])
 
     def present(self, kind, name):
-        state = self._state()
+        state = self.state()
         return any(chain_name(kind, name, s) in state.get(t, {}).get("rules", {}) for s, (t, _b) in HOOKS.items())
 
     def plan(self, kind, name, model, hairpin):
         desired = render(kind, model, hairpin)
-        state = self._state()
+        state = self.state()
         ops = {"nat": [], "filter": []}
         lines, before, after = [], {}, {}
         for suffix in sorted(HOOKS):
@@ -145,7 +146,7 @@ class IptablesBackend(FirewallBackend):
                 after[edit.chain] = [r for _c, r in edit.rules]
         fwd_chain = chain_name(kind, name, "fwd")
         nft = self.nft if self.nft.available() else None
-        worlds = _xtables.forward_worlds(self._run_command, self._get_bin_path,
+        worlds = _xtables.forward_worlds(self.run_command, self.get_bin_path,
                                          nft.chain_exists if nft else (lambda *a: False),
                                          skip=("iptables-legacy",), seed=bool(desired.get("fwd")) and nft is not None)
         foreign = _xtables.ForwardAccepts(worlds, fwd_chain, desired.get("fwd", []), nft)

@@ -288,8 +288,7 @@ class NftBackend(FirewallBackend):
     name = "nftables"
 
     def __init__(self, run_command, get_bin_path):
-        self._run_command = run_command
-        self._get_bin_path = get_bin_path
+        super().__init__(run_command, get_bin_path)
         self._nft = get_bin_path("nft")
         try:
             import nftables  # distro package (python3-nftables), not on PyPI
@@ -310,7 +309,7 @@ class NftBackend(FirewallBackend):
         if self._lib is not None:
             rc, out, _err = self._lib.cmd("list " + " ".join(what))  # our own fixed words only
         else:
-            rc, out, _err = self._run_command([self._nft, "-j", "-a", "list"] + list(what))
+            rc, out, _err = self.run_command([self._nft, "-j", "-a", "list"] + list(what))
         if rc != 0:
             return None
         return [o for o in json.loads(out or '{"nftables": []}')["nftables"] if "metainfo" not in o]
@@ -321,8 +320,7 @@ class NftBackend(FirewallBackend):
         if self._lib is not None:
             rc, _out, err = self._lib.json_cmd(data)
         else:
-            rc, _out, err = self._run_command([self._nft, "-j", "-f", "-"], data=json.dumps(data),
-                                              binary_data=True)
+            rc, _out, err = self.run_command([self._nft, "-j", "-f", "-"], data=json.dumps(data), binary_data=True)
         if rc != 0:
             raise ApplyError("the nftables transaction was refused, nothing changed: %s" % str(err).strip())
 
@@ -381,7 +379,7 @@ class NftBackend(FirewallBackend):
         before, after = _view(current, prefix, want), _desired_view(want)
         # our accepts in iptables' FORWARD chains (a drop there would win over our table)
         accepts = render(kind, model, hairpin).get("fwd", [])
-        worlds = _xtables.forward_worlds(self._run_command, self._get_bin_path, self.chain_exists,
+        worlds = _xtables.forward_worlds(self.run_command, self.get_bin_path, self.chain_exists,
                                          seed=bool(accepts))
         foreign = _xtables.ForwardAccepts(worlds, chain_name(kind, name, "fwd"), accepts, self)
         lines.extend(foreign.lines)
@@ -404,8 +402,11 @@ def _obj(kind, **fields):
     return {kind: dict({"family": FAMILY, "table": TABLE}, **fields)}
 
 
-def _plan_table(current, prefix, want):
+def _plan_table(current, prefix, want, siblings=()):
     """(JSON commands, lines) making the set's chains and maps in our table ``want``.
+
+    ``siblings``: prefixes of the other sets planned into the same transaction; the
+    table is deleted only when none of them keeps or gets anything either.
 
     Order inside the transaction: maps whose declaration changed are emptied of users
     (their chains flushed) and deleted first; then new chains and maps, element and rule
@@ -469,7 +470,7 @@ def _plan_table(current, prefix, want):
     if not lines:
         return [], []
     others = [c for c in current.rules if c not in current.base and c not in ours]
-    if not want.chains and not others:
+    if not want.chains and not others and not siblings:
         lines.append("nftables: delete table %s %s (nothing of ours left)" % (FAMILY, TABLE))
         return [{"delete": {"table": {"family": FAMILY, "name": TABLE}}}], lines
     return [{"add": {"table": {"family": FAMILY, "name": TABLE}}}] + first + setup + body + last, lines

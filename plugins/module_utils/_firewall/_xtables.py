@@ -333,20 +333,47 @@ class ForwardAccepts(object):
     def before_write(self):
         """Mark a table we are about to create (so that we alone remove it again)."""
         if self.seed:
+            path, text = seed_note()
             os.makedirs(SEED_DIR, mode=0o755, exist_ok=True)
-            with open(_seed_marker(), "w") as handle:
-                handle.write("ip filter was created by hypervisor.networking for its FORWARD accepts\n")
+            with open(path, "w") as handle:
+                handle.write(text)
 
     def after_write(self):
         """Remove the table we created once our last accepts left it as it was made."""
-        if not self.unseed:
-            return
-        # deleting a chain that is not empty fails, and the transaction with it: a rule
-        # another tool added meanwhile keeps the table
+        if self.unseed:
+            unseed(self.nft)
+
+
+def unseed(nft):
+    """Delete iptables-nft's ip filter table that we created, unless another tool has put
+    a rule there meanwhile (deleting a chain that is not empty fails, and the transaction
+    with it)."""
+    if "ip filter" in nft.list_tables():
         cmds = [{"delete": {"chain": {"family": "ip", "table": "filter", "name": n}}}
-                for n in BUILTIN if self.nft.chain_exists("ip", "filter", n)]
+                for n in BUILTIN if nft.chain_exists("ip", "filter", n)]
         try:
-            self.nft.run(cmds + [{"delete": {"table": {"family": "ip", "name": "filter"}}}])
+            nft.run(cmds + [{"delete": {"table": {"family": "ip", "name": "filter"}}}])
         except ApplyError:
             return
+    if os.path.exists(_seed_marker()):
         os.unlink(_seed_marker())
+
+
+def seed_note():
+    """(path, text) of the note saying we create iptables-nft's ip filter table."""
+    return _seed_marker(), "ip filter was created by hypervisor.networking for its FORWARD accepts\n"
+
+
+def undo_ops(chain, builtin, state, placed):
+    """Restore lines putting our chain ``chain`` (jumped to from ``builtin``) back as
+    ``state`` holds it, after a change that ``placed`` the chain and its jump (else
+    removed both)."""
+    rules = (state or {}).get("rules", {})
+    jump = " ".join(JUMP + ["-j", chain])
+    had_jump = jump in rules.get(builtin, [])
+    if chain not in rules:
+        return ["-D %s %s" % (builtin, jump), "-F " + chain, "-X " + chain]
+    ops = [":%s - [0:0]" % chain] + ["-A %s %s" % (chain, r) for r in rules[chain]]
+    if placed:
+        return ops + ([] if had_jump else ["-D %s %s" % (builtin, jump)])
+    return ops + (["-I %s 1 %s" % (builtin, jump)] if had_jump else [])

@@ -100,11 +100,11 @@ def test_bad_input_fails_naming_option_and_value(run_module):
 def test_ifupdown_refuses_a_nic_the_host_configures(monkeypatch):
     """physical bridging persisted with ifupdown: a stanza of the host's own for the NIC
     would configure it twice at boot; refused before any change, naming the file."""
-    from ansible_collections.hypervisor.networking.plugins.module_utils import _persist
+    from ansible_collections.hypervisor.networking.plugins.module_utils import _facets, _persist
     from ansible_collections.hypervisor.networking.plugins.module_utils._errors import StateError
     monkeypatch.setattr(_persist, "ifupdown_interfaces", lambda: {"eth0": "/etc/network/interfaces"})
     monkeypatch.setattr(_persist, "read_text", lambda path: "auto eth0\niface eth0 inet dhcp\n")
     desired = {"name": "br0", "migrate_from": "eth0", "ports": None, "state": "present", "mtu": None,
                "bridge": {"nf_call_iptables": None}}
     with pytest.raises(StateError, match="/etc/network/interfaces configures eth0, which becomes a port of br0"):
-        linux_bridge.plan_files("ifupdown", desired, {"name": "br0", "addresses": []}, [], lambda name: None)
+        _facets.bridge_files("ifupdown", desired, {"name": "br0", "addresses": []}, [], lambda name: None)

@@ -1,0 +1,134 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, hypervisor.networking contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The planners of a bridge and of TAPs, runtime and persistent facets, private to this
+collection: linux_bridge, tap_iface and guest_network plan with the same code."""
+
+from __future__ import annotations
+
+import shutil
+
+from ansible_collections.hypervisor.networking.plugins.module_utils import _bridge, _migrate, _persist
+from ansible_collections.hypervisor.networking.plugins.module_utils._errors import DependencyError, HypervisorNetworkingError, StateError
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _boot
+from ansible_collections.hypervisor.networking.plugins.module_utils._plan import Plan
+
+BRIDGE_UTILS_PATH = "/usr/sbin:/sbin:/usr/bin:/bin"
+
+
+def bridge_plan(desired, nl, links, addrs):
+    """-> (Plan, predicted bridge, gateway probe or None) for a plain bridge, a migration
+    or the way back from one."""
+    name, nic = desired["name"], desired["migrate_from"]
+    if not nic:
+        plan, after = _bridge.plan_bridge(desired, links, addrs, _bridge.read_machine_id())
+        return plan, after, None
+    if desired["state"] == "present":
+        # a missing NIC has no routes; the planner refuses it with a message naming the option
+        routes = nl.routes(nic) if nic in links else []
+        return _migrate.plan_migration(desired, links, addrs, routes, _bridge.read_machine_id())
+    # the way back restores what the host had before: no probe (the bridge it could
+    # fall back to is deleted by the last step)
+    plan, _gateway = _migrate.plan_restore(desired, links, addrs, nl.routes(name) if name in links else [])
+    return plan, {}, None
+
+
+def bridge_renderer(persist, requested, desired):
+    """The renderer when the change is to persist (None: runtime only); names checked."""
+    if not persist:
+        return None
+    _persist.persist_name("name", desired["name"])
+    for port in desired["ports"] or []:
+        _persist.persist_name("ports", port)
+    if desired["migrate_from"]:
+        _persist.persist_name("migrate_from", desired["migrate_from"])
+    if desired["state"] == "absent" and requested == "auto":
+        # removing needs no manager: our files are found wherever either would read them
+        try:
+            return _persist.detect("auto")
+        except HypervisorNetworkingError:
+            return _persist.ANY
+    renderer = _persist.detect(requested)
+    _persist.check_renderer(renderer)
+    if renderer == "ifupdown" and not shutil.which("brctl", path=BRIDGE_UTILS_PATH):
+        # ifupdown brings bridges up at boot only through bridge-utils' hook
+        raise DependencyError("renderer=ifupdown: bridges come up at boot through bridge-utils' ifupdown hook; "
+                              "install it (Debian: package bridge-utils)", "bridge-utils")
+    return renderer
+
+
+def bridge_files(renderer, desired, after, routes, get_bin_path, firewall=True):
+    """The persistent facet: our files for this bridge as the run leaves it (``firewall``:
+    with its bridged frames' accepts in the boot-time load)."""
+    if renderer is None:
+        return Plan()
+    name, nic = desired["name"], desired["migrate_from"]
+    if renderer == _persist.ANY:
+        want = {}
+        for each in ("ifupdown", "networkd"):
+            want.update(_persist.bridge_want(each, name, None, [], []))
+        files = _persist.plan_files(want, "bridge %s" % name)
+        if firewall:
+            files.extend(_boot.plan("bridge", name, None, get_bin_path))
+        return files
+    view = None
+    ports = list(desired["ports"] or [])
+    if desired["state"] == "present":
+        view = dict(after, mtu_declared=desired["mtu"])
+        if nic and nic not in ports:
+            ports.insert(0, nic)
+        if renderer == "ifupdown" and nic:
+            foreign = _persist.ifupdown_interfaces().get(nic)
+            if foreign and not _persist.is_ours(_persist.read_text(foreign)):
+                raise StateError("%s configures %s, which becomes a port of %s: ifupdown would configure it "
+                                 "twice at boot; remove its stanza (the bridge takes its addresses and routes) "
+                                 "or set persist=false" % (foreign, nic, name))
+    label = "bridge %s, %s" % (name, renderer)
+    files = _persist.plan_files(_persist.bridge_want(renderer, name, view, ports, routes), label)
+    nf_call = desired["bridge"]["nf_call_iptables"]
+    if firewall and (nf_call is not None or desired["state"] == "absent"):
+        # the accepts for frames bridged within the bridge come back with our firewall sets
+        keep = desired["state"] == "present" and nf_call is False
+        record = _boot.record_text("bridge", name, None, None, []) if keep else None
+        files.extend(_boot.plan("bridge", name, record, get_bin_path))
+    return files
+
+
+def tap_files(params, taps, after, purged, option="taps[].name"):
+    """(renderer, file Plan): the persistent facet of the listed TAPs as the run leaves them,
+    purged TAPs' files (and with purge, files of ours naming TAPs not listed) removed."""
+    if not params["persist"]:
+        return None, Plan()
+    for tap in taps:
+        _persist.persist_name(option, tap["name"])
+        if tap["bridge"]:
+            _persist.persist_name("bridge", tap["bridge"])
+    declared = dict((t["name"], t) for t in taps)
+    renderers = None
+    if params["renderer"] == "auto" and all(t["state"] == "absent" for t in taps):
+        # removing needs no manager: our files are found wherever either would read them
+        try:
+            renderers = [_persist.detect("auto")]
+        except HypervisorNetworkingError:
+            renderers = ["ifupdown", "networkd"]
+    if renderers is None:
+        renderers = [_persist.detect(params["renderer"])]
+        _persist.check_renderer(renderers[0])
+    plan = Plan()
+    for renderer in renderers:
+        plan.extend(_tap_renderer_files(params["purge"], renderer, declared, after, purged))
+    return (renderers[0] if len(renderers) == 1 else _persist.ANY), plan
+
+
+def _tap_renderer_files(purge, renderer, declared, after, purged):
+    """One manager's files for plan_files."""
+    # the files say what was asked (a guest's process may have set vnet_hdr on its open)
+    keep = [dict(view, **dict((k, v) for k, v in declared[view["name"]].items()
+                              if k in ("mtu", "vnet_hdr", "multi_queue", "up") or (v is not None and k != "state")))
+            for view in after if declared[view["name"]]["state"] == "present"]
+    gone = [t["name"] for t in declared.values() if t["state"] == "absent"] + list(purged)
+    if purge:
+        gone += [n for n in _persist.our_tap_names(renderer) if n not in declared and n not in gone]
+    want = _persist.tap_want(renderer, keep, gone)
+    label = "TAPs, %s" % renderer
+    return _persist.plan_files(want, label, modes={_persist.IFUPDOWN_TAP_HOOK: 0o755})

@@ -1,0 +1,408 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, hypervisor.networking contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""guest_network's planner, private to this collection: the planners of forwarding, the
+firewall sets, the bridge and the TAPs composed into ONE Plan, with their persistent
+files, applied by one executor (``_engine``) over one netlink session and one firewall
+transaction, and undone whole when any step fails."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from ansible_collections.hypervisor.networking.plugins.module_utils import _bridge, _facets, _persist, _sysctl, _tap
+from ansible_collections.hypervisor.networking.plugins.module_utils import _validate as v
+from ansible_collections.hypervisor.networking.plugins.module_utils._errors import StateError, ValidationError
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _boot, _tx
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._model import (
+    ForwardSet,
+    Masquerade,
+    set_name,
+)
+from ansible_collections.hypervisor.networking.plugins.module_utils._plan import Plan
+
+FORWARD_KEY = "net.ipv4.ip_forward"
+ROUTE_LOCALNET = "net.ipv4.conf.all.route_localnet"
+ACL_MARKER = "# %s hypervisor.networking %s %s"
+DEFAULT_EXCLUDE = ["224.0.0.0/24", "255.255.255.255/32"]  # link-local multicast, broadcast
+
+# guest_network's options (here, so that the roles' filter validates with them without
+# importing the module and its libraries)
+TAP_SPEC = dict(
+    name=dict(type="str", required=True),
+    state=dict(type="str", choices=["present", "absent"]),
+    owner=dict(type="str"),
+    group=dict(type="str"),
+    bridge=dict(type="str"),
+    up=dict(type="bool"),
+    mtu=dict(type="int"),
+    mac=dict(type="str"),
+    multi_queue=dict(type="bool"),
+    vnet_hdr=dict(type="bool"),
+)
+
+FORWARD_SPEC = dict(
+    proto=dict(type="str", choices=["tcp", "udp"], default="tcp"),
+    port=dict(type="raw", required=True),
+    to_addr=dict(type="str", required=True),
+    to_port=dict(type="raw"),
+    in_interface=dict(type="str"),
+    destination=dict(type="str"),
+    sources=dict(type="list", elements="str"),
+)
+
+ARGUMENT_SPEC = dict(
+    name=dict(type="str", required=True),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    mode=dict(type="str", choices=["nat", "bridged"], default="nat"),
+    addresses=dict(type="list", elements="str"),
+    uplink=dict(type="str", default=""),
+    ports=dict(type="list", elements="str"),
+    taps=dict(type="list", elements="dict", options=TAP_SPEC, default=[]),
+    purge_taps=dict(type="bool", default=False),
+    forwards=dict(type="list", elements="dict", options=FORWARD_SPEC, default=[]),
+    hairpin=dict(type="bool", default=True),
+    localhost=dict(type="bool", default=False),
+    masquerade_exclude=dict(type="list", elements="str"),
+    stp=dict(type="bool"),
+    mtu=dict(type="int"),
+    nf_call_iptables=dict(type="bool"),
+    rollback_timeout=dict(type="int", default=0),
+    confirm=dict(type="bool", default=False),
+    qemu_acl=dict(type="bool", default=True),
+    qemu_acl_file=dict(type="path", default="/etc/qemu/bridge.conf"),
+    qemu_acl_role=dict(type="str", default="guest_network"),
+    sysctl_file=dict(type="path", default="/etc/sysctl.d/90-hypervisor-networking.conf"),
+    persist=dict(type="bool", default=True),
+    renderer=dict(type="str", choices=list(_persist.RENDERERS), default="auto"),
+    backend=dict(type="str", choices=["auto", "nftables", "iptables"], default="auto"),
+    option_names=dict(type="dict", default={}),
+)
+
+
+class Desired(object):
+    """Every option checked, before anything is read from the host."""
+
+    def __init__(self, params, resolver=_tap.host_resolver, host=True):
+        """``host``: also the checks that need the managed host (False: on the controller,
+        with a ``resolver`` that checks owner and group syntax only)."""
+        self.params = params
+        self.name = set_name("name", params["name"])
+        v.ifname("name", self.name)
+        self.present = params["state"] == "present"
+        self.nat = params["mode"] == "nat"
+        if params["uplink"]:
+            v.ifname("uplink", params["uplink"])
+        if not self.nat:
+            for option in ("addresses", "forwards", "masquerade_exclude"):
+                if params[option]:
+                    raise ValidationError(option, params[option], "applies to mode=nat only")
+        elif params["rollback_timeout"] or params["confirm"]:
+            option = "rollback_timeout" if params["rollback_timeout"] else "confirm"
+            raise ValidationError(option, params[option], "applies to mode=bridged only")
+        if self.nat and self.present and not params["addresses"]:
+            raise ValidationError("addresses", params["addresses"], "mode=nat needs the gateway address(es)")
+        nf_call = params["nf_call_iptables"]
+        if nf_call is None and self.nat:
+            nf_call = False  # guest <-> guest frames stay out of iptables (as libvirt's FWX)
+        if params["rollback_timeout"] < 0:
+            raise ValidationError("rollback_timeout", params["rollback_timeout"], "must be 0 or a number of seconds")
+        # the NIC of a bridged network is known once the host's routes are read
+        self.bridge = _bridge.desired_state(dict(
+            name=self.name, state=params["state"], up=True, addresses=params["addresses"] if self.nat else None,
+            ports=params["ports"], mtu=params["mtu"], stp=params["stp"], nf_call_iptables=nf_call,
+            confirm=params["confirm"]))
+        self.bridge["rollback_timeout"] = params["rollback_timeout"]
+        items = []
+        for pos, item in enumerate(params["taps"] or []):
+            item = dict((k, val) for k, val in item.items() if val is not None)
+            if item.get("bridge") not in (None, self.name):
+                raise ValidationError("taps[%d].bridge" % pos, item["bridge"],
+                                      "a TAP of network %s is on bridge %s; leave bridge out" % (self.name, self.name))
+            item["bridge"] = self.name
+            if not self.present:
+                item["state"] = "absent"
+            items.append(item)
+        self.taps = _tap.desired_taps(dict(name=None, taps=items, state="present", owner=None, group=None,
+                                           bridge=None, up=True, mtu=None, mac=None, multi_queue=False,
+                                           vnet_hdr=False), resolver)
+        self.masq = self.fset = None
+        self.subnets = []
+        if self.nat and self.present:
+            for cidr in self.bridge["addresses"]:
+                iface = ipaddress.ip_interface(cidr)
+                if iface.version == 4:
+                    if iface.network.prefixlen < 31 and iface.ip in (iface.network.network_address,
+                                                                     iface.network.broadcast_address):
+                        raise ValidationError("addresses", cidr, "the gateway needs a host address of its subnet, "
+                                              "not the network or broadcast address")
+                    self.subnets.append(iface.network.with_prefixlen)
+            if not self.subnets:
+                raise ValidationError("addresses", params["addresses"], "mode=nat needs an IPv4 gateway address")
+            self.masq_params = dict(name=self.name, source=self.subnets[0], out_interface=params["uplink"] or None,
+                                    exclude_destinations=DEFAULT_EXCLUDE if params["masquerade_exclude"] is None
+                                    else params["masquerade_exclude"], forward=True)
+            try:
+                Masquerade.from_params(dict(self.masq_params, out_interface=self.masq_params["out_interface"] or "x"))
+            except ValidationError as exc:
+                raise ValidationError(exc.option.replace("exclude_destinations", "masquerade_exclude"), exc.value,
+                                      exc.msg.split(": ", 1)[-1])
+            self.fset = ForwardSet.from_params(dict(name=self.name, forwards=params["forwards"],
+                                                    hairpin=params["hairpin"], localhost=params["localhost"],
+                                                    forward=True))
+        if params["persist"]:
+            _persist.persist_name("name", self.name)
+            if host:
+                _sysctl.check_dropin_path("sysctl_file", params["sysctl_file"])
+
+    def masquerade(self, uplink):
+        """The masquerade out of ``uplink``."""
+        return Masquerade.from_params(dict(self.masq_params, out_interface=uplink))
+
+    def hairpin(self):
+        """(subnet, bridge) pairs holding forward targets: the bridge's own subnets."""
+        targets = set(f.to_addr for f in self.fset.forwards)
+        return sorted(set((net, self.name) for net in self.subnets
+                          if any(ipaddress.ip_address(t) in ipaddress.ip_network(net) for t in targets)))
+
+
+def renamed(message, names):
+    """A message naming an option, with the option named as ``names`` maps it (the roles
+    pass their variables' names)."""
+    for option in sorted(names or {}, key=len, reverse=True):
+        if message.startswith(option) and message[len(option):len(option) + 1] in ("=", "[", ".", " ", ":"):
+            return names[option] + message[len(option):]
+        for pattern in ("'%s'", "found in %s"):
+            message = message.replace(pattern % option, pattern % names[option])
+    return message
+
+
+def check(args):
+    """'' when ``args`` (guest_network's options) pass its validation, else the message: on
+    the controller, the checks that need no host (the action plugin, before the module)."""
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+    from ansible.module_utils.errors import NoLogError
+
+    validated = ArgumentSpecValidator(ARGUMENT_SPEC).validate(dict(args))
+    names = validated.validated_parameters.get("option_names") or {}
+    if validated.error_messages:
+        # the no_log scan's error names nothing; the type check's after it does
+        named = [e.msg for e in validated.errors.errors if not isinstance(e, NoLogError)]
+        return renamed((named or validated.error_messages)[0], names)
+    try:
+        Desired(validated.validated_parameters, resolver=_syntax_resolver, host=False)
+    except ValidationError as exc:
+        return renamed(exc.msg, names)
+    return ""
+
+
+def _syntax_resolver(option, value):
+    """Owner and group checked for syntax only (the managed host resolves them)."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text:
+        raise ValidationError(option, value, "a user or group name or numeric id")
+    return int(text) if text.isdigit() else text
+
+
+def default_route_interface(nl, links):
+    """The interface of the IPv4 default route of the main table ('' when there is none)."""
+    names = dict((link["index"], name) for name, link in links.items() if "index" in link)
+    best = None
+    for route in nl.dump_routes():
+        if route["family"] == 2 and route["dst_len"] == 0 and route["oif"] is not None and route["type"] == 1:
+            key = route["priority"] or 0
+            if best is None or key < best[0]:
+                best = (key, names.get(route["oif"], ""))
+    return best[1] if best else ""
+
+
+def choose_uplink(want, nl, links):
+    """The uplink left empty: the default-route interface; for a bridged network whose
+    migration is done (the default route is on the bridge), the bridge's one NIC port."""
+    found = default_route_interface(nl, links)
+    if not want.nat and found == want.name:
+        nics = [n for n, link in links.items() if link.get("master") == want.name and link.get("kind") != "tun"]
+        found = nics[0] if len(nics) == 1 else ""
+    if want.nat and not want.present:
+        return found  # nothing is masqueraded any more: any name will do
+    if not found:
+        raise StateError("uplink is empty and the %s cannot be told from this host's IPv4 default route: set uplink"
+                         % ("uplink" if want.nat else "NIC to enslave"))
+    return found
+
+
+def acl_text(current, bridge, present, role="guest_network"):
+    """/etc/qemu/bridge.conf with our ``allow`` block for ``bridge`` (blockinfile's markers,
+    so a block the roles wrote before is found), or without it."""
+    begin, end = ACL_MARKER % ("BEGIN", role, bridge), ACL_MARKER % ("END", role, bridge)
+    lines = (current or "").splitlines()
+    kept, inside = [], False
+    for line in lines:
+        if line == begin:
+            inside = True
+        elif line == end and inside:
+            inside = False
+        elif not inside:
+            kept.append(line)
+    if present:
+        kept += [begin, "allow %s" % bridge, end]
+    if not kept:
+        return None if current is None else ""
+    return "\n".join(kept) + "\n"
+
+
+def plan_acl(path, bridge, present, role):
+    """The qemu-bridge-helper ACL's change (a shared file: only our block is edited)."""
+    plan = Plan()
+    current = _persist.read_text(path)
+    text = acl_text(current, bridge, present, role)
+    if text == current or (current is None and not present):
+        return plan, current, current
+    undo = ("file_remove", {"path": path}) if current is None else (
+        "file_write", {"path": path, "content": current, "mode": 0o640})
+    plan.add("%s allow %s in %s" % ("write" if present else "remove", bridge, path), "file_write",
+             {"path": path, "content": text, "mode": 0o640}, undo=undo)
+    return plan, current, text
+
+
+def firewall_sets(want, uplink, nl):
+    """[(kind, name, model or None, hairpin)] of the network: masquerade, bridged frames'
+    accepts, published ports (None: gone)."""
+    name = want.name
+    if not want.present:
+        return [("masq", name, None, []), ("bridge", name, None, None), ("dnat", name, None, [])]
+    sets = []
+    if want.nat:
+        sets.append(("masq", name, want.masquerade(uplink), []))
+    nf_call = want.bridge["bridge"]["nf_call_iptables"]
+    if nf_call is not None:
+        sets.append(("bridge", name, True if nf_call is False else None, None))
+    if want.nat:
+        fset = want.fset
+        sets.append(("dnat", name, fset if fset.forwards else None, want.hairpin() if fset.forwards else []))
+    return sets
+
+
+def plan_forwarding(want, module):
+    """Forwarding on (runtime and drop-in); absent leaves it: other networks may need it."""
+    if not (want.present and want.nat):
+        return Plan(), {}
+    current = {FORWARD_KEY: _sysctl.read_runtime(FORWARD_KEY)}
+    plan = _sysctl.plan_runtime({FORWARD_KEY: 1}, current)
+    if want.params["persist"]:
+        path = want.params["sysctl_file"]
+        files, _text = _sysctl.plan_persistent({FORWARD_KEY: 1}, path, _persist.read_text(path))
+        plan.extend(files)
+    return plan, current
+
+
+def plan_localnet(want):
+    """route_localnet for localhost forwards (runtime; the boot load has its drop-in)."""
+    plan = Plan()
+    if want.present and want.nat and want.fset.forwards and want.fset.localhost:
+        value = _sysctl.read_runtime(ROUTE_LOCALNET)
+        if value == 0:
+            plan.add("set %s = 1 (runtime, was 0)" % ROUTE_LOCALNET, "sysctl_write",
+                     {"key": ROUTE_LOCALNET, "value": 1}, undo=("sysctl_write", {"key": ROUTE_LOCALNET, "value": 0}))
+    return plan
+
+
+def boot_records(sets, backend):
+    """{(kind, name): record text or None} of the sets for the boot-time load."""
+    records = {}
+    for kind, name, model, hairpin in sets:
+        keep = model is not None
+        records[(kind, name)] = _boot.record_text(kind, name, None if kind == "bridge" else backend,
+                                                  None if kind == "bridge" else model, hairpin or []) if keep else None
+    return records
+
+
+def plan_network(want, module, nl, links, addrs, backend, nft, renderer):
+    """-> (Plan, report): the whole network's change, in the order a packet needs it
+    (absent: the reverse), and what the user sees of it."""
+    name = want.name
+    uplink = want.params["uplink"] or choose_uplink(want, nl, links)
+    if not want.nat and uplink == name:
+        raise ValidationError("uplink", uplink, "the NIC to enslave must be another interface")
+    desired = dict(want.bridge, migrate_from=None if want.nat else uplink)
+    plan = Plan()
+    forwarding, forwarding_before = plan_forwarding(want, module)
+    sets = firewall_sets(want, uplink, nl)
+    fw = _tx.plan_sets(backend, sets, nft, module.run_command, module.get_bin_path)
+    bridge_plan, bridge_after, probe = _facets.bridge_plan(desired, nl, links, addrs)
+    journal = _tap.Journal()
+    # purge and absent reach only TAPs of ours on this bridge (tap_iface's purge: all of ours)
+    purged = []
+    if want.params["purge_taps"] or not want.present:
+        purged = [n for n in _tap.purge_candidates(want.taps, links) if links[n].get("master") == name]
+    gone = [dict(_tap.DEFAULTS, name=n, state="absent", owner=None, group=None, bridge=None, mtu=None, mac=None)
+            for n in purged]
+    taps_plan, taps_after, _missing = _tap.plan_taps(gone + want.taps, links, False, False, _bridge.read_machine_id(),
+                                                     bridges_later=True, pending=journal.read())
+    taps_after = taps_after[len(gone):]
+    if bridge_after:
+        # the bridge's ports once the TAPs are on it (or off it)
+        tapped = set(t["name"] for t in taps_after if t.get("bridge") == name and t["state"] == "present")
+        off = set(purged) | set(t["name"] for t in taps_after if t["state"] == "absent")
+        ports = sorted((set(bridge_after.get("ports", [])) | tapped) - off)
+        if want.bridge["mtu"] is None:
+            # a bridge whose MTU nobody set follows its smallest port's, whenever a port comes,
+            # goes or changes its MTU (as _bridge predicts for the ports it attaches itself)
+            had = [n for n, link in links.items() if link["master"] == name]
+            existing = links.get(name)
+            if existing is None or existing["mtu"] == min([links[p]["mtu"] for p in had] or [_bridge.DEFAULT_MTU]):
+                mtus = dict((t["name"], t["mtu"]) for t in taps_after if t["state"] == "present")
+                bridge_after["mtu"] = min([mtus.get(p) or links[p]["mtu"] for p in ports] or [_bridge.DEFAULT_MTU])
+        bridge_after = dict(bridge_after, ports=ports)
+    files = Plan()
+    arm = bool(bridge_plan) and desired["rollback_timeout"] > 0
+    pending = False
+    if not want.nat:
+        from ansible_collections.hypervisor.networking.plugins.module_utils import _rollback
+        pending = _rollback.pending(name) is not None
+    # a migration waiting for its confirmation is not written down: an unconfirmed one
+    # reverts, and a reboot before the confirmation must find the NIC as it was
+    if renderer is not None and not (arm or (pending and not desired["confirm"])):
+        routes = [r for link in (desired["migrate_from"], name) if link and link in links for r in nl.routes(link)]
+        files.extend(_facets.bridge_files(renderer, desired, bridge_after, routes, module.get_bin_path,
+                                          firewall=False))
+        _r, tap_files = _facets.tap_files(dict(persist=True, renderer=want.params["renderer"],
+                                               purge=want.params["purge_taps"]),
+                                          want.taps, taps_after, purged)
+        files.extend(tap_files)
+        files.extend(_boot.plan_many(boot_records(sets, backend.name if backend else None), module.get_bin_path))
+    acl, acl_before, acl_after = Plan(), None, None
+    if want.params["qemu_acl"]:
+        acl, acl_before, acl_after = plan_acl(want.params["qemu_acl_file"], name, want.present,
+                                              want.params["qemu_acl_role"])
+    localnet = plan_localnet(want)
+    # TAPs go last: a failure before that never has to recreate a deleted TAP (it would
+    # come back with another ifindex, and a guest's open file is gone with it)
+    # the bridge's MTU set after its TAPs joined: a port joining re-derives the MTU of a
+    # bridge whose MTU was not set (what linux_bridge does after the ports it attaches)
+    attrs = Plan([a for a in bridge_plan if a.op == "link_set" and a.args.get("name") == name and "mtu" in a.args])
+    bridge_plan = Plan([a for a in bridge_plan if a not in attrs.actions])
+    recreated = set(a.args["name"] for a in taps_plan if a.op == "tap_create")
+    deletions = Plan([a for a in taps_plan if a.op == "link_del" and a.args["name"] not in recreated])
+    changes = Plan([a for a in taps_plan if a not in deletions.actions])
+    if want.present:
+        steps = [("forwarding", forwarding), ("firewall", fw.plan), ("bridge", bridge_plan), ("taps", changes),
+                 ("bridge", attrs), ("files", files), ("acl", acl), ("localnet", localnet), ("taps", deletions)]
+    else:
+        steps = [("firewall", fw.plan), ("taps", taps_plan), ("bridge", bridge_plan), ("bridge", attrs),
+                 ("files", files), ("acl", acl)]
+    lines = []
+    for kind, step in steps:
+        plan.extend(step)
+        # the firewall's lines say what changes in each chain and map, its actions per transaction
+        lines.extend(fw.lines if kind == "firewall" else step.lines())
+    report = {"uplink": uplink, "fw": fw, "bridge_plan": Plan(bridge_plan.actions + attrs.actions),
+              "bridge_after": bridge_after,
+              "taps_plan": taps_plan, "taps_after": taps_after, "purged": purged, "files": files,
+              "forwarding": forwarding, "forwarding_before": forwarding_before, "acl": acl,
+              "acl_before": acl_before, "acl_after": acl_after, "localnet": localnet, "sets": sets,
+              "probe": probe, "arm": arm, "desired": desired, "journal": journal, "lines": lines}
+    return plan, report

@@ -1,0 +1,369 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, hypervisor.networking contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: guest_network
+short_description: A whole guest network (bridge, TAPs, forwarding, NAT, published ports) in one call
+version_added: 0.2.0
+description:
+  - The declarative form of a guest network, as libvirt's and Incus' network objects are. O(mode=nat)
+    builds the operator notes' NAT network (bridge with the gateway address, IPv4 forwarding,
+    masquerade out of the uplink, published ports, the guests' TAPs); O(mode=bridged) their physical
+    bridging (the NIC's addresses, routes and MAC moved onto a bridge that holds it as a port).
+  - Everything is planned together against one reading of the host and applied as one plan in one
+    process - one netlink session, one firewall transaction for this collection's own table or
+    chains - and persisted together. When any step fails, every step already applied is undone,
+    newest first, and links, rules, sysctls and files are as they were.
+  - Check mode and diff run the same planner and show exactly what the real run would do.
+  - What the roles M(hypervisor.networking.nat_bridge) and M(hypervisor.networking.physical_bridge)
+    build, each in a single call of this module.
+author:
+  - Hypervisor Networking Contributors (@hypervisor-networking)
+extends_documentation_fragment:
+  - hypervisor.networking.attributes
+  - hypervisor.networking.attributes.PYROUTE2
+  - hypervisor.networking.firewall
+  - hypervisor.networking.persist
+options:
+  name:
+    description: The bridge; it also names the network's firewall sets.
+    type: str
+    required: true
+  state:
+    description:
+      - V(absent) removes exactly what this network created - its firewall sets, the TAPs of this
+        collection on the bridge, the bridge, the files and the ACL line. IPv4 forwarding is left on
+        (other networks and containers may rely on it).
+    type: str
+    choices: [present, absent]
+    default: present
+  mode:
+    description: V(nat) or V(bridged), see the description.
+    type: str
+    choices: [nat, bridged]
+    default: nat
+  addresses:
+    description: V(nat) only. Gateway addresses on the bridge, for example V(192.168.100.1/24); the first
+      IPv4 one's subnet is masqueraded.
+    type: list
+    elements: str
+  uplink:
+    description:
+      - V(nat) - the interface the masquerade translates out of; V(bridged) - the NIC to enslave.
+      - Empty - the interface of the host's IPv4 default route.
+    type: str
+    default: ""
+  ports:
+    description: Other interfaces to enslave to the bridge.
+    type: list
+    elements: str
+  taps:
+    description: The guests' TAPs, as M(hypervisor.networking.tap_iface)'s O(hypervisor.networking.tap_iface#module:taps);
+      O(taps[].bridge) is this network's bridge.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name: {description: TAP name., type: str, required: true}
+      state: {description: V(absent) removes the TAP., type: str, choices: [present, absent]}
+      owner: {description: User allowed to open it (name or uid)., type: str}
+      group: {description: Group allowed to open it (name or gid)., type: str}
+      bridge: {description: Must be O(name) when given., type: str}
+      up: {description: Administrative state., type: bool}
+      mtu: {description: MTU., type: int}
+      mac: {description: MAC of the host side (a stable one is derived when left out)., type: str}
+      multi_queue: {description: IFF_MULTI_QUEUE., type: bool}
+      vnet_hdr: {description: IFF_VNET_HDR., type: bool}
+  purge_taps:
+    description: Remove TAPs of this collection on the bridge that O(taps) does not list.
+    type: bool
+    default: false
+  forwards:
+    description: V(nat) only. Published guest ports, as M(hypervisor.networking.iptables_dnat)'s
+      O(hypervisor.networking.iptables_dnat#module:forwards).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      proto: {description: Protocol., type: str, choices: [tcp, udp], default: tcp}
+      port: {description: Host port or range., type: raw, required: true}
+      to_addr: {description: Guest IPv4 address., type: str, required: true}
+      to_port: {description: Guest port or range., type: raw}
+      in_interface: {description: Only traffic arriving on this interface., type: str}
+      destination: {description: Only traffic to this host address., type: str}
+      sources: {description: Only clients from these IPv4 networks., type: list, elements: str}
+  hairpin:
+    description: V(nat) only. Guests reach published ports through the host's address.
+    type: bool
+    default: true
+  localhost:
+    description: V(nat) only. The host itself reaches published ports via its addresses and 127.0.0.1.
+    type: bool
+    default: false
+  masquerade_exclude:
+    description: V(nat) only. Destinations the guests reach untranslated; left out, V(224.0.0.0/24) and
+      V(255.255.255.255/32) (link-local multicast and broadcast).
+    type: list
+    elements: str
+  stp:
+    description: Spanning tree on the bridge.
+    type: bool
+  mtu:
+    description: MTU of the bridge.
+    type: int
+  nf_call_iptables:
+    description:
+      - Whether frames bridged between the bridge's ports pass iptables (br_netfilter), as
+        M(hypervisor.networking.linux_bridge)'s option.
+      - Left out - V(false) for O(mode=nat) (guest to guest traffic is accepted in this collection's
+        chain of every FORWARD, as libvirt does), unchanged for O(mode=bridged).
+    type: bool
+  rollback_timeout:
+    description: V(bridged) only. Arm a revert of the migration that runs unless a second call with
+      O(confirm=true) comes within this many seconds.
+    type: int
+    default: 0
+  confirm:
+    description: V(bridged) only. Disarm the pending revert (the migration stays).
+    type: bool
+    default: false
+  qemu_acl:
+    description: Keep C(allow <bridge>) in O(qemu_acl_file) for qemu-bridge-helper.
+    type: bool
+    default: true
+  qemu_acl_file:
+    description: qemu-bridge-helper's ACL file; only our marked block in it is edited.
+    type: path
+    default: /etc/qemu/bridge.conf
+  qemu_acl_role:
+    description: The word in the ACL block's markers (the roles keep the blocks they wrote before).
+    type: str
+    default: guest_network
+  sysctl_file:
+    description: The drop-in that keeps IPv4 forwarding on after a reboot (with O(persist)).
+    type: path
+    default: /etc/sysctl.d/90-hypervisor-networking.conf
+  option_names:
+    description:
+      - "How error messages name the options, for example C(taps: nat_bridge_taps) (the roles name
+        their variables)."
+    type: dict
+    default: {}
+notes:
+  - Every option is validated on the controller by the module's action plugin, with the module's
+    own code, before anything reaches the host; the checks that need the host (owners and groups,
+    links, the uplink) follow on the host, still before any change.
+"""
+
+EXAMPLES = r"""
+- name: The operator notes' NAT network with one guest and its published web port
+  hypervisor.networking.guest_network:
+    name: br0
+    addresses: [192.168.100.1/24]
+    uplink: enp4s0
+    taps:
+      - {name: tap0, owner: libvirt-qemu}
+    forwards:
+      - {port: 8080, to_addr: 192.168.100.2, to_port: 80}
+
+- name: The physical bridge, armed to revert unless confirmed within 60 s
+  hypervisor.networking.guest_network:
+    name: br0
+    mode: bridged
+    uplink: enp3s0
+    rollback_timeout: 60
+"""
+
+RETURN = r"""
+network:
+  description: The network as it now is (would be, in check mode).
+  returned: always
+  type: dict
+  contains:
+    bridge: {description: The bridge as M(hypervisor.networking.linux_bridge) reports it., type: dict}
+    taps: {description: The listed TAPs as M(hypervisor.networking.tap_iface) reports them., type: list}
+    purged: {description: TAPs removed because the list does not name them (or the network goes)., type: list}
+    forwards: {description: The published ports (normalised)., type: list}
+    masquerade: {description: The masquerade (V(null) without one)., type: dict}
+    uplink: {description: The uplink used., type: str}
+backend:
+  description: The firewall backend used (V(auto) resolved).
+  returned: always
+  type: str
+persisted:
+  description: The files written or removed (that would be, in check mode).
+  returned: always
+  type: list
+  elements: str
+renderer:
+  description: The network manager the links are persisted for (V(null) without O(persist)).
+  returned: always
+  type: str
+actions:
+  description: One line per change made (or, in check mode, to be), in the order applied.
+  returned: always
+  type: list
+  elements: str
+changed_runtime:
+  description: Links, rules or sysctls changed.
+  returned: always
+  type: bool
+changed_persistent:
+  description: Files changed.
+  returned: always
+  type: bool
+"""
+
+import signal
+
+from ansible_collections.hypervisor.networking.plugins.module_utils import (
+    _module,
+    _bridge,
+    _engine,
+    _facets,
+    _migrate,
+    _network,
+    _persist,
+    _rollback,
+    _tap,
+)
+from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ApplyError, DependencyError
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _backend, _boot
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._apply import firewall_lock
+from ansible_collections.hypervisor.networking.plugins.module_utils._netlink import Netlink
+from ansible_collections.hypervisor.networking.plugins.module_utils._plan import DiffTracker
+
+ARGUMENT_SPEC = _network.ARGUMENT_SPEC
+
+
+def _revert_steps(plan, executor):
+    """The firewall undo of an armed migration as {argv, input} steps (newest first)."""
+    steps = []
+    for action in reversed(plan.actions):
+        if action.undo and action.undo[0] == "xt_restore":
+            args = action.undo[1]
+            steps.append({"argv": executor.worlds[args["command"]].restore_argv(), "input": args["payload"]})
+    return steps
+
+
+def _apply(module, want, plan, report, executor):
+    """Apply the plan (bridged: arm first, ARP-probe the gateway after); the caller's
+    check-mode gate has passed."""
+    name, desired = want.name, report["desired"]
+    if desired["migrate_from"]:
+        # the controller's connection may drop while the NIC moves: finish anyway
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    if report["arm"]:
+        netlink_undo = [a.undo for a in reversed(report["bridge_plan"].actions) if a.undo]
+        _rollback.arm(name, netlink_undo, desired["rollback_timeout"], _revert_steps(report["fw"].plan, executor))
+    try:
+        with report["journal"].creating(_tap.created(report["taps_plan"])):
+            _engine.apply(plan, executor, context="network %s" % name)
+        probe = report["probe"]
+        if probe and _migrate.arp_probe(name, report["bridge_after"]["mac"], probe[0], probe[1]) is None:
+            raise ApplyError("%s: the gateway %s did not answer ARP on %s after the migration from %s; every "
+                             "change was undone" % (name, probe[1], name, desired["migrate_from"]),
+                             applied=plan.lines(), rolled_back=plan.undo_all(executor))
+    except Exception:
+        if report["arm"]:
+            _rollback.disarm(name)  # the plan is undone already
+        report["journal"].forget(executor.nl.links())  # the undo deleted what it created
+        raise
+
+
+def _views(want, report, nl):
+    """The network as the kernel now holds it (after a real run) or as planned."""
+    bridge, taps = report["bridge_after"], report["taps_after"]
+    if nl is not None:
+        expect = [t for t in taps if t["name"] in _tap.touched(report["taps_plan"])]
+        if report["bridge_plan"] or expect:
+            bridge_ok = _bridge.settled(report["desired"], bridge) if want.present and report["bridge_plan"] \
+                else (lambda _l, _a: True)
+            taps_ok = _tap.settled(expect)
+            links, addrs = nl.wait_until(lambda l, a: bridge_ok(l, a) and taps_ok(l, a))
+            if want.present:
+                bridge = _bridge.bridge_view(want.name, links, addrs)
+            taps = [_tap.tap_view(links[t["name"]]) if t["name"] in links else t for t in taps]
+    masq = [model.as_dict() for kind, _n, model, _h in report["sets"] if kind == "masq" and model]
+    return {"bridge": bridge, "taps": taps, "purged": report["purged"], "uplink": report["uplink"],
+            "forwards": [f.as_dict() for f in want.fset.forwards] if want.fset and want.present else [],
+            "masquerade": masq[0] if masq else None}
+
+
+def _firewall(module, want):
+    """(backend, nft backend or None): a bridged network has no table of ours, only its
+    accepts in other tools' FORWARD chains, and runs without either backend."""
+    try:
+        backend, other, warnings = _backend.select_backend(module.params["backend"], module)
+    except DependencyError:
+        if want.nat:
+            raise
+        return None, None
+    for warning in warnings:
+        module.warn(warning)
+    return backend, backend if backend.name == "nftables" else other
+
+
+def run(module):
+    """Validate everything, then under our lock: read once, plan, apply unless check mode."""
+    want = _network.Desired(module.params)
+    renderer = None
+    if module.params["persist"]:
+        renderer = _facets.bridge_renderer(True, module.params["renderer"], want.bridge)
+    with firewall_lock():
+        backend, nft = _firewall(module, want)
+        with Netlink() as nl:
+            links, addrs = nl.links(), nl.addresses()
+            bridge_before = _bridge.bridge_view(want.name, links, addrs)
+            plan, report = _network.plan_network(want, module, nl, links, addrs, backend, nft, renderer)
+            files = report["files"]
+            files_before = _persist.texts_before(files)
+            pending = _rollback.pending(want.name) is not None
+            confirm = want.params["confirm"] and pending
+            executor = _engine.Executor(module, nl, nft, report["fw"].worlds)
+            if plan and not module.check_mode:
+                _apply(module, want, plan, report, executor)
+            if confirm and not module.check_mode:
+                _rollback.disarm(want.name)
+            network = _views(want, report, None if module.check_mode or not plan else nl)
+    if files and not module.check_mode:
+        _boot.daemon_reload(module, files)
+        _boot.prune()
+        if renderer == "networkd":
+            _persist.networkd_reload(module)
+    fw = report["fw"]
+    runtime = [report[k] for k in ("forwarding", "bridge_plan", "taps_plan", "localnet")]
+    actions = list(report["lines"])
+    if report["arm"]:
+        actions.append("arm a revert of %s in %d s unless confirmed" % (want.name, want.params["rollback_timeout"]))
+    if confirm:
+        actions.append("confirm %s: disarm the pending revert" % want.name)
+    persisted = [a.args["path"] for a in files] + [a.args["path"] for a in report["acl"]]
+    result = {"changed": bool(plan or confirm), "actions": actions, "network": network,
+              "backend": backend.name if backend else None,
+              "persisted": persisted, "renderer": None if renderer == _persist.ANY else renderer,
+              "changed_runtime": bool(any(runtime) or fw or report["arm"] or confirm),
+              "changed_persistent": bool(files or report["acl"])}
+    if module._diff:
+        before = {"bridge": bridge_before, "firewall": fw.before, "taps": [
+            _tap.tap_view(links[t["name"]]) if t["name"] in links else {"name": t["name"], "state": "absent"}
+            for t in report["taps_after"]], "qemu_acl": report["acl_before"],
+            "sysctl": report["forwarding_before"]}
+        after = {"bridge": network["bridge"], "firewall": fw.after, "taps": network["taps"],
+                 "qemu_acl": report["acl_after"], "sysctl": dict((k, 1) for k in report["forwarding_before"])}
+        if renderer is not None:
+            before["files"], after["files"] = files_before, _persist.texts_after(files)
+        result["diff"] = DiffTracker(before, after).diff(want.name)
+    return result
+
+
+def main():
+    _module.main("guest_network", run, ARGUMENT_SPEC)
+
+
+if __name__ == "__main__":
+    main()

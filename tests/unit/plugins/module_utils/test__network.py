@@ -1,0 +1,69 @@
+# -*- coding: utf-8 -*-
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.hypervisor.networking.plugins.module_utils import _network
+
+NAMES = {"name": "nat_bridge_name", "addresses": "nat_bridge_address", "taps": "nat_bridge_taps",
+         "forwards": "nat_bridge_forwards", "masquerade_exclude": "nat_bridge_masquerade_exclude"}
+
+
+def nat(**kwargs):
+    args = {"name": "br0", "addresses": ["192.168.100.1/24"], "option_names": NAMES}
+    args.update(kwargs)
+    return args
+
+
+@pytest.mark.parametrize("args,needle", [
+    (nat(), ""),
+    (nat(taps=[{"name": "vm1-tap", "owner": "qemu-user"}, {"name": "vm2-tap", "owner": "1000", "group": "kvm"}],
+         forwards=[{"port": 8080, "to_addr": "192.168.100.10", "to_port": 80},
+                   {"proto": "udp", "port": "5000-5010", "to_addr": "192.168.100.11"}]), ""),
+    (nat(forwards=[{"port": 8080, "to_addr": "192.168.100.300"}]), "nat_bridge_forwards[0].to_addr"),
+    (nat(forwards=[{"port": 8080, "to_addr": "192.168.100.10"}, {"port": 70000, "to_addr": "192.168.100.10"}]),
+     "nat_bridge_forwards[1].port"),
+    (nat(forwards=[{"proto": "icmp", "port": 1, "to_addr": "192.168.100.10"}]), "nat_bridge_forwards"),
+    (nat(forwards="8080"), "nat_bridge_forwards"),
+    (nat(taps=[{"name": "x" * 16}]), "nat_bridge_taps[0].name"),
+    (nat(taps=[{"name": "a"}, {"name": "a"}]), "nat_bridge_taps[1].name"),
+    (nat(taps=[{"name": "a", "owner": " "}]), "nat_bridge_taps[0].owner"),
+    (nat(taps=[{"name": "a", "mtu": 10}]), "nat_bridge_taps[0].mtu"),
+    (nat(taps=[{"name": "a", "colour": "red"}]), "colour"),
+    (nat(taps=[{"name": "a", "bridge": "br1"}]), "nat_bridge_taps[0].bridge"),
+    (nat(addresses=["192.168.100.0/24"]), "nat_bridge_address"),
+    (nat(addresses=["300.1.1.1/24"]), "nat_bridge_address"),
+    (nat(addresses=["fd00::1/64"]), "IPv4 gateway"),
+    (nat(name="br/0"), "nat_bridge_name"),
+    (nat(masquerade_exclude=["224.0.0.0/33"]), "nat_bridge_masquerade_exclude"),
+    ({"name": "br0", "mode": "bridged", "forwards": [{"port": 1, "to_addr": "10.0.0.2"}]}, "mode=nat only"),
+    ({"name": "br0", "rollback_timeout": 5, "addresses": ["10.0.0.1/24"]}, "mode=bridged only"),
+    ({"name": "br0", "mode": "bridged", "rollback_timeout": -1}, "rollback_timeout"),
+    ({"name": "br0"}, "addresses"),
+    ({"name": "br0", "state": "absent"}, ""),
+])
+def test_check_names_the_role_variable(args, needle):
+    msg = _network.check(args)
+    assert (msg == "") if needle == "" else (needle in msg), msg
+
+
+def test_acl_text_edits_only_our_block():
+    theirs = "allow virbr0\n"
+    ours = _network.acl_text(theirs, "br0", True, "nat_bridge")
+    assert ours == ("allow virbr0\n# BEGIN hypervisor.networking nat_bridge br0\nallow br0\n"
+                    "# END hypervisor.networking nat_bridge br0\n")
+    assert _network.acl_text(ours, "br0", True, "nat_bridge") == ours
+    assert _network.acl_text(ours, "br0", False, "nat_bridge") == theirs
+    assert _network.acl_text(None, "br0", False, "nat_bridge") is None
+
+
+def test_hairpin_pairs_are_the_bridge_subnets_holding_targets():
+    want = _network.Desired(dict(_network_defaults(), addresses=["192.168.100.1/24", "10.9.0.1/16"],
+                                 forwards=[{"port": 80, "to_addr": "10.9.3.4"}]), host=False,
+                            resolver=lambda option, value: value)
+    assert want.hairpin() == [("10.9.0.0/16", "br0")]
+
+
+def _network_defaults():
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+    return ArgumentSpecValidator(_network.ARGUMENT_SPEC).validate({"name": "br0"}).validated_parameters
