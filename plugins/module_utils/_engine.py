@@ -32,6 +32,7 @@ class Executor(object):
     to the backends' writers (``nft_run`` and ``xt_restore``)."""
 
     def __init__(self, module, nl=None, nft=None, worlds=None):
+        self.module = module
         self.nl = nl
         self.sysctl = SysctlExecutor(module)
         self.files = FileExecutor(module)
@@ -50,11 +51,16 @@ class Executor(object):
 
     def xt_restore(self, command, payload):
         """One ``<command>-restore --noflush`` of our chains."""
+        if command not in self.worlds:
+            self.worlds[command] = _xtables.Xtables(self.module.run_command, self.module.get_bin_path, command)
         self.worlds[command].restore(payload)
 
     def unseed_ip_filter(self):
         """Delete iptables-nft's ip filter table we created (with the note saying so), if
         nobody else uses it now."""
+        if self.nft is None:
+            from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._nft import NftBackend
+            self.nft = NftBackend(self.module.run_command, self.module.get_bin_path)
         _xtables.unseed(self.nft)
 
     @staticmethod

@@ -22,7 +22,6 @@ from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._m
 from ansible_collections.hypervisor.networking.plugins.module_utils._plan import Plan
 
 FORWARD_KEY = "net.ipv4.ip_forward"
-ROUTE_LOCALNET = "net.ipv4.conf.all.route_localnet"
 ACL_MARKER = "# %s hypervisor.networking %s %s"
 DEFAULT_EXCLUDE = ["224.0.0.0/24", "255.255.255.255/32"]  # link-local multicast, broadcast
 
@@ -300,14 +299,10 @@ def plan_forwarding(want, module):
 
 
 def plan_localnet(want):
-    """route_localnet for localhost forwards (runtime; the boot load has its drop-in)."""
-    plan = Plan()
+    """route_localnet for localhost forwards."""
     if want.present and want.nat and want.fset.forwards and want.fset.localhost:
-        value = _sysctl.read_runtime(ROUTE_LOCALNET)
-        if value == 0:
-            plan.add("set %s = 1 (runtime, was 0)" % ROUTE_LOCALNET, "sysctl_write",
-                     {"key": ROUTE_LOCALNET, "value": 1}, undo=("sysctl_write", {"key": ROUTE_LOCALNET, "value": 0}))
-    return plan
+        return _sysctl.plan_route_localnet()
+    return Plan()
 
 
 def boot_records(sets, backend):

@@ -109,3 +109,17 @@ class SysctlExecutor(FileExecutor):
         """Write one runtime value."""
         with open(proc_path(key, self.root), "w") as handle:
             handle.write("%d\n" % value)
+
+
+ROUTE_LOCALNET = "net.ipv4.conf.all.route_localnet"
+
+
+def plan_route_localnet():
+    """route_localnet on (runtime) for forwards the host itself reaches via 127.0.0.1: DNAT
+    of a loopback-sourced packet to a guest needs it routed off the host. The boot-time
+    load has its own drop-in."""
+    plan = Plan()
+    if read_runtime(ROUTE_LOCALNET) == 0:
+        plan.add("set %s = 1 (runtime)" % ROUTE_LOCALNET, "sysctl_write", {"key": ROUTE_LOCALNET, "value": 1},
+                 undo=("sysctl_write", {"key": ROUTE_LOCALNET, "value": 0}))
+    return plan

@@ -240,16 +240,6 @@ from ansible_collections.hypervisor.networking.plugins.module_utils._plan import
 ARGUMENT_SPEC = _network.ARGUMENT_SPEC
 
 
-def _revert_steps(plan, executor):
-    """The firewall undo of an armed migration as {argv, input} steps (newest first)."""
-    steps = []
-    for action in reversed(plan.actions):
-        if action.undo and action.undo[0] == "xt_restore":
-            args = action.undo[1]
-            steps.append({"argv": executor.worlds[args["command"]].restore_argv(), "input": args["payload"]})
-    return steps
-
-
 def _apply(module, want, plan, report, executor):
     """Apply the plan (bridged: arm first, ARP-probe the gateway after); the caller's
     check-mode gate has passed."""
@@ -258,8 +248,7 @@ def _apply(module, want, plan, report, executor):
         # the controller's connection may drop while the NIC moves: finish anyway
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
     if report["arm"]:
-        netlink_undo = [a.undo for a in reversed(report["bridge_plan"].actions) if a.undo]
-        _rollback.arm(name, netlink_undo, desired["rollback_timeout"], _revert_steps(report["fw"].plan, executor))
+        _rollback.arm(name, [a.undo for a in reversed(plan.actions) if a.undo], desired["rollback_timeout"])
     try:
         with report["journal"].creating(_tap.created(report["taps_plan"])):
             _engine.apply(plan, executor, context="network %s" % name)

@@ -142,8 +142,7 @@ from ansible_collections.hypervisor.networking.plugins.module_utils import _deps
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _apply
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._model import ForwardSet, set_name
 from ansible_collections.hypervisor.networking.plugins.module_utils._netlink import Netlink
-
-ROUTE_LOCALNET = "net.ipv4.conf.all.route_localnet"
+from ansible_collections.hypervisor.networking.plugins.module_utils._plan import Plan
 
 FORWARD_SPEC = dict(
     proto=dict(type="str", choices=["tcp", "udp"], default="tcp"),
@@ -192,14 +191,9 @@ def run(module):
     present = params["state"] == "present"
     fset = ForwardSet.from_params(params) if present else ForwardSet(name, [])
     subnets = hairpin_subnets(module, fset) if present else []
+    localnet = _sysctl.plan_route_localnet() if present and fset.localhost else Plan()
     result = _apply.converge(module, "dnat", name, fset if present else None, subnets, params["backend"],
-                             params["persist"])
-    if present and fset.localhost and _sysctl.read_runtime(ROUTE_LOCALNET) == 0:
-        # DNAT of 127.0.0.1 to a guest needs loopback-sourced packets routed off the host
-        result["actions"].append("set %s = 1 (runtime)" % ROUTE_LOCALNET)
-        result["changed"] = result["changed_runtime"] = True
-        if not module.check_mode:
-            _sysctl.SysctlExecutor(module).sysctl_write(ROUTE_LOCALNET, 1)
+                             params["persist"], extra=localnet)
     result["forwards"] = [f.as_dict() for f in fset.forwards]
     return result
 

@@ -247,9 +247,17 @@ forward_accepts:
 import signal
 
 
-from ansible_collections.hypervisor.networking.plugins.module_utils import _brfw, _bridge, _facets, _migrate, _module, _persist, _rollback
+from ansible_collections.hypervisor.networking.plugins.module_utils import (
+    _bridge,
+    _engine,
+    _facets,
+    _migrate,
+    _module,
+    _persist,
+    _rollback,
+)
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ApplyError
-from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _boot
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _boot, _nft, _tx
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._apply import firewall_lock
 from ansible_collections.hypervisor.networking.plugins.module_utils._netlink import Netlink
 from ansible_collections.hypervisor.networking.plugins.module_utils._plan import DiffTracker, Plan
@@ -276,6 +284,11 @@ ARGUMENT_SPEC = dict(
 )
 
 
+def _by_command(views):
+    """{"iptables-nft HN-FB-br0": rules} -> {"iptables-nft": rules} (one chain per world)."""
+    return dict((key.split(" ")[0], rules) for key, rules in views.items())
+
+
 def run(module):
     """Under our lock: our FORWARD accepts and boot-time files are shared with the firewall
     modules."""
@@ -288,12 +301,14 @@ def _run(module):
     desired = _bridge.desired_state(module.params)
     name = desired["name"]
     renderer = _facets.bridge_renderer(module.params["persist"], module.params["renderer"], desired)
-    fw = None
+    fw = nft = None
     nf_call = desired["bridge"]["nf_call_iptables"]
     if nf_call is not None or desired["state"] == "absent":
         # ours only: nothing is read or planned when the task does not say
-        fw = _brfw.plan(name, desired["state"] == "present" and nf_call is False,
-                        module.run_command, module.get_bin_path)
+        nft = _nft.NftBackend(module.run_command, module.get_bin_path)
+        nft = nft if nft.available() else None
+        keep = True if desired["state"] == "present" and nf_call is False else None
+        fw = _tx.plan_sets(None, [("bridge", name, keep, None)], nft, module.run_command, module.get_bin_path)
     with Netlink() as nl:
         links, addrs = nl.links(), nl.addresses()
         before = _bridge.bridge_view(name, links, addrs)
@@ -308,32 +323,22 @@ def _run(module):
         files = Plan() if arm or (pending and not confirm) else \
             _facets.bridge_files(renderer, desired, after, routes, module.get_bin_path)
         files_before = _persist.texts_before(files)
-        if (plan or fw or files) and not module.check_mode:
+        executor = _engine.Executor(module, nl, nft, fw.worlds if fw else [])
+        # the accepts first (harmless before the bridge exists), the files once the runtime holds
+        whole = Plan((fw.plan.actions if fw else []) + plan.actions + files.actions)
+        if whole and not module.check_mode:
             if desired["migrate_from"]:
                 # the controller's connection may drop while the NIC moves: finish anyway
                 signal.signal(signal.SIGHUP, signal.SIG_IGN)
             if arm:
-                _rollback.arm(name, [a.undo for a in reversed(plan.actions) if a.undo], desired["rollback_timeout"],
-                              fw.revert_steps() if fw else ())
-            fw_applied = False
+                _rollback.arm(name, [a.undo for a in reversed(whole.actions) if a.undo], desired["rollback_timeout"])
             try:
-                # the accepts first: harmless before the bridge exists, undone if netlink fails
-                if fw:
-                    fw.apply()  # all tables or none
-                    fw_applied = True
-                plan.apply(nl, context=name)
+                _engine.apply(whole, executor, context=name)
                 if probe and _migrate.arp_probe(name, after["mac"], probe[0], probe[1]) is None:
                     raise ApplyError("%s: the gateway %s did not answer ARP on %s after the migration from %s; "
                                      "every change was undone" % (name, probe[1], name, desired["migrate_from"]),
-                                     applied=plan.lines(), rolled_back=plan.undo_all(nl))
-                try:
-                    files.apply(_persist.FileExecutor(module), context=name)  # only once the runtime holds
-                except ApplyError as exc:
-                    exc.rolled_back.extend(plan.undo_all(nl))
-                    raise
+                                     applied=whole.lines(), rolled_back=whole.undo_all(executor))
             except Exception:
-                if fw_applied:
-                    fw.undo()
                 if arm:  # the plan is undone already; nothing left to revert
                     _rollback.disarm(name)
                 raise
@@ -358,10 +363,11 @@ def _run(module):
     shown = bool(fw and (fw.before or fw.after))
     if shown:
         # where a FORWARD of another tool's needs our accepts: {command: rules}
-        result["forward_accepts"] = fw.after
+        result["forward_accepts"] = _by_command(fw.after)
     if module._diff:
         if shown:
-            before, after = dict(before, forward_accepts=fw.before), dict(after, forward_accepts=fw.after)
+            before = dict(before, forward_accepts=_by_command(fw.before))
+            after = dict(after, forward_accepts=_by_command(fw.after))
         if renderer is not None:
             before, after = dict(before, files=files_before), dict(after, files=_persist.texts_after(files))
         result["diff"] = DiffTracker(before, after).diff(name)

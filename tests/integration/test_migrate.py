@@ -254,3 +254,35 @@ def test_docker_forward_drop_cannot_break_lan_guests(lan, command):
     gone = hv.module("linux_bridge", {"name": "br0", "migrate_from": "eth0", "state": "absent"})
     assert gone["changed"] is True and gone["forward_accepts"].get(command, []) == []
     assert _forward_dump(hv, command) == docker
+
+
+def test_revert_replays_every_kind_of_action(lan):
+    """An armed migration that also sets a bridge option (MTU) and places our FORWARD
+    accepts, as guest_network does with TAPs: the reverter replays the plan's undo with the
+    module's own executor (netlink, *-restore), so the host comes back whole. (Translating
+    the undo into ip commands refused bridge options: check mode passed, the real run did
+    not.)"""
+    hv, _peer = lan
+    hv.run("iptables-nft", "-P", "FORWARD", "DROP")  # Docker's FORWARD: our accepts go there
+    before, before_routes = hv.snapshot(), routes(hv)
+    before_rules = [l for l in hv.run("iptables-nft-save").stdout.splitlines() if not l.startswith("#")]
+    args = {"name": "br0", "mode": "bridged", "uplink": "eth0", "rollback_timeout": 3, "mtu": 1400,
+            "nf_call_iptables": False, "taps": [{"name": "vm1-tap"}], "qemu_acl": False}
+    check = hv.module("guest_network", args, check_mode=True)
+    result = hv.module("guest_network", args)
+    assert result["rc"] == 0 and result["actions"] == check["actions"], result
+    assert "set br0 mtu 1400" in result["actions"] and "HN-FB-br0" in hv.run("iptables-nft-save").stdout
+    done = time.monotonic()
+    while migrated(hv) and time.monotonic() - done < 15:
+        time.sleep(0.1)
+    assert not migrated(hv)
+    wait_restored(hv, before, before_routes)
+    assert hv.snapshot() == before and routes(hv) == before_routes
+    after_rules = [l for l in hv.run("iptables-nft-save").stdout.splitlines() if not l.startswith("#")]
+    assert [re.sub(r"\[\d+:\d+\]", "", l) for l in after_rules] == [re.sub(r"\[\d+:\d+\]", "", l) for l in before_rules]
+    inode = hv.run("stat", "-L", "-c", "%i", "/proc/self/ns/net").stdout.strip()
+    path = "/run/hypervisor-networking/rollback-br0-%s.json" % inode
+    assert not os.path.exists(path)
+    with open(path + ".reverted") as handle:
+        results = json.load(handle)["results"]
+    assert results and all(r["ok"] for r in results), results

@@ -2,7 +2,8 @@
 # Copyright: (c) 2026, hypervisor.networking contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The firewall modules' common run, private to this collection: under our lock, select
-the backend, plan one rule set, apply it unless in check mode, read back."""
+the backend, plan one rule set as Actions of one Plan, apply it unless in check mode,
+read back."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ import fcntl
 import os
 import time
 
-from ansible_collections.hypervisor.networking.plugins.module_utils import _persist
-from ansible_collections.hypervisor.networking.plugins.module_utils._errors import HypervisorNetworkingError, StateError
-from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _backend, _boot
+from ansible_collections.hypervisor.networking.plugins.module_utils import _engine, _persist
+from ansible_collections.hypervisor.networking.plugins.module_utils._errors import StateError
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _backend, _boot, _tx
 from ansible_collections.hypervisor.networking.plugins.module_utils._plan import DiffTracker, Plan
 
 LOCK_DIR = "/run/hypervisor-networking"
@@ -43,9 +44,11 @@ def firewall_lock(path=LOCK_FILE, timeout=LOCK_TIMEOUT):
         os.close(fd)  # releases the lock
 
 
-def converge(module, kind, name, model, hairpin, requested, persist=True):
+def converge(module, kind, name, model, hairpin, requested, persist=True, extra=None):
     """Make rule set ``kind``/``name`` exactly ``model`` (None: removed) on the backend, and
-    with ``persist`` in the boot-time load (written first, put back if the runtime fails)."""
+    with ``persist`` in the boot-time load: one Plan (the boot files first, then the
+    set's transaction and accepts, then ``extra`` actions), applied by the one executor,
+    undone whole when a step fails."""
     with firewall_lock():
         backend, other, warnings = _backend.select_backend(requested, module)
         nft = backend if backend.name == "nftables" else other
@@ -62,31 +65,30 @@ def converge(module, kind, name, model, hairpin, requested, persist=True):
         files = Plan()
         if persist:
             record = _boot.record_text(kind, name, backend.name, model, hairpin) if model is not None else None
-            files = _boot.plan(kind, name, record, module.get_bin_path)
+            files = _boot.plan_many({(kind, name): record}, module.get_bin_path)
         files_before = _persist.texts_before(files)
-        executor = _persist.FileExecutor(module)
-        if files and not module.check_mode:
-            files.apply(executor, context="%s %s" % (kind, name))
-        actions, before, after = [], {}, {}
-        try:
-            for which in backends:
-                change = which.plan(kind, name, model, hairpin)
-                actions.extend(change.lines)
-                before[which.name], after[which.name] = change.before, change.after
-                if change and not module.check_mode:
-                    which.apply(change)
-                    after[which.name] = which.plan(kind, name, model, hairpin).before
-        except HypervisorNetworkingError as exc:
-            if files and not module.check_mode:
-                exc.rolled_back.extend(files.undo_all(executor))
-            raise
-        if files and not module.check_mode:
-            _boot.daemon_reload(module, files)
-            _boot.prune()
-    result = {"changed": bool(actions or files), "actions": actions + files.lines(), "backend": backend.name,
-              "rules": after[backend.name], "changed_runtime": bool(actions),
+        fws = [_tx.plan_sets(which, [(kind, name, model, hairpin)], nft, module.run_command, module.get_bin_path,
+                             accepts=which is backend) for which in backends]
+        plan = Plan(files.actions)
+        for fw in fws:
+            plan.extend(fw.plan)
+        plan.extend(extra or Plan())
+        after = dict((fw.backend.name, fw.after) for fw in fws)
+        if plan and not module.check_mode:
+            worlds = [xt for fw in fws for xt in fw.worlds]
+            _engine.apply(plan, _engine.Executor(module, None, nft, worlds), "%s %s" % (kind, name))
+            if files:
+                _boot.daemon_reload(module, files)
+                _boot.prune()
+            # what the tables now hold, not the prediction
+            after[backend.name] = _tx.plan_sets(backend, [(kind, name, model, hairpin)], nft, module.run_command,
+                                                module.get_bin_path).before
+    runtime = [l for fw in fws for l in fw.lines] + (extra or Plan()).lines()
+    result = {"changed": bool(plan), "actions": runtime + files.lines(), "backend": backend.name,
+              "rules": after[backend.name], "changed_runtime": bool(runtime),
               "changed_persistent": bool(files), "persisted": [a.args["path"] for a in files]}
     if module._diff:
+        before = dict((fw.backend.name, fw.before) for fw in fws)
         if persist:
             before, after = dict(before, files=files_before), dict(after, files=_persist.texts_after(files))
         result["diff"] = DiffTracker(before, after).diff("%s %s" % (kind, name))

@@ -3,9 +3,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The firewall backend interface and its selection, private to this collection.
 
-Modules hand a backend the rule model (a Masquerade or a ForwardSet, or None to remove
-the set); reading, diffing and writing are the backend's (community.crypto's
-module_backends pattern). ``select_backend()`` checks the dependency and returns an
+A backend reads this collection's rules and writes transactions of them; _tx plans a
+rule model (a Masquerade or a ForwardSet, or None to remove the set) against it
+(community.crypto's module_backends pattern). ``select_backend()`` checks the dependency and returns an
 instance: ``auto`` follows the host (iptables-legacy when it holds rules or is the
 ``iptables`` alternative, else nftables).
 """
@@ -21,18 +21,6 @@ from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._x
 CT_MARK = 0x00200000
 
 
-class Change(object):
-    """A planned change of one rule set: lines for the user, before/after views."""
-
-    def __init__(self, lines, before, after, payload):
-        self.lines, self.before, self.after, self.payload = lines, before, after, payload
-
-    def __bool__(self):
-        return bool(self.lines)
-
-    __nonzero__ = __bool__
-
-
 class FirewallBackend(object):
     """What a backend offers the firewall modules."""
 
@@ -40,14 +28,6 @@ class FirewallBackend(object):
 
     def __init__(self, run_command, get_bin_path):
         self.run_command, self.get_bin_path = run_command, get_bin_path
-
-    def plan(self, kind, name, model, hairpin):
-        """A Change making rule set ``kind``/``name`` exactly ``model`` (None: gone)."""
-        raise NotImplementedError
-
-    def apply(self, change):
-        """Write a planned Change (each table in one transaction)."""
-        raise NotImplementedError
 
     def present(self, kind, name):
         """True when anything of the set exists under this backend."""

@@ -20,7 +20,6 @@ import hashlib
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _xtables
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._backend import (
     CT_MARK,
-    Change,
     FirewallBackend,
     accept_rules,
 )
@@ -128,42 +127,3 @@ class IptablesBackend(FirewallBackend):
     def present(self, kind, name):
         state = self.state()
         return any(chain_name(kind, name, s) in state.get(t, {}).get("rules", {}) for s, (t, _b) in HOOKS.items())
-
-    def plan(self, kind, name, model, hairpin):
-        desired = render(kind, model, hairpin)
-        state = self.state()
-        ops = {"nat": [], "filter": []}
-        lines, before, after = [], {}, {}
-        for suffix in sorted(HOOKS):
-            table, builtin = HOOKS[suffix]
-            edit = _xtables.ChainEdit(table, chain_name(kind, name, suffix), builtin, desired.get(suffix, []))
-            edit_lines, edit_ops = edit.plan(state.get(table))
-            lines.extend("iptables: " + l for l in edit_lines)
-            ops[table].extend(edit_ops)
-            if edit.view(state.get(table)):
-                before[edit.chain] = edit.view(state.get(table))
-            if edit.rules:
-                after[edit.chain] = [r for _c, r in edit.rules]
-        fwd_chain = chain_name(kind, name, "fwd")
-        nft = self.nft if self.nft.available() else None
-        worlds = _xtables.forward_worlds(self.run_command, self.get_bin_path,
-                                         nft.chain_exists if nft else (lambda *a: False),
-                                         skip=("iptables-legacy",), seed=bool(desired.get("fwd")) and nft is not None)
-        foreign = _xtables.ForwardAccepts(worlds, fwd_chain, desired.get("fwd", []), nft)
-        lines.extend(foreign.lines)
-        foreign_before, foreign_after = foreign.views()
-        before.update(("%s %s" % (w, fwd_chain), r) for w, r in foreign_before.items())
-        after.update(("%s %s" % (w, fwd_chain), r) for w, r in foreign_after.items())
-        adding = bool(desired.get("fwd"))
-        order = ("nat", "filter") if adding else ("filter", "nat")
-        text = _xtables.payload([(t, ops[t]) for t in order])
-        return Change(lines, before, after, (text, foreign, adding))
-
-    def apply(self, change):
-        text, foreign, adding = change.payload
-        if not adding:
-            foreign.apply()  # the accepts go first
-        if text:
-            self.xt.restore(text)
-        if adding:
-            foreign.apply()

@@ -26,13 +26,7 @@ import ipaddress
 import json
 
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ApplyError
-from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _xtables
-from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._backend import (
-    CT_MARK,
-    Change,
-    FirewallBackend,
-)
-from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._iptables import chain_name, render
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._backend import CT_MARK, FirewallBackend
 
 TABLE = "hypervisor_networking"
 FAMILY = "ip"
@@ -370,32 +364,6 @@ class NftBackend(FirewallBackend):
         prefix = "%s_%s_" % (kind, name)
         return any(prefix + s in current.rules for s in SUFFIX_BASE) or \
             any(prefix + s in current.maps for s in MAP_SUFFIXES)
-
-    def plan(self, kind, name, model, hairpin):
-        prefix = "%s_%s_" % (kind, name)
-        want = self.desired(kind, name, model, hairpin)
-        current = self.read()
-        cmds, lines = _plan_table(current, prefix, want)
-        before, after = _view(current, prefix, want), _desired_view(want)
-        # our accepts in iptables' FORWARD chains (a drop there would win over our table)
-        accepts = render(kind, model, hairpin).get("fwd", [])
-        worlds = _xtables.forward_worlds(self.run_command, self.get_bin_path, self.chain_exists,
-                                         seed=bool(accepts))
-        foreign = _xtables.ForwardAccepts(worlds, chain_name(kind, name, "fwd"), accepts, self)
-        lines.extend(foreign.lines)
-        fb, fa = foreign.views()
-        before.update(("%s %s" % (w, chain_name(kind, name, "fwd")), r) for w, r in fb.items())
-        after.update(("%s %s" % (w, chain_name(kind, name, "fwd")), r) for w, r in fa.items())
-        return Change(lines, before, after, (cmds, foreign, bool(accepts)))
-
-    def apply(self, change):
-        cmds, foreign, adding = change.payload
-        if not adding:
-            foreign.apply()
-        if cmds:
-            self.run(cmds)
-        if adding:
-            foreign.apply()
 
 
 def _obj(kind, **fields):

@@ -31,6 +31,7 @@ class FirewallPlan(object):
         self.run_command, self.get_bin_path = run_command, get_bin_path
         self.plan = Plan()
         self.lines = []
+        self.accept_lines = []  # after the table's lines (the order the modules always reported)
         self.before, self.after = {}, {}
         self.worlds = []  # Xtables the actions write through
 
@@ -155,11 +156,13 @@ def _accept_actions(fw, chain, rules, accepts):
         plan.add("note that iptables-nft's ip filter table is ours", "seed_mark", {"path": path, "text": text},
                  undo=("unseed_ip_filter", {}))
     for xt, lines, ops, before, after in accepts.items:
-        if before or after:
-            fw.before["%s %s" % (xt.command, chain)], fw.after["%s %s" % (xt.command, chain)] = before, after
+        if before:
+            fw.before["%s %s" % (xt.command, chain)] = before
+        if after:
+            fw.after["%s %s" % (xt.command, chain)] = after
         if not ops:
             continue
-        fw.lines.extend(lines)
+        fw.accept_lines.extend(lines)
         fw._world(xt)
         undo = _xtables.undo_ops(chain, "FORWARD", accepts.states[xt.command], bool(rules))
         plan.add("%s: %s our accepts in FORWARD (%s)" % (xt.command, "write" if rules else "remove", chain),
@@ -231,14 +234,15 @@ def _legacy_actions(fw, sets):
     return plan
 
 
-def plan_sets(backend, sets, nft, run_command, get_bin_path):
+def plan_sets(backend, sets, nft, run_command, get_bin_path, accepts=True):
     """[(kind, name, model or None, hairpin subnets)] -> FirewallPlan: the sets exactly as
     their models say (None: gone). Kinds: masq, dnat, and bridge (model True: our
     accepts for frames bridged within that bridge). ``nft``: the nft backend where
     nftables is usable (it holds iptables-nft's FORWARD), else None. ``backend`` None:
-    bridge sets only (no table of ours)."""
+    bridge sets only (no table of ours). ``accepts`` False: the table only (a second
+    backend's copy of a set goes; the accepts are planned with the first)."""
     fw = FirewallPlan(backend, run_command, get_bin_path)
-    accepts = _accepts(fw, sets, nft)
+    accepts = _accepts(fw, sets, nft) if accepts else []
     # the ip filter table we created goes when the last of our chains leaves it (all sets
     # together: each set alone sees the others' chains there)
     states = [each.states["iptables-nft"] for _c, _r, each in accepts if each.states.get("iptables-nft")]
@@ -268,6 +272,7 @@ def plan_sets(backend, sets, nft, run_command, get_bin_path):
     for chain, rules, each in accepts:
         if rules:
             fw.plan.extend(_accept_actions(fw, chain, rules, each))
+    fw.lines.extend(fw.accept_lines)
     if unseed:
         fw.lines.append("iptables-nft: delete iptables-nft's ip filter table (created by this collection, now empty)")
         fw.plan.add("delete iptables-nft's ip filter table (ours, now empty)", "unseed_ip_filter", {})

@@ -322,27 +322,6 @@ class ForwardAccepts(object):
         after = dict((xt.command, a) for xt, _l, _o, _b, a in self.items if a)
         return before, after
 
-    def apply(self):
-        """One restore per world that changes, between the seed bookkeeping."""
-        self.before_write()
-        for xt, _lines, ops, _b, _a in self.items:
-            if ops:
-                xt.restore(payload([("filter", ops)]))
-        self.after_write()
-
-    def before_write(self):
-        """Mark a table we are about to create (so that we alone remove it again)."""
-        if self.seed:
-            path, text = seed_note()
-            os.makedirs(SEED_DIR, mode=0o755, exist_ok=True)
-            with open(path, "w") as handle:
-                handle.write(text)
-
-    def after_write(self):
-        """Remove the table we created once our last accepts left it as it was made."""
-        if self.unseed:
-            unseed(self.nft)
-
 
 def unseed(nft):
     """Delete iptables-nft's ip filter table that we created, unless another tool has put
