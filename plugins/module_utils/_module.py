@@ -6,7 +6,6 @@ argument errors that name the option, respawn, and one way failures are reported
 
 from __future__ import annotations
 
-import os
 import sys
 import traceback
 
@@ -51,8 +50,7 @@ def _respawn_for(libraries):
         try:
             __import__(library)
         except ImportError:
-            interpreter = respawn.probe_interpreters_for_module(
-                [p for p in SYSTEM_PYTHONS if os.path.realpath(p) != os.path.realpath(sys.executable)], library)
+            interpreter = respawn.probe_interpreters_for_module(list(SYSTEM_PYTHONS), library)
             if interpreter:
                 respawn.respawn_module(interpreter)
 

@@ -84,7 +84,7 @@ changed_persistent:
 """
 
 
-from ansible_collections.hypervisor.networking.plugins.module_utils import _module, _persist, _sysctl
+from ansible_collections.hypervisor.networking.plugins.module_utils import _engine, _module, _persist, _sysctl
 from ansible_collections.hypervisor.networking.plugins.module_utils._plan import DiffTracker, Plan
 
 KEYS = {"ipv4": "net.ipv4.ip_forward", "ipv6": "net.ipv6.conf.all.forwarding"}
@@ -108,7 +108,7 @@ def run(module):
     persistent, new_text = _sysctl.plan_persistent(desired, path, old_text) if path else (Plan(), None)
     plan = Plan(runtime.actions + persistent.actions)
     if plan and not module.check_mode:
-        plan.apply(_sysctl.SysctlExecutor(module))
+        _engine.apply(plan, _engine.Executor(module), context="")
     after = dict(current, **dict((k, val) for k, val in desired.items() if val is not None))
     if not module.check_mode:
         after = dict((key, _sysctl.read_runtime(key)) for key in KEYS.values())

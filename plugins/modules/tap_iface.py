@@ -176,14 +176,11 @@ taps:
 """
 
 
-from ansible_collections.hypervisor.networking.plugins.module_utils import _facets, _module, _persist, _tap
+from ansible_collections.hypervisor.networking.plugins.module_utils import _engine, _facets, _module, _persist, _tap
 from ansible_collections.hypervisor.networking.plugins.module_utils._bridge import read_machine_id
-from ansible_collections.hypervisor.networking.plugins.module_utils._errors import (
-    ApplyError,
-    ValidationError,
-)
+from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ValidationError
 from ansible_collections.hypervisor.networking.plugins.module_utils._netlink import Netlink
-from ansible_collections.hypervisor.networking.plugins.module_utils._plan import DiffTracker
+from ansible_collections.hypervisor.networking.plugins.module_utils._plan import DiffTracker, Plan
 
 ITEM_SPEC = dict(
     name=dict(type="str", required=True),
@@ -236,16 +233,12 @@ def run(module):
         renderer, files = _facets.tap_files(module.params, taps, after, purged,
                                             "taps[].name" if params["taps"] is not None else "name")
         files_before = _persist.texts_before(files)
-        if files and not plan and not module.check_mode:
-            files.apply(_persist.FileExecutor(module))
-        if plan and not module.check_mode:
+        # the files once the runtime holds: one plan, undone whole
+        whole = Plan(plan.actions + files.actions)
+        if whole and not module.check_mode:
             with journal.creating(_tap.created(plan)):
-                plan.apply(nl)
-                try:
-                    files.apply(_persist.FileExecutor(module))  # only once the runtime holds
-                except ApplyError as exc:
-                    exc.rolled_back.extend(plan.undo_all(nl))
-                    raise
+                _engine.apply(whole, _engine.Executor(module, nl), context="")
+        if plan and not module.check_mode:
             # read back only what the plan touched; the rest was just read
             names = _tap.touched(plan)
             expect = [v for v in after if v["name"] in names]

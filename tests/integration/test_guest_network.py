@@ -331,3 +331,28 @@ def test_the_role_builds_the_network_in_one_module_call(netns, make_netns, colle
     again = play("-e", '{"nat_bridge_forwards": [{"port": 8080, "to_addr": "192.168.100.2", "to_port": 80}]}')
     assert again.returncode == 0 and "changed=0" in again.stdout, again.stdout[-2000:]
     nat.stop()
+
+
+def test_a_python_without_the_bindings_respawns_under_the_system_python(netns, make_netns, collections_path, tmp_path):
+    """Ansible picked an interpreter without python3-pyroute2 and python3-nftables (a
+    virtualenv, another Python): the module re-runs itself under the system Python that has
+    them, and does its work."""
+    nat = lab(netns, make_netns)
+    venv = tmp_path / "bare"
+    subprocess.run(["/usr/bin/python3", "-m", "venv", "--without-pip", str(venv)], check=True)
+    bare = str(venv / "bin" / "python")
+    assert subprocess.run([bare, "-c", "import pyroute2"], capture_output=True, check=False).returncode != 0
+    inventory = tmp_path / "inventory"
+    inventory.write_text("h ansible_connection=local ansible_python_interpreter=%s\n" % bare)
+    playbook = tmp_path / "play.yml"
+    playbook.write_text("- hosts: h\n  gather_facts: false\n  tasks:\n"
+                        "    - hypervisor.networking.guest_network:\n"
+                        "        name: br0\n        addresses: [192.168.100.1/24]\n        ports: [vg1]\n"
+                        "        persist: false\n        qemu_acl: false\n")
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_path, ANSIBLE_NOCOLOR="1")
+    ansible_playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    run = subprocess.run(["ip", "netns", "exec", netns.name, ansible_playbook, "-i", str(inventory), str(playbook)],
+                         capture_output=True, text=True, env=env, check=False)
+    assert run.returncode == 0 and "changed=1" in run.stdout, run.stdout[-3000:]
+    assert netns.json("ip", "-j", "link", "show", "vg1")[0]["master"] == "br0"
+    nat.stop()
