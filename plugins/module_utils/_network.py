@@ -15,6 +15,7 @@ from ansible_collections.hypervisor.networking.plugins.module_utils import _vali
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import StateError, ValidationError
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _boot, _tx
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._model import (
+    FORWARD_SPEC,
     ForwardSet,
     Masquerade,
     set_name,
@@ -25,31 +26,8 @@ FORWARD_KEY = "net.ipv4.ip_forward"
 ACL_MARKER = "# %s hypervisor.networking %s %s"
 DEFAULT_EXCLUDE = ["224.0.0.0/24", "255.255.255.255/32"]  # link-local multicast, broadcast
 
-# guest_network's options (here, so that the roles' filter validates with them without
-# importing the module and its libraries)
-TAP_SPEC = dict(
-    name=dict(type="str", required=True),
-    state=dict(type="str", choices=["present", "absent"]),
-    owner=dict(type="str"),
-    group=dict(type="str"),
-    bridge=dict(type="str"),
-    up=dict(type="bool"),
-    mtu=dict(type="int"),
-    mac=dict(type="str"),
-    multi_queue=dict(type="bool"),
-    vnet_hdr=dict(type="bool"),
-)
-
-FORWARD_SPEC = dict(
-    proto=dict(type="str", choices=["tcp", "udp"], default="tcp"),
-    port=dict(type="raw", required=True),
-    to_addr=dict(type="str", required=True),
-    to_port=dict(type="raw"),
-    in_interface=dict(type="str"),
-    destination=dict(type="str"),
-    sources=dict(type="list", elements="str"),
-)
-
+# guest_network's options (here, so that its action plugin validates with them on the
+# controller without importing the module and its libraries)
 ARGUMENT_SPEC = dict(
     name=dict(type="str", required=True),
     state=dict(type="str", choices=["present", "absent"], default="present"),
@@ -57,7 +35,7 @@ ARGUMENT_SPEC = dict(
     addresses=dict(type="list", elements="str"),
     uplink=dict(type="str", default=""),
     ports=dict(type="list", elements="str"),
-    taps=dict(type="list", elements="dict", options=TAP_SPEC, default=[]),
+    taps=dict(type="list", elements="dict", options=_tap.ITEM_SPEC, default=[]),
     purge_taps=dict(type="bool", default=False),
     forwards=dict(type="list", elements="dict", options=FORWARD_SPEC, default=[]),
     hairpin=dict(type="bool", default=True),

@@ -24,6 +24,19 @@ from ansible_collections.hypervisor.networking.plugins.module_utils._plan import
 
 ITEM_OPTIONS = ("state", "owner", "group", "bridge", "up", "mtu", "mac", "multi_queue", "vnet_hdr")
 DEFAULTS = {"state": "present", "up": True, "multi_queue": False, "vnet_hdr": False}
+# a TAP item's argument spec (tap_iface's taps, guest_network's taps)
+ITEM_SPEC = dict(
+    name=dict(type="str", required=True),
+    state=dict(type="str", choices=["present", "absent"]),
+    owner=dict(type="str"),
+    group=dict(type="str"),
+    bridge=dict(type="str"),
+    up=dict(type="bool"),
+    mtu=dict(type="int"),
+    mac=dict(type="str"),
+    multi_queue=dict(type="bool"),
+    vnet_hdr=dict(type="bool"),
+)
 DEFAULT_MTU = 1500
 MAX_ID = 4294967294  # uid_t/gid_t; (uid_t)-1 is "no owner" to TUNSETOWNER
 

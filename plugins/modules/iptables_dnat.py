@@ -140,19 +140,13 @@ rules:
 
 from ansible_collections.hypervisor.networking.plugins.module_utils import _deps, _module, _sysctl
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _apply
-from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._model import ForwardSet, set_name
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._model import (
+    FORWARD_SPEC,
+    ForwardSet,
+    set_name,
+)
 from ansible_collections.hypervisor.networking.plugins.module_utils._netlink import Netlink
 from ansible_collections.hypervisor.networking.plugins.module_utils._plan import Plan
-
-FORWARD_SPEC = dict(
-    proto=dict(type="str", choices=["tcp", "udp"], default="tcp"),
-    port=dict(type="raw", required=True),
-    to_addr=dict(type="str", required=True),
-    to_port=dict(type="raw"),
-    in_interface=dict(type="str"),
-    destination=dict(type="str"),
-    sources=dict(type="list", elements="str"),
-)
 
 ARGUMENT_SPEC = dict(
     name=dict(type="str", required=True),

@@ -182,22 +182,9 @@ from ansible_collections.hypervisor.networking.plugins.module_utils._errors impo
 from ansible_collections.hypervisor.networking.plugins.module_utils._netlink import Netlink
 from ansible_collections.hypervisor.networking.plugins.module_utils._plan import DiffTracker, Plan
 
-ITEM_SPEC = dict(
-    name=dict(type="str", required=True),
-    state=dict(type="str", choices=["present", "absent"]),
-    owner=dict(type="str"),
-    group=dict(type="str"),
-    bridge=dict(type="str"),
-    up=dict(type="bool"),
-    mtu=dict(type="int"),
-    mac=dict(type="str"),
-    multi_queue=dict(type="bool"),
-    vnet_hdr=dict(type="bool"),
-)
-
 ARGUMENT_SPEC = dict(
     name=dict(type="str"),
-    taps=dict(type="list", elements="dict", options=ITEM_SPEC),
+    taps=dict(type="list", elements="dict", options=_tap.ITEM_SPEC),
     state=dict(type="str", choices=["present", "absent"], default="present"),
     owner=dict(type="str"),
     group=dict(type="str"),

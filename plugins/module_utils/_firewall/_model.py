@@ -19,6 +19,17 @@ from ansible_collections.hypervisor.networking.plugins.module_utils._errors impo
 # derive chain names that fit their limits from them (iptables: a digest past 28 chars)
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
+# a forward item's argument spec (iptables_dnat's forwards, guest_network's forwards)
+FORWARD_SPEC = dict(
+    proto=dict(type="str", choices=["tcp", "udp"], default="tcp"),
+    port=dict(type="raw", required=True),
+    to_addr=dict(type="str", required=True),
+    to_port=dict(type="raw"),
+    in_interface=dict(type="str"),
+    destination=dict(type="str"),
+    sources=dict(type="list", elements="str"),
+)
+
 
 def set_name(option, value):
     """A rule-set name usable in every backend's chain names."""
