@@ -103,7 +103,7 @@ class Desired(object):
         self.taps = _tap.desired_taps(dict(name=None, taps=items, state="present", owner=None, group=None,
                                            bridge=None, up=True, mtu=None, mac=None, multi_queue=False,
                                            vnet_hdr=False), resolver)
-        self.masq = self.fset = None
+        self.fset = None
         self.subnets = []
         if self.nat and self.present:
             for cidr in self.bridge["addresses"]:
@@ -120,6 +120,7 @@ class Desired(object):
                                     exclude_destinations=DEFAULT_EXCLUDE if params["masquerade_exclude"] is None
                                     else params["masquerade_exclude"], forward=True)
             try:
+                # an empty uplink is found on the host: a valid name stands in for it here
                 Masquerade.from_params(dict(self.masq_params, out_interface=self.masq_params["out_interface"] or "x"))
             except ValidationError as exc:
                 raise ValidationError(exc.option.replace("exclude_destinations", "masquerade_exclude"), exc.value,
