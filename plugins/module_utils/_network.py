@@ -246,7 +246,7 @@ def plan_acl(path, bridge, present, role):
     return plan, current, text
 
 
-def firewall_sets(want, uplink, nl):
+def firewall_sets(want, uplink):
     """[(kind, name, model or None, hairpin)] of the network: masquerade, bridged frames'
     accepts, published ports (None: gone)."""
     name = want.name
@@ -264,7 +264,7 @@ def firewall_sets(want, uplink, nl):
     return sets
 
 
-def plan_forwarding(want, module):
+def plan_forwarding(want):
     """Forwarding on (runtime and drop-in); absent leaves it: other networks may need it."""
     if not (want.present and want.nat):
         return Plan(), {}
@@ -294,17 +294,18 @@ def boot_records(sets, backend):
     return records
 
 
-def plan_network(want, module, nl, links, addrs, backend, nft, renderer):
+def plan_network(want, module, nl, links, addrs, backend, nft, renderer, pending):
     """-> (Plan, report): the whole network's change, in the order a packet needs it
-    (absent: the reverse), and what the user sees of it."""
+    (absent: the reverse), and what the user sees of it. ``pending``: a migration of this
+    bridge waits for its confirmation (its files are written only once confirmed)."""
     name = want.name
     uplink = want.params["uplink"] or choose_uplink(want, nl, links)
     if not want.nat and uplink == name:
         raise ValidationError("uplink", uplink, "the NIC to enslave must be another interface")
     desired = dict(want.bridge, migrate_from=None if want.nat else uplink)
     plan = Plan()
-    forwarding, forwarding_before = plan_forwarding(want, module)
-    sets = firewall_sets(want, uplink, nl)
+    forwarding, forwarding_before = plan_forwarding(want)
+    sets = firewall_sets(want, uplink)
     fw = _tx.plan_sets(backend, sets, nft, module.run_command, module.get_bin_path)
     bridge_plan, bridge_after, probe = _facets.bridge_plan(desired, nl, links, addrs)
     journal = _tap.Journal()
@@ -333,10 +334,6 @@ def plan_network(want, module, nl, links, addrs, backend, nft, renderer):
         bridge_after = dict(bridge_after, ports=ports)
     files = Plan()
     arm = bool(bridge_plan) and desired["rollback_timeout"] > 0
-    pending = False
-    if not want.nat:
-        from ansible_collections.hypervisor.networking.plugins.module_utils import _rollback
-        pending = _rollback.pending(name) is not None
     # a migration waiting for its confirmation is not written down: an unconfirmed one
     # reverts, and a reboot before the confirmation must find the NIC as it was
     if renderer is not None and not (arm or (pending and not desired["confirm"])):

@@ -240,7 +240,7 @@ from ansible_collections.hypervisor.networking.plugins.module_utils._plan import
 ARGUMENT_SPEC = _network.ARGUMENT_SPEC
 
 
-def _apply(module, want, plan, report, executor):
+def _apply(want, plan, report, executor):
     """Apply the plan (bridged: arm first, ARP-probe the gateway after); the caller's
     check-mode gate has passed."""
     name, desired = want.name, report["desired"]
@@ -308,14 +308,14 @@ def run(module):
         with Netlink() as nl:
             links, addrs = nl.links(), nl.addresses()
             bridge_before = _bridge.bridge_view(want.name, links, addrs)
-            plan, report = _network.plan_network(want, module, nl, links, addrs, backend, nft, renderer)
+            pending = _rollback.pending(want.name) is not None
+            plan, report = _network.plan_network(want, module, nl, links, addrs, backend, nft, renderer, pending)
             files = report["files"]
             files_before = _persist.texts_before(files)
-            pending = _rollback.pending(want.name) is not None
             confirm = want.params["confirm"] and pending
             executor = _engine.Executor(module, nl, nft, report["fw"].worlds)
             if plan and not module.check_mode:
-                _apply(module, want, plan, report, executor)
+                _apply(want, plan, report, executor)
             if confirm and not module.check_mode:
                 _rollback.disarm(want.name)
             network = _views(want, report, None if module.check_mode or not plan else nl)

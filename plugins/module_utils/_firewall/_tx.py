@@ -121,7 +121,13 @@ def _recreated(cmds):
 def _accepts(fw, sets, nft):
     """ForwardAccepts of every set, with the chain each one fills."""
     found = []
-    exists = nft.chain_exists if nft is not None else (lambda *a: False)
+    known, saved = {}, {}  # each FORWARD asked about, each world's filter table read, once for all sets
+
+    def exists(*chain):
+        if chain not in known:
+            known[chain] = nft is not None and nft.chain_exists(*chain)
+        return known[chain]
+
     legacy_own = fw.backend is not None and fw.backend.name == "iptables"
     # our iptables-legacy chains create its filter table in this run: the bridge's accepts
     # belong there too (a second run would add them)
@@ -137,14 +143,14 @@ def _accepts(fw, sets, nft):
                     worlds.append((fw.backend.xt, False))
                 rules = _brfw.accept_rules(name) if model else []
                 found.append((_brfw.chain_name(name), rules,
-                              _xtables.ForwardAccepts(worlds, _brfw.chain_name(name), rules, nft)))
+                              _xtables.ForwardAccepts(worlds, _brfw.chain_name(name), rules, saved)))
             continue
         rules = _iptables.render(kind, model, hairpin).get("fwd", [])
         chain = _iptables.chain_name(kind, name, "fwd")
         worlds = _xtables.forward_worlds(fw.run_command, fw.get_bin_path, exists,
                                          skip=("iptables-legacy",) if legacy_own else (),
                                          seed=bool(rules) and nft is not None)
-        found.append((chain, rules, _xtables.ForwardAccepts(worlds, chain, rules, nft)))
+        found.append((chain, rules, _xtables.ForwardAccepts(worlds, chain, rules, saved)))
     return found
 
 
@@ -252,13 +258,10 @@ def plan_sets(backend, sets, nft, run_command, get_bin_path, accepts=True):
                   and all(_xtables.only_ours(state, chains) for state in states))
     seen, seeding = set(), False
     for _chain, _rules, each in accepts:
-        each.unseed = False
         each.seed, seeding = each.seed and not seeding, seeding or each.seed  # one note, by the first
         for xt, lines, _o, _b, _a in each.items:
-            # "create iptables-nft's ip filter table" once, not once per set; its deletion is
-            # decided for all sets together
-            lines[:] = [l for l in lines if not (l.startswith(xt.command + ": create") and l in seen)
-                        and not l.startswith(xt.command + ": delete iptables-nft's ip filter")]
+            # "create iptables-nft's ip filter table" once, not once per set
+            lines[:] = [l for l in lines if not (l.startswith(xt.command + ": create") and l in seen)]
             seen.update(lines)
     if backend is None:
         table = Plan()

@@ -257,12 +257,6 @@ def forward_worlds(run_command, get_bin_path, nft_chain_exists, skip=(), seed=Fa
     return worlds
 
 
-def _pristine(state, chain):
-    """True when a filter table holds nothing but empty built-in chains accepting, once
-    our ``chain`` and its jump are gone."""
-    return only_ours(state, [chain])
-
-
 def only_ours(state, chains=None):
     """True when a filter table holds nothing but our chains (``chains``, or every HN-
     chain), their jumps, and built-in chains that accept."""
@@ -286,30 +280,30 @@ def seeded_table_only_ours(run_command, get_bin_path):
 
 
 class ForwardAccepts(object):
-    """Our accepts in other tools' FORWARD chains: one chain of ours per world and set."""
+    """Our accepts in other tools' FORWARD chains: one chain of ours per world and set.
+    ``saved``: {world: its filter table as read}, shared by the sets planned together, so
+    each world is read once."""
 
-    def __init__(self, worlds, chain, rules, nft=None):
+    def __init__(self, worlds, chain, rules, saved=None):
         self.items = []  # (Xtables, lines, restore ops, before, after)
         self.states = {}  # world -> its filter table as read (None: absent)
-        self.seed, self.unseed = False, False
+        self.seed = False
+        saved = {} if saved is None else saved
         for xt, exists in worlds:
             edit = ChainEdit("filter", chain, "FORWARD", rules)
-            state = self.states[xt.command] = xt.save(["filter"]).get("filter") if exists else None
+            if exists and xt.command not in saved:
+                saved[xt.command] = xt.save(["filter"]).get("filter")
+            state = self.states[xt.command] = saved[xt.command] if exists else None
             lines, ops = edit.plan(state)
             before = edit.view(state)
             after = [r for _c, r in edit.rules]
             if xt.command.endswith("-legacy") and ops and not exists:
                 lines.append("create iptables-legacy's filter table (the host's iptables: Docker and libvirt "
                              "write there)")
-            if xt.command == "iptables-nft" and ops:
-                if not exists:
-                    lines.append("create iptables-nft's ip filter table (Docker and libvirt add to it later)")
-                    self.seed = True
-                elif not rules and nft is not None and os.path.exists(_seed_marker()) and _pristine(state, chain):
-                    lines.append("delete iptables-nft's ip filter table (created by this collection, now empty)")
-                    self.unseed = True
+            if xt.command == "iptables-nft" and ops and not exists:
+                lines.append("create iptables-nft's ip filter table (Docker and libvirt add to it later)")
+                self.seed = True
             self.items.append((xt, ["%s: %s" % (xt.command, l) for l in lines], ops, before, after))
-        self.nft = nft
 
     @property
     def lines(self):

@@ -120,8 +120,8 @@ def test_only_ours_tells_a_table_we_made_from_one_others_use(text, expected):
 
 def test_pristine_once_our_chain_goes():
     state = _xtables.parse_save(SEEDED)["filter"]
-    assert _xtables._pristine(state, "HN-FN-web") is True
-    assert _xtables._pristine(state, "HN-FN-other") is False  # a set of ours still there
+    assert _xtables.only_ours(state, ["HN-FN-web"]) is True
+    assert _xtables.only_ours(state, ["HN-FN-other"]) is False  # a set of ours still there
 
 
 @pytest.mark.parametrize("legacy_alt,listed,nft_forward,expected", [
