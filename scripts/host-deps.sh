@@ -6,7 +6,7 @@
 set -euo pipefail
 pkgs=(podman runc catatonit debootstrap python3-venv python3-dev gcc iptables nftables
       python3-nftables iproute2 iputils-ping bridge-utils net-tools rsync git make uidmap
-      python3-apt python3-pyroute2)
+      python3-apt python3-pyroute2 dnsmasq-base)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

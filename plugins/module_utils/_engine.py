@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 
+from ansible_collections.hypervisor.networking.plugins.module_utils._dhcp import DnsmasqExecutor
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ApplyError
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _xtables
 from ansible_collections.hypervisor.networking.plugins.module_utils._persist import FileExecutor
@@ -28,7 +29,7 @@ FAILPOINT_ENV = "HYPERVISOR_NETWORKING_FAILPOINT"
 
 
 class Executor(object):
-    """Netlink ops go to the session, sysctl and file ops to their executors, firewall ops
+    """Netlink ops go to the session, sysctl, file and dnsmasq ops to their executors, firewall ops
     to the backends' writers (``nft_run`` and ``xt_restore``)."""
 
     def __init__(self, module, nl=None, nft=None, worlds=None):
@@ -36,11 +37,12 @@ class Executor(object):
         self.nl = nl
         self.sysctl = SysctlExecutor(module)
         self.files = FileExecutor(module)
+        self.dnsmasq = DnsmasqExecutor(module)
         self.nft = nft
         self.worlds = dict((xt.command, xt) for xt in worlds or ())
 
     def __getattr__(self, op):
-        for target in (self.sysctl, self.files, self.nl):
+        for target in (self.sysctl, self.files, self.dnsmasq, self.nl):
             if target is not None and hasattr(target, op):
                 return getattr(target, op)
         raise AttributeError(op)

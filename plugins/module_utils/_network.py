@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from ansible_collections.hypervisor.networking.plugins.module_utils import _bridge, _facets, _persist, _sysctl, _tap
+from ansible_collections.hypervisor.networking.plugins.module_utils import _bridge, _dhcp, _facets, _persist, _sysctl, _tap
 from ansible_collections.hypervisor.networking.plugins.module_utils import _validate as v
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import StateError, ValidationError
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _boot, _tx
@@ -41,6 +41,7 @@ ARGUMENT_SPEC = dict(
     hairpin=dict(type="bool", default=True),
     localhost=dict(type="bool", default=False),
     masquerade_exclude=dict(type="list", elements="str"),
+    dhcp=dict(type="dict", options=_dhcp.SPEC),
     stp=dict(type="bool"),
     mtu=dict(type="int"),
     nf_call_iptables=dict(type="bool"),
@@ -71,7 +72,7 @@ class Desired(object):
         if params["uplink"]:
             v.ifname("uplink", params["uplink"])
         if not self.nat:
-            for option in ("addresses", "forwards", "masquerade_exclude"):
+            for option in ("addresses", "forwards", "masquerade_exclude", "dhcp"):
                 if params[option]:
                     raise ValidationError(option, params[option], "applies to mode=nat only")
         elif params["rollback_timeout"] or params["confirm"]:
@@ -128,6 +129,9 @@ class Desired(object):
             self.fset = ForwardSet.from_params(dict(name=self.name, forwards=params["forwards"],
                                                     hairpin=params["hairpin"], localhost=params["localhost"],
                                                     forward=True))
+        self.dhcp = None
+        if self.nat and self.present and params["dhcp"] is not None:
+            self.dhcp = _dhcp.Dhcp(params["dhcp"], self.bridge["addresses"])
         if params["persist"]:
             _persist.persist_name("name", self.name)
             if host:
@@ -350,6 +354,7 @@ def plan_network(want, module, nl, links, addrs, backend, nft, renderer, pending
         acl, acl_before, acl_after = plan_acl(want.params["qemu_acl_file"], name, want.present,
                                               want.params["qemu_acl_role"])
     localnet = plan_localnet(want)
+    dhcp, dhcp_files, dhcp_before, dhcp_after = _dhcp.plan(module, name, want.dhcp, want.params["persist"])
     # TAPs go last: a failure before that never has to recreate a deleted TAP (it would
     # come back with another ifindex, and a guest's open file is gone with it)
     # the bridge's MTU set after its TAPs joined: a port joining re-derives the MTU of a
@@ -361,9 +366,9 @@ def plan_network(want, module, nl, links, addrs, backend, nft, renderer, pending
     changes = Plan([a for a in taps_plan if a not in deletions.actions])
     if want.present:
         steps = [("forwarding", forwarding), ("firewall", fw.plan), ("bridge", bridge_plan), ("taps", changes),
-                 ("bridge", attrs), ("files", files), ("acl", acl), ("localnet", localnet), ("taps", deletions)]
+                 ("bridge", attrs), ("files", files), ("acl", acl), ("localnet", localnet), ("dhcp", dhcp), ("taps", deletions)]
     else:
-        steps = [("firewall", fw.plan), ("taps", taps_plan), ("bridge", bridge_plan), ("bridge", attrs),
+        steps = [("dhcp", dhcp), ("firewall", fw.plan), ("taps", taps_plan), ("bridge", bridge_plan), ("bridge", attrs),
                  ("files", files), ("acl", acl)]
     lines = []
     for kind, step in steps:
@@ -375,5 +380,6 @@ def plan_network(want, module, nl, links, addrs, backend, nft, renderer, pending
               "taps_plan": taps_plan, "taps_after": taps_after, "purged": purged, "files": files,
               "forwarding": forwarding, "forwarding_before": forwarding_before, "acl": acl,
               "acl_before": acl_before, "acl_after": acl_after, "localnet": localnet, "sets": sets,
+              "dhcp": dhcp, "dhcp_files": dhcp_files, "dhcp_before": dhcp_before, "dhcp_after": dhcp_after,
               "probe": probe, "arm": arm, "desired": desired, "journal": journal, "lines": lines}
     return plan, report

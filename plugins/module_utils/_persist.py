@@ -346,7 +346,7 @@ exit 0
 
 # ---- planning files -------------------------------------------------------------------
 
-def plan_files(want, label, modes=None, ours=()):
+def plan_files(want, label, modes=None, ours=(), facet="persistent"):
     """{path: text or None (remove)} -> Plan of writes and removals of our files.
     A file that exists without our header is someone else's: refused, before any change
     (files under the directories ``ours`` are ours by their place)."""
@@ -360,12 +360,12 @@ def plan_files(want, label, modes=None, ours=()):
             continue
         mode = (modes or {}).get(path, 0o644)
         if text is None:
-            plan.add("remove %s (persistent: %s)" % (path, label), "file_remove", {"path": path},
+            plan.add("remove %s (%s: %s)" % (path, facet, label), "file_remove", {"path": path},
                      undo=("file_write", {"path": path, "content": current, "mode": mode}))
         else:
             undo = ("file_remove", {"path": path}) if current is None else (
                 "file_write", {"path": path, "content": current, "mode": mode})
-            plan.add("%s %s (persistent: %s)" % ("write" if current is None else "update", path, label),
+            plan.add("%s %s (%s: %s)" % ("write" if current is None else "update", path, facet, label),
                      "file_write", {"path": path, "content": text, "mode": mode}, undo=undo)
     return plan
 

@@ -109,6 +109,55 @@ options:
       V(255.255.255.255/32) (link-local multicast and broadcast).
     type: list
     elements: str
+  dhcp:
+    description:
+      - V(nat) only. DHCP and DNS for the guests - one dnsmasq instance of this collection per bridge,
+        bound to the bridge's addresses only (C(bind-dynamic), C(except-interface=lo)), so that it
+        coexists with libvirt's instances, a distribution-wide dnsmasq bound to its own addresses and
+        systemd-resolved. It reads only its own files (not C(/etc/dnsmasq.conf), C(/etc/dnsmasq.d) or
+        C(/etc/hosts)) and forwards other names to the resolvers of the host's C(/etc/resolv.conf).
+      - With O(persist), its files are under C(/etc/hypervisor-networking/dnsmasq) and the leases under
+        C(/var/lib/hypervisor-networking/dnsmasq); the systemd unit C(hypervisor-networking-dnsmasq@<bridge>)
+        starts it at boot, and starts and reloads it on runs where systemd is PID 1 of the host's network
+        namespace. Without O(persist) (or without systemd) the run starts dnsmasq itself; without
+        O(persist) its files and leases are under C(/run/hypervisor-networking/dnsmasq).
+      - A change of O(dhcp.hosts) reloads dnsmasq (SIGHUP); any other change restarts it. Either way the
+        guests keep their leases (dnsmasq keeps them in its lease file).
+      - Left out (or O(state=absent)) - this collection's dnsmasq of the bridge is stopped and its files
+        and leases are removed.
+      - Needs the C(dnsmasq) binary (Debian package C(dnsmasq-base); the package C(dnsmasq) also starts a
+        host-wide instance).
+    type: dict
+    suboptions:
+      range:
+        description: The dynamic range, for example V(192.168.100.100-192.168.100.199), in the subnet of an
+          IPv4 address of O(addresses) and without the gateway address; left out, only O(dhcp.hosts) get
+          leases.
+        type: str
+      lease_time:
+        description: Lease time - a number with an optional unit (V(s), V(m), V(h), V(d), V(w)), at least
+          2 minutes, or V(infinite).
+        type: str
+        default: 1h
+      hosts:
+        description: Fixed leases, one per MAC (a TAP's guest NIC MAC is the usual key); addresses in a subnet
+          of O(addresses), each MAC, address and name once.
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          mac: {description: The guest NIC's MAC., type: str, required: true}
+          address: {description: Its IPv4 address., type: str, required: true}
+          name: {description: Its host name (answered by the DNS as C(<name>) and C(<name>.<domain>))., type: str}
+      dns:
+        description: Answer DNS on the gateway address (guest names from O(dhcp.hosts) and from the guests'
+          own DHCP requests, everything else forwarded to the host's resolvers); V(false) - DHCP only, and the
+          guests are told of no DNS server.
+        type: bool
+        default: true
+      domain:
+        description: The local domain of the guests' names, answered locally and never forwarded.
+        type: str
   stp:
     description: Spanning tree on the bridge.
     type: bool
@@ -170,6 +219,18 @@ EXAMPLES = r"""
     forwards:
       - {port: 8080, to_addr: 192.168.100.2, to_port: 80}
 
+- name: The same with DHCP and DNS for the guests (one fixed lease, a dynamic range)
+  hypervisor.networking.guest_network:
+    name: br0
+    addresses: [192.168.100.1/24]
+    taps:
+      - {name: tap0, owner: libvirt-qemu}
+    dhcp:
+      range: 192.168.100.100-192.168.100.199
+      domain: lab.example
+      hosts:
+        - {mac: "52:54:00:00:00:02", address: 192.168.100.2, name: web}
+
 - name: The physical bridge, armed to revert unless confirmed within 60 s
   hypervisor.networking.guest_network:
     name: br0
@@ -190,6 +251,9 @@ network:
     forwards: {description: The published ports (normalised)., type: list}
     masquerade: {description: The masquerade (V(null) without one)., type: dict}
     uplink: {description: The uplink used., type: str}
+    dhcp:
+      description: The DHCP and DNS service (normalised O(dhcp) and whether it runs); V(null) without one.
+      type: dict
 backend:
   description: The firewall backend used (V(auto) resolved).
   returned: always
@@ -223,6 +287,7 @@ import signal
 from ansible_collections.hypervisor.networking.plugins.module_utils import (
     _module,
     _bridge,
+    _dhcp,
     _engine,
     _facets,
     _migrate,
@@ -280,7 +345,8 @@ def _views(want, report, nl):
     masq = [model.as_dict() for kind, _n, model, _h in report["sets"] if kind == "masq" and model]
     return {"bridge": bridge, "taps": taps, "purged": report["purged"], "uplink": report["uplink"],
             "forwards": [f.as_dict() for f in want.fset.forwards] if want.fset and want.present else [],
-            "masquerade": masq[0] if masq else None}
+            "masquerade": masq[0] if masq else None,
+            "dhcp": report["dhcp_after"] if want.dhcp is not None else None}
 
 
 def _firewall(module, want):
@@ -312,6 +378,7 @@ def run(module):
             plan, report = _network.plan_network(want, module, nl, links, addrs, backend, nft, renderer, pending)
             files = report["files"]
             files_before = _persist.texts_before(files)
+            dhcp_files_before = _persist.texts_before(report["dhcp_files"])
             confirm = want.params["confirm"] and pending
             executor = _engine.Executor(module, nl, nft, report["fw"].worlds)
             if plan and not module.check_mode:
@@ -319,6 +386,8 @@ def run(module):
             if confirm and not module.check_mode:
                 _rollback.disarm(want.name)
             network = _views(want, report, None if module.check_mode or not plan else nl)
+    if report["dhcp_files"] and not module.check_mode:
+        _dhcp.prune()
     if files and not module.check_mode:
         _boot.daemon_reload(module, files)
         _boot.prune()
@@ -331,21 +400,27 @@ def run(module):
         actions.append("arm a revert of %s in %d s unless confirmed" % (want.name, want.params["rollback_timeout"]))
     if confirm:
         actions.append("confirm %s: disarm the pending revert" % want.name)
-    persisted = [a.args["path"] for a in files] + [a.args["path"] for a in report["acl"]]
+    persisted = [a.args["path"] for a in files] + [a.args["path"] for a in report["acl"]] + [
+        a.args["path"] for a in report["dhcp_files"]]
     result = {"changed": bool(plan or confirm), "actions": actions, "network": network,
               "backend": backend.name if backend else None,
               "persisted": persisted, "renderer": None if renderer == _persist.ANY else renderer,
-              "changed_runtime": bool(any(runtime) or fw or report["arm"] or confirm),
-              "changed_persistent": bool(files or report["acl"])}
+              "changed_runtime": bool(any(runtime) or fw or report["arm"] or confirm or len(report["dhcp"]) >
+                                      len(report["dhcp_files"])),
+              "changed_persistent": bool(files or report["acl"] or report["dhcp_files"])}
     if module._diff:
         before = {"bridge": bridge_before, "firewall": fw.before, "taps": [
             _tap.tap_view(links[t["name"]]) if t["name"] in links else {"name": t["name"], "state": "absent"}
             for t in report["taps_after"]], "qemu_acl": report["acl_before"],
-            "sysctl": report["forwarding_before"]}
+            "sysctl": report["forwarding_before"], "dhcp": report["dhcp_before"]}
         after = {"bridge": network["bridge"], "firewall": fw.after, "taps": network["taps"],
-                 "qemu_acl": report["acl_after"], "sysctl": dict((k, 1) for k in report["forwarding_before"])}
+                 "qemu_acl": report["acl_after"], "sysctl": dict((k, 1) for k in report["forwarding_before"]),
+                 "dhcp": report["dhcp_after"]}
         if renderer is not None:
             before["files"], after["files"] = files_before, _persist.texts_after(files)
+        if report["dhcp_files"]:
+            before["dhcp_files"] = dhcp_files_before
+            after["dhcp_files"] = _persist.texts_after(report["dhcp_files"])
         result["diff"] = DiffTracker(before, after).diff(want.name)
     return result
 

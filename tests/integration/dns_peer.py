@@ -2,7 +2,7 @@
 """A tiny DNS server for the tests' "internet": A records from the command line,
 NXDOMAIN for other names, an empty answer for the root. Prints "listening" when ready.
 
-usage: dns_peer.py NAME=ADDRESS [NAME=ADDRESS ...]
+usage: dns_peer.py [@BIND_ADDRESS] NAME=ADDRESS [NAME=ADDRESS ...]   (default: 0.0.0.0)
 """
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ def qname(data):
     return ".".join(labels), pos + 5
 
 
-def main(records):
+def main(records, bind="0.0.0.0"):
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("0.0.0.0", 53))
+    sock.bind((bind, 53))
     print("listening", flush=True)
     while True:
         data, peer = sock.recvfrom(512)
@@ -45,4 +45,6 @@ def answer_to(sock, data, peer, records):
 
 
 if __name__ == "__main__":
-    main(dict(arg.split("=", 1) for arg in sys.argv[1:]))
+    ARGS = sys.argv[1:]
+    BIND = ARGS.pop(0)[1:] if ARGS and ARGS[0].startswith("@") else "0.0.0.0"
+    main(dict(arg.split("=", 1) for arg in ARGS), BIND)
