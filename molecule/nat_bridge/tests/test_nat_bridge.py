@@ -1,10 +1,14 @@
 # -*- coding: utf-8 -*-
 """The NAT network the role built, proven with traffic: real QEMU guests (TCG) on the
-role's TAP and through qemu-bridge-helper, and a namespace guest for UDP, port ranges,
-the sources allow-list and localhost access. `wan` plays the internet and the LAN client."""
+role's TAP and through qemu-bridge-helper, configured by the network's DHCP and resolving
+through its DNS, and a namespace guest for UDP, port ranges, the sources allow-list and
+localhost access. `wan` plays the internet (with its DNS server) and the LAN client.
+The guests' lease and DNS lines are appended to $HN_RESULTS (default /tmp/hn-results)/guest-dhcp.txt
+(molecule's ephemeral directory is emptied at destroy)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 
@@ -72,21 +76,35 @@ def wan_server():
             if WAN.run("ss -ltn 'sport = :8000' | grep -q LISTEN").rc == 0:
                 break
             time.sleep(0.1)
-    return "http://%s:8000/" % ipv4(WAN)
+    return "http://www.example.test:8000/"
+
+
+def record(host, log):
+    """The guest's lease and DNS lines, for the closing note."""
+    directory = os.environ.get("HN_RESULTS", "/tmp/hn-results")
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "guest-dhcp.txt"), "a") as handle:
+        for line in log.splitlines():
+            if line.startswith(("HN-LEASE", "HN-DNS", "HN-NAT")):
+                handle.write("%s: %s\n" % (name_of(host), line.strip()))
 
 
 @pytest.fixture
 def guest1(host, wan_server):
-    """QEMU as qemu-user on the role's TAP vm1-tap: 192.168.100.10, serving port 80."""
+    """QEMU as qemu-user on the role's TAP vm1-tap, no address of its own: DHCP gives it
+    its fixed lease 192.168.100.10; it resolves the internet's name through the gateway
+    and serves port 80."""
     if host.run("test -f /tmp/guest1.pid && kill -0 $(cat /tmp/guest1.pid)").rc != 0:
         host.run_test("rm -f /tmp/guest1.log /tmp/guest1.pid")
         host.run_test(
             "setpriv --reuid=1500 --regid=1500 --clear-groups %s -append 'console=ttyS0 panic=-1 quiet"
-            " hn.ip=192.168.100.10/24 hn.gw=192.168.100.1 hn.wan=%s hn.serve=1 hn.stay=1'"
+            " hn.ip=dhcp hn.name=vm1 hn.lookup=www.example.test hn.wan=%s hn.serve=1 hn.stay=1'"
             " -netdev tap,id=n0,ifname=vm1-tap,script=no,downscript=no"
             " -device virtio-net-pci,netdev=n0,mac=52:54:00:64:00:0a"
             " -serial file:/tmp/guest1.log -daemonize -pidfile /tmp/guest1.pid" % (GUEST, wan_server))
-    return wait_for(host, "/tmp/guest1.log", "HN-READY")
+    log = wait_for(host, "/tmp/guest1.log", "HN-READY")
+    record(host, log)
+    return log
 
 
 @pytest.fixture
@@ -112,6 +130,11 @@ def test_bridge_taps_forwarding_and_acl(host):
     assert host.file("/proc/sys/net/ipv4/ip_forward").content_string.strip() == "1"
     # nat_bridge_persist: false here (runtime only): no drop-in; molecule/reboot checks it
     assert not host.file("/etc/sysctl.d/90-hypervisor-networking.conf").exists
+    # our dnsmasq, started by the run (no systemd here), bound to the bridge only
+    assert host.file("/run/hypervisor-networking/dnsmasq/br0.conf").exists
+    listening = host.check_output("ss -H -lnup")
+    assert "192.168.100.1:53 " in listening and "0.0.0.0%br0:67 " in listening
+    assert not [l for l in listening.splitlines() if "dnsmasq" in l and ("*:53 " in l or "0.0.0.0:53 " in l)]
     assert "\nallow br0\n" in host.file("/etc/qemu/bridge.conf").content_string
 
 
@@ -130,6 +153,12 @@ def test_qemu_guest_on_owned_tap_reaches_the_internet_through_nat(host, guest1):
     qemu_user = host.check_output("ps -o user= -p $(cat /tmp/guest1.pid)").strip()
     assert qemu_user in ("qemu-user", "1500")
     assert console_value(guest1, "UP").startswith("192.168.100.10 ")
+    # its fixed lease, the gateway as router and DNS server, the network's domain
+    lease = console_value(guest1, "LEASE")
+    assert re.match(r"192\.168\.100\.10 router 192\.168\.100\.1 dns 192\.168\.100\.1 domain lab\.test "
+                    r"lease 3600 after [0-9.]+ s$", lease), lease
+    # the internet's name, resolved by our dnsmasq forwarding to the host's resolver
+    assert console_value(guest1, "DNS") == "www.example.test %s" % ipv4(WAN)
     # the internet saw the hypervisor's address, not the guest's
     assert console_value(guest1, "NAT") == "hello from the internet; you came from %s" % ipv4(host)
 
@@ -147,10 +176,17 @@ def test_seed_style_guest_through_bridge_helper_and_hairpin(host, guest1, wan_se
     host.run_test("rm -f /tmp/guest2.log")
     run = host.run(
         "timeout 150 %s -nic bridge,br=br0,model=virtio-net-pci,mac=52:54:00:64:00:0b"
-        " -append 'console=ttyS0 panic=-1 quiet hn.ip=192.168.100.11/24 hn.gw=192.168.100.1 hn.wan=%s"
+        " -append 'console=ttyS0 panic=-1 quiet hn.ip=dhcp hn.name=vm2 hn.lookup=vm1.lab.test hn.wan=%s"
         " hn.hairpin=http://%s:8080/cgi-bin/who' -serial file:/tmp/guest2.log" % (GUEST, wan_server, ipv4(host)))
     log = host.run("cat /tmp/guest2.log").stdout
     assert run.rc == 0 and "HN-DONE" in log, (run.stderr, log[-3000:])
+    record(host, log)
+    # a dynamic lease in the range; the first guest by its name
+    lease = console_value(log, "LEASE").split()
+    assert 100 <= int(lease[0].rsplit(".", 1)[1]) <= 199 and lease[1:4] == ["router", "192.168.100.1", "dns"], lease
+    assert console_value(log, "DNS") == "vm1.lab.test 192.168.100.10"
+    # dnsmasq knows the second guest by the name it asked with
+    assert " vm2 " in host.file("/run/hypervisor-networking/dnsmasq/br0.leases").content_string
     assert console_value(log, "NAT") == "hello from the internet; you came from %s" % ipv4(host)
     # the second guest reached the first through the host's address; the reply came back
     # because hairpin masquerades it behind the bridge address

@@ -1,13 +1,14 @@
 # -*- coding: utf-8 -*-
 """After the role (persist: true), reboot with no Ansible run: the bridge, the TAP, the
-forwarding, the masquerade and the published port come back, a QEMU guest started at
-boot by a unit reaches the internet and is reached; the seed's `qemu -nic bridge` path
+forwarding, the masquerade, the published port and the network's dnsmasq come back, a
+QEMU guest started at boot by a unit gets its fixed lease, resolves its own name through
+the gateway, reaches the internet and is reached; the seed's `qemu -nic bridge` path
 works; the manager's own tools leave the state as the role made it; a second run changes
 nothing; absent plus a reboot leaves nothing of ours and Docker's rules as they were.
 
 A reboot is `podman restart`: a fresh network namespace, systemd as PID 1 again. The
 seconds from the restart to the first answer through the published port are written to
-$MOLECULE_EPHEMERAL_DIRECTORY/reboot-times.txt (and printed).
+$HN_RESULTS (default /tmp/hn-results)/reboot-times.txt (and printed).
 """
 from __future__ import annotations
 
@@ -37,7 +38,10 @@ OURS = ["/etc/network/interfaces.d/hypervisor-networking-1-br0", "/etc/network/i
         "/etc/systemd/network/20-hypervisor-networking-tap-vm1-tap.netdev",
         "/etc/systemd/network/20-hypervisor-networking-tap-vm1-tap.network",
         "/etc/hypervisor-networking", "/etc/systemd/system/hypervisor-networking-firewall.service",
-        "/etc/systemd/system/sysinit.target.wants/hypervisor-networking-firewall.service"]
+        "/etc/systemd/system/sysinit.target.wants/hypervisor-networking-firewall.service",
+        "/etc/systemd/system/hypervisor-networking-dnsmasq@.service",
+        "/etc/systemd/system/multi-user.target.wants/hypervisor-networking-dnsmasq@br0.service",
+        "/var/lib/hypervisor-networking"]
 
 
 def name_of(host):
@@ -92,8 +96,10 @@ def reboot(host):
 
 
 def record(line):
-    path = os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/tmp"), "reboot-times.txt")
-    with open(path, "a") as handle:
+    # not molecule's ephemeral directory: destroy empties it
+    directory = os.environ.get("HN_RESULTS", "/tmp/hn-results")
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "reboot-times.txt"), "a") as handle:
         handle.write(line + "\n")
     print(line)
 
@@ -151,6 +157,13 @@ def test_reboot_brings_the_guest_network_back(host):
     host = testinfra.get_host("podman://%s" % name)
     network_as_made(host)
     log = host.check_output("cat /var/lib/hn-guest/console.log")
+    # the guest started at boot got its fixed lease from our dnsmasq, started at boot by its unit
+    assert host.check_output("systemctl is-active hypervisor-networking-dnsmasq@br0.service") == "active"
+    lease = re.search(r"^HN-LEASE (.*?)\r?$", log, re.M)
+    assert lease and lease.group(1).startswith("192.168.100.10 router 192.168.100.1 dns 192.168.100.1 domain "
+                                               "lab.test lease 3600 after "), log[-2000:]
+    record("%s: guest console after the reboot: HN-LEASE %s" % (name, lease.group(1)))
+    assert "HN-DNS vm1.lab.test 192.168.100.10" in log, log[-2000:]
     # the guest started at boot reached the internet, which saw the hypervisor's address
     assert "HN-NAT hello from the internet; you came from %s" % ipv4(host) in log, log[-2000:]
     assert fetch(WAN, "http://%s:8080/cgi-bin/who" % ipv4(host)) == "guest 192.168.100.10 saw %s" % ipv4(WAN)
