@@ -1,9 +1,9 @@
 # -*- coding: utf-8 -*-
 """Every party's traffic after every event, beside the real Docker and libvirt.
 
-Parties: our NAT network (g1, g2 on br0; forward 8080 -> g1:80), Docker (container `web`
-publishing 8088, and reaching out), libvirt (its default NAT network, guest `lg` on
-virbr0). hn-cx-peers ran Docker and libvirt before our run; hn-cx-us starts them after
+Parties: our NAT network (g1, g2 on br0; forward 8080 -> g1:80; our dnsmasq: g1's fixed
+lease and name, a range), Docker (container `web` publishing 8088, and reaching out),
+libvirt (its default NAT network with its own dnsmasq, guest `lg` on virbr0). hn-cx-peers ran Docker and libvirt before our run; hn-cx-us starts them after
 it. Each event is followed by the full flow check; our absent ends with the peers' rules
 compared to what they were with ours left out (iptables-nft-save, counters aside).
 """
@@ -36,6 +36,25 @@ def fetch(host, url, netns=None):
     return out.stdout.strip() if out.rc == 0 else None
 
 
+def dhcp_server(host, netns):
+    """The server that gave ``netns``'s eth0 a lease (busybox udhcpc, the lease not
+    applied), or None."""
+    out = host.run("ip netns exec %s busybox udhcpc -i eth0 -n -q -t 5 -T 1 -s /bin/true" % netns)
+    found = re.search(r"lease of (\S+) obtained from (\S+?),", out.stdout + out.stderr)
+    return found.groups() if found else None
+
+
+def dns_answers(host, netns, server, name):
+    """busybox nslookup's addresses for ``name`` from ``server`` (inside ``netns``); [] for a
+    name the server says it does not know; None when no server answered."""
+    out = host.run("ip netns exec %s busybox nslookup %s %s" % (netns, name, server))
+    text = out.stdout + out.stderr
+    if "timed out" in text or "no servers could be reached" in text:
+        return None
+    return re.findall(r"^Address: (\d+\.\d+\.\d+\.\d+)$", text.split("Name:", 1)[1], re.M) if "Name:" in text \
+        else []
+
+
 def flows(host, peers, ours=True):
     """{flow: passed} for every party present; with ``ours`` False our flows must be gone."""
     wan, hv = ipv4(WAN), ipv4(host)
@@ -43,11 +62,16 @@ def flows(host, peers, ours=True):
         "ours: g1 -> internet (masquerade)": fetch(host, "http://%s/" % wan, "g1") == "hello from wan",
         "ours: g2 -> g1 (bridged on br0)": fetch(host, "http://192.168.100.2/", "g2") == "hello from g1",
         "ours: internet -> :8080 -> g1": fetch(WAN, "http://%s:8080/" % hv) == "hello from g1",
+        "ours: g1 <- its fixed lease from our dnsmasq": dhcp_server(host, "g1") == ("192.168.100.2", "192.168.100.1"),
+        "ours: g2 <- a lease in the range": (dhcp_server(host, "g2") or ("", ""))[1] == "192.168.100.1",
+        "ours: g2 resolves g1.lab.test at the gateway": dns_answers(host, "g2", "192.168.100.1",
+                                                                    "g1.lab.test") == ["192.168.100.2"],
     }
     if not ours:
         # after absent: nothing of ours translates any more (g2 -> g1 stays a plain switch)
         result = {"ours gone: g1 -> internet fails": result["ours: g1 -> internet (masquerade)"] is False,
-                  "ours gone: internet -> :8080 fails": result["ours: internet -> :8080 -> g1"] is False}
+                  "ours gone: internet -> :8080 fails": result["ours: internet -> :8080 -> g1"] is False,
+                  "ours gone: no dnsmasq of ours runs": host.run("pgrep -f '[h]ypervisor-networking/dnsmasq'").rc != 0}
     if peers:
         # busybox wget's own -T crashes in this static build: a timeout around it instead
         web = host.run("timeout 5 docker exec web wget -q -O- http://%s:80/" % wan)
@@ -56,6 +80,10 @@ def flows(host, peers, ours=True):
             "docker: web -> internet": web.rc == 0 and web.stdout.strip() == "hello from wan",
             "libvirt: lg -> internet (its NAT)": fetch(host, "http://%s/" % wan, "lg") == "hello from wan",
             "libvirt: host -> lg": host.run("ping -c 1 -W 2 192.168.122.10").rc == 0,
+            "libvirt: lg <- a lease from libvirt's dnsmasq":
+                (dhcp_server(host, "lg") or ("", ""))[1] == "192.168.122.1",
+            "libvirt: its dnsmasq answers lg's DNS":
+                dns_answers(host, "lg", "192.168.122.1", "nothing.invalid") is not None,
         })
     return result
 
