@@ -306,6 +306,14 @@ def running(bridge):
     return pid, confs[0]
 
 
+def serves_dns(bridge):
+    """Our dnsmasq of ``bridge`` runs here and answers DNS (the guests' resolver is then the
+    bridge's gateway address)."""
+    found = running(bridge)
+    text = _persist.read_text(found[1]) if found else None
+    return text is not None and "port=0" not in text.splitlines()
+
+
 class DnsmasqExecutor(object):
     """Starts, reloads and stops our dnsmasq of a bridge: through systemd where it is PID 1
     here, else directly (the same command line; dnsmasq reports a failed start by its

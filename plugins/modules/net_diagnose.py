@@ -50,7 +50,9 @@ options:
     description: A DNS name a guest fails to resolve.
     type: str
   resolver:
-    description: The resolver the guests use; empty - the host's own (non-loopback) resolvers.
+    description: The resolver the guests use; empty - the network's own DNS (the gateway address, when
+      M(hypervisor.networking.guest_network)'s O(hypervisor.networking.guest_network#module:dhcp) serves DNS
+      on it), else the host's own (non-loopback) resolvers.
     type: str
 seealso:
   - module: hypervisor.networking.net_info
@@ -99,7 +101,7 @@ bridge_table:
 
 import ipaddress
 
-from ansible_collections.hypervisor.networking.plugins.module_utils import _info, _migrate, _module, _probe, _sysctl
+from ansible_collections.hypervisor.networking.plugins.module_utils import _dhcp, _info, _migrate, _module, _probe, _sysctl
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ValidationError
 from ansible_collections.hypervisor.networking.plugins.module_utils import _validate as v
 from ansible_collections.hypervisor.networking.plugins.module_utils._netlink import Netlink
@@ -218,7 +220,9 @@ def run(module):
                           "%s does not answer ARP on %s" % (guest, network),
                           "start the guest, check its address, and that its TAP is a port of %s" % network):
             return finish(report, links, addrs, routes, names)
-    resolver = resolver or (_probe.resolvers() or [None])[0]
+    # the guests' resolver: the one given, else the network's own DNS (guest_network's dhcp),
+    # else the host's
+    resolver = resolver or (gateway if _dhcp.serves_dns(network) else None) or (_probe.resolvers() or [None])[0]
     need_probe = resolver or port is not None
     if not need_probe:
         report.add("guest network -> outside", None, "no resolver is known (the host's are loopback only or none): "

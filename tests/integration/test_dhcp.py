@@ -151,6 +151,11 @@ def test_fixed_and_dynamic_leases_dns_and_rerun(lab):
     ours = [line for line in listening.splitlines() if "dnsmasq" in line]
     assert ours and all("192.168.100.1:53" in l or "%brd0:" in l for l in ours), listening
     assert MAC1 in leases() and second["address"] in leases()
+    # diagnose without a resolver given checks the network's own DNS, on the gateway
+    report = lab.hv.module("net_diagnose", {"network": "brd0", "name": "www.example.test"})
+    steps = dict((s["name"], s) for s in report["steps"])
+    assert steps["guest network -> outside (DNS to 192.168.100.1)"]["ok"] is True, report
+    assert steps["DNS name www.example.test"]["ok"] is True, report
 
 
 def test_a_change_keeps_the_leases(lab):
@@ -178,6 +183,12 @@ def test_a_change_keeps_the_leases(lab):
     assert renewed["type"] == "ACK" and renewed["address"] == dynamic and renewed["lease"] == 7200, renewed
     assert lab.client(g1, "query", "192.168.100.1", "vm2.lab.test") == [dynamic]
     assert lab.run(longer)["changed"] is False
+    # the bridge deleted and made again (an ifdown/ifup): the same dnsmasq serves the new one
+    pid = lab.dnsmasq()
+    lab.hv.run("ip", "link", "del", "brd0")
+    assert lab.run(longer)["changed"] is True and lab.dnsmasq() == pid
+    assert lab.client(g2, "renew", "eth0", dynamic)["type"] == "ACK"
+    assert lab.client(g1, "query", "192.168.100.1", "vm3.lab.test") == ["192.168.100.33"]
 
 
 def test_dhcp_only_and_absent_leave_nothing(lab):
