@@ -407,8 +407,8 @@ def _unit_active(module, bridge):
 # ---- the plan ---------------------------------------------------------------------------
 
 def plan(module, bridge, want, persist):
-    """-> (Plan, before, after): ``bridge``'s dnsmasq made to serve ``want`` (a Dhcp; None:
-    none). The order keeps every failure undoable: a stop comes before the files go, a
+    """-> (Plan, its file actions, before, after): ``bridge``'s dnsmasq made to serve ``want``
+    (a Dhcp; None: none). The order keeps every failure undoable: a stop comes before the files go, a
     start, restart or reload after they are written; a marker before the files restores
     the previous instance once their undo has put the previous files back."""
     systemd = systemd_here()
@@ -424,8 +424,7 @@ def plan(module, bridge, want, persist):
     if want is not None:
         want_files = render(bridge, want, persist)
         files.update(want_files)
-        for role in ("leases",):
-            files.pop(paths(bridge, persist)[role])  # dnsmasq's own: kept while it serves
+        files.pop(paths(bridge, persist)["leases"])  # dnsmasq's own: kept while it serves
     others = [p for p in glob.glob(os.path.join(ETC_DIR, "*.conf")) if p != paths(bridge, True)["conf"]]
     dnsmasq = module.get_bin_path("dnsmasq")
     if want is not None and dnsmasq is None:

@@ -388,6 +388,7 @@ def run(module):
             network = _views(want, report, None if module.check_mode or not plan else nl)
     if report["dhcp_files"] and not module.check_mode:
         _dhcp.prune()
+        _boot.daemon_reload(module, report["dhcp_files"], _dhcp.UNIT_FILE)
     if files and not module.check_mode:
         _boot.daemon_reload(module, files)
         _boot.prune()

@@ -233,9 +233,9 @@ def plan_many(records, get_bin_path):
     return files
 
 
-def daemon_reload(module, files):
-    """Tell a running systemd that our unit changed."""
-    if not any(a.args["path"] == UNIT_FILE for a in files) or not os.path.isdir("/run/systemd/system"):
+def daemon_reload(module, files, unit_file=UNIT_FILE):
+    """Tell a running systemd that our unit (``unit_file``) changed."""
+    if not any(a.args["path"] == unit_file for a in files) or not os.path.isdir("/run/systemd/system"):
         return
     systemctl = module.get_bin_path("systemctl")
     if systemctl is not None:
