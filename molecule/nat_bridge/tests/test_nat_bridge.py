@@ -94,7 +94,8 @@ def guest1(host, wan_server):
     """QEMU as qemu-user on the role's TAP vm1-tap, no address of its own: DHCP gives it
     its fixed lease 192.168.100.10; it resolves the internet's name through the gateway
     and serves port 80."""
-    if host.run("test -f /tmp/guest1.pid && kill -0 $(cat /tmp/guest1.pid)").rc != 0:
+    booted = host.run("test -f /tmp/guest1.pid && kill -0 $(cat /tmp/guest1.pid)").rc != 0
+    if booted:
         host.run_test("rm -f /tmp/guest1.log /tmp/guest1.pid")
         host.run_test(
             "setpriv --reuid=1500 --regid=1500 --clear-groups %s -append 'console=ttyS0 panic=-1 quiet"
@@ -103,7 +104,8 @@ def guest1(host, wan_server):
             " -device virtio-net-pci,netdev=n0,mac=52:54:00:64:00:0a"
             " -serial file:/tmp/guest1.log -daemonize -pidfile /tmp/guest1.pid" % (GUEST, wan_server))
     log = wait_for(host, "/tmp/guest1.log", "HN-READY")
-    record(host, log)
+    if booted:
+        record(host, log)
     return log
 
 
