@@ -40,6 +40,7 @@ from ansible_collections.hypervisor.networking.plugins.module_utils._errors impo
     DependencyError,
     ValidationError,
 )
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _boot
 from ansible_collections.hypervisor.networking.plugins.module_utils._plan import Plan
 
 SPEC = dict(
@@ -328,12 +329,14 @@ class DnsmasqExecutor(object):
         if rc != 0:
             raise ApplyError("systemctl %s failed: %s" % (" ".join(args), err.strip()))
 
-    def dnsmasq_start(self, bridge, conf, systemd):
-        """Start ``bridge``'s dnsmasq reading ``conf``."""
+    def dnsmasq_start(self, bridge, conf, systemd, units=False):
+        """Start ``bridge``'s dnsmasq reading ``conf`` (``units``: the template unit was just
+        written: systemd reads it first)."""
         for directory in (RUN_DIR, os.path.dirname(conf), LEASE_DIR if conf.startswith(ETC_DIR) else RUN_DIR):
             os.makedirs(directory, mode=0o755, exist_ok=True)
         if systemd:
-            self._systemctl("daemon-reload")
+            if units:
+                self._systemctl("daemon-reload")
             self._systemctl("start", unit(bridge))
             return
         dnsmasq = self.module.get_bin_path("dnsmasq", required=True)
@@ -366,10 +369,10 @@ class DnsmasqExecutor(object):
             raise ApplyError("dnsmasq for %s is not running" % bridge)
         os.kill(found[0], signal.SIGHUP)
 
-    def dnsmasq_restart(self, bridge, conf, systemd):
+    def dnsmasq_restart(self, bridge, conf, systemd, units=False):
         """Stop, then start with ``conf`` (leases kept: they are read from the lease file)."""
         self.dnsmasq_stop(bridge, systemd)
-        self.dnsmasq_start(bridge, conf, systemd)
+        self.dnsmasq_start(bridge, conf, systemd, units)
 
     @staticmethod
     def dnsmasq_keep(bridge):
@@ -394,6 +397,14 @@ def prune():
             os.rmdir(directory)
         except OSError:
             continue  # not empty (or someone else's files), or gone already
+
+
+def finish(module, applied):
+    """After an applied plan: our directories pruned, and systemd told of a template unit
+    written or removed that no start of this plan has told it of."""
+    prune()
+    if not any(a.args.get("units") for a in applied):
+        _boot.daemon_reload(module, [a for a in applied if "path" in a.args], UNIT_FILE)
 
 
 def _unit_active(module, bridge):
@@ -426,7 +437,7 @@ def plan(module, bridge, want, persist):
         files.update(want_files)
         files.pop(paths(bridge, persist)["leases"])  # dnsmasq's own: kept while it serves
     others = [p for p in glob.glob(os.path.join(ETC_DIR, "*.conf")) if p != paths(bridge, True)["conf"]]
-    dnsmasq = module.get_bin_path("dnsmasq")
+    dnsmasq = module.get_bin_path("dnsmasq") if want is not None else None
     if want is not None and dnsmasq is None:
         raise DependencyError("guest_network: dhcp needs dnsmasq (Debian package %s)" % PACKAGE, PACKAGE)
     if want is not None and persist:
@@ -450,6 +461,7 @@ def plan(module, bridge, want, persist):
     use_systemd = systemd and persist
     result = Plan()
     changed = set(a.args["path"] for a in file_plan)
+    was = found is not None
     if found and (want is None or found[1] != conf or managed != use_systemd):
         # stopped before its files go (or before another way of running it starts)
         result.add("stop dnsmasq of %s" % bridge, "dnsmasq_stop", {"bridge": bridge, "systemd": managed},
@@ -463,16 +475,18 @@ def plan(module, bridge, want, persist):
     result.extend(file_plan)
     if want is not None and not found:
         result.add("start dnsmasq of %s (DHCP and DNS)" % bridge, "dnsmasq_start",
-                   {"bridge": bridge, "conf": conf, "systemd": use_systemd},
+                   {"bridge": bridge, "conf": conf, "systemd": use_systemd,
+                    "units": use_systemd and UNIT_FILE in changed},
                    undo=("dnsmasq_stop", {"bridge": bridge, "systemd": use_systemd}))
     elif want is not None and changed & set(want_files):
         if conf in changed:
             result.add("restart dnsmasq of %s (its configuration changed; leases are kept)" % bridge,
-                       "dnsmasq_restart", {"bridge": bridge, "conf": conf, "systemd": managed})
+                       "dnsmasq_restart", {"bridge": bridge, "conf": conf, "systemd": managed,
+                                           "units": managed and UNIT_FILE in changed})
         else:
             result.add("reload dnsmasq of %s (fixed leases and names changed)" % bridge, "dnsmasq_reload",
                        {"bridge": bridge, "systemd": managed})
-    before = {"running": running(bridge) is not None}
+    before = {"running": was}
     after = {"running": want is not None}
     if want is not None:
         after.update(want.as_dict())

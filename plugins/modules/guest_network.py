@@ -386,9 +386,8 @@ def run(module):
             if confirm and not module.check_mode:
                 _rollback.disarm(want.name)
             network = _views(want, report, None if module.check_mode or not plan else nl)
-    if report["dhcp_files"] and not module.check_mode:
-        _dhcp.prune()
-        _boot.daemon_reload(module, report["dhcp_files"], _dhcp.UNIT_FILE)
+    if report["dhcp"] and not module.check_mode:
+        _dhcp.finish(module, report["dhcp"])
     if files and not module.check_mode:
         _boot.daemon_reload(module, files)
         _boot.prune()
@@ -406,8 +405,8 @@ def run(module):
     result = {"changed": bool(plan or confirm), "actions": actions, "network": network,
               "backend": backend.name if backend else None,
               "persisted": persisted, "renderer": None if renderer == _persist.ANY else renderer,
-              "changed_runtime": bool(any(runtime) or fw or report["arm"] or confirm or len(report["dhcp"]) >
-                                      len(report["dhcp_files"])),
+              "changed_runtime": bool(any(runtime) or fw or report["arm"] or confirm
+                                      or any(a.op.startswith("dnsmasq_") for a in report["dhcp"])),
               "changed_persistent": bool(files or report["acl"] or report["dhcp_files"])}
     if module._diff:
         before = {"bridge": bridge_before, "firewall": fw.before, "taps": [
