@@ -279,14 +279,15 @@ def _ifupdown_routes(routes, inet6):
 
 def tap_files(renderer, tap):
     """{path: text} persisting one TAP view (name, owner, group, bridge, mac, mtu, up,
-    multi_queue, vnet_hdr). Owner and group are written as numeric ids."""
+    multi_queue, vnet_hdr). Owner and group are written as numeric ids; no owner is root's
+    (a TAP with neither is open to every local user)."""
     name = tap["name"]
+    owner = tap["owner"] if tap.get("owner") is not None else 0
     head = header("tap_iface", "TAP %s" % name) + "# tap %s\n" % name
     if renderer == "ifupdown":
         # ifupdown has no TAP method: the device is made by ip tuntap in pre-up
         create = ["ip", "tuntap", "add", "dev", name, "mode", "tap"]
-        if tap.get("owner") is not None:
-            create += ["user", str(tap["owner"])]
+        create += ["user", str(owner)]
         if tap.get("group") is not None:
             create += ["group", str(tap["group"])]
         if tap.get("multi_queue"):
@@ -312,8 +313,7 @@ def tap_files(renderer, tap):
     if tap.get("mtu"):
         netdev.append("MTUBytes=%d" % tap["mtu"])
     netdev += ["", "[Tap]"]
-    if tap.get("owner") is not None:
-        netdev.append("User=%d" % tap["owner"])
+    netdev.append("User=%d" % owner)
     if tap.get("group") is not None:
         netdev.append("Group=%d" % tap["group"])
     netdev += ["MultiQueue=%s" % _yes(tap.get("multi_queue")), "VNetHeader=%s" % _yes(tap.get("vnet_hdr"))]

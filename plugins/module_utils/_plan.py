@@ -43,6 +43,11 @@ class Plan(object):
 
     def __init__(self, actions=None):
         self.actions = list(actions or [])
+        self.warnings = []  # what the planner left alone and the user must hear of
+
+    def warn(self, text):
+        """Record a warning the module passes on (changes nothing)."""
+        self.warnings.append(text)
 
     def add(self, summary, op, args=None, undo=None):
         """Append an action and return it."""
@@ -51,8 +56,9 @@ class Plan(object):
         return action
 
     def extend(self, other):
-        """Append another plan's actions."""
+        """Append another plan's actions (and its warnings)."""
         self.actions.extend(other.actions)
+        self.warnings.extend(getattr(other, "warnings", []))
 
     def __bool__(self):
         return bool(self.actions)

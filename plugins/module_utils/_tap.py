@@ -39,6 +39,7 @@ ITEM_SPEC = dict(
 )
 DEFAULT_MTU = 1500
 MAX_ID = 4294967294  # uid_t/gid_t; (uid_t)-1 is "no owner" to TUNSETOWNER
+ROOT = 0
 
 
 def resolve_id(option, value, lookup, id_field):
@@ -98,8 +99,10 @@ def _canonical(where, item, resolver):
     return {
         "name": v.ifname(where + "name", item.get("name")),
         "state": item["state"],
-        # an absent TAP is found by name; its former owner may no longer exist
-        "owner": resolver(where + "owner", item.get("owner")) if item["state"] == "present" else None,
+        # an absent TAP is found by name; its former owner may no longer exist. No owner
+        # given means root's: a TAP with neither owner nor group set can be opened by any
+        # local user (/dev/net/tun is 0666), who then reads and injects the guests' frames
+        "owner": _owner(where, item, resolver) if item["state"] == "present" else None,
         "group": resolver(where + "group", item.get("group")) if item["state"] == "present" else None,
         "bridge": v.ifname(where + "bridge", item["bridge"]) if item.get("bridge") is not None else None,
         "up": item["up"],
@@ -108,6 +111,13 @@ def _canonical(where, item, resolver):
         "multi_queue": item["multi_queue"],
         "vnet_hdr": item["vnet_hdr"],
     }
+
+
+def _owner(where, item, resolver):
+    """The TAP owner's uid: the one given, else root (0)."""
+    if item.get("owner") is None:
+        return ROOT
+    return resolver(where + "owner", item["owner"])
 
 
 def stable_tap_mac(name, machine_id):
@@ -257,6 +267,12 @@ def _plan_update(plan, tap, current, force, machine_id):
         # process holds it, the flag read is that process's choice, not drift
         want["vnet_hdr"] = tap["vnet_hdr"]
     tun_changes = dict((k, val) for k, val in want.items() if current[k] != val)
+    if current["in_use"] and current["owner"] is None and tun_changes.get("owner") == ROOT and not force:
+        # an ownerless TAP made before 0.3 and held by a running guest: giving it to root
+        # needs a new device, which would cut the guest off; say so instead of failing
+        plan.warn("%s: this TAP has no owner, so any local user can open it; it is in use, and setting "
+                  "its owner to root needs recreating it: restart its guest, or set force: true" % name)
+        del tun_changes["owner"]
     if tap["multi_queue"] != current["multi_queue"] or (tun_changes and current["in_use"]):
         # TUNSETIFF cannot flip multi_queue, and a TAP held open answers EBUSY: only a new
         # device can carry the change, which cuts whatever has it open

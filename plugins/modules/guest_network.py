@@ -70,7 +70,7 @@ options:
     suboptions:
       name: {description: TAP name., type: str, required: true}
       state: {description: V(absent) removes the TAP., type: str, choices: [present, absent]}
-      owner: {description: User allowed to open it (name or uid)., type: str}
+      owner: {description: "User allowed to open it (name or uid); left out: root.", type: str}
       group: {description: Group allowed to open it (name or gid)., type: str}
       bridge: {description: Must be O(name) when given., type: str}
       up: {description: Administrative state., type: bool}
@@ -376,6 +376,8 @@ def run(module):
             bridge_before = _bridge.bridge_view(want.name, links, addrs)
             pending = _rollback.pending(want.name) is not None
             plan, report = _network.plan_network(want, module, nl, links, addrs, backend, nft, renderer, pending)
+            for warning in plan.warnings:
+                module.warn(warning)
             files = report["files"]
             files_before = _persist.texts_before(files)
             dhcp_files_before = _persist.texts_before(report["dhcp_files"])

@@ -56,7 +56,10 @@ options:
   owner:
     description:
       - User, by name or id, who may open the TAP (a non-root QEMU). Resolved on the managed host.
-      - Left out, an existing TAP keeps its owner and a new one has none (root only).
+      - Left out, the TAP belongs to root (uid 0), so only root, or members of O(group), can open it.
+        A TAP without any owner could be opened by every local user.
+      - An existing ownerless TAP held open by a process is not recreated to fix that without O(force);
+        the run warns instead.
     type: str
   group:
     description: Group, by name or id, whose members may open the TAP. Resolved on the managed host.
@@ -215,6 +218,8 @@ def run(module):
                                               bridges_later=module.check_mode, pending=journal.read())
         for bridge in missing:
             module.warn("bridge %s does not exist yet: a real run fails unless an earlier task creates it" % bridge)
+        for warning in plan.warnings:
+            module.warn(warning)
         before = [_tap.tap_view(links[name]) if name in links else {"name": name, "state": "absent"}
                   for name in purged + [v["name"] for v in after]]
         renderer, files = _facets.tap_files(module.params, taps, after, purged,

@@ -97,6 +97,46 @@ def test_ownership_as_qemu_uses_it(netns, tun_node):
     assert helper(netns, "--uid", str(NOBODY), "open", tap, tun=tun_node)[0] == 1
 
 
+def test_a_tap_without_owner_is_roots_only(netns, tun_node):
+    """No owner given: uid 0 owns it; another uid can neither open it nor attach a second
+    queue to a multi-queue TAP that a root process holds (read and inject guest frames)."""
+    tap, mq = "vn" + short_id(), "vq" + short_id()
+    res = netns.module(M, {"taps": [{"name": tap}, {"name": mq, "multi_queue": True}]})
+    assert [t["owner"] for t in res["taps"]] == [0, 0], res
+    assert tun_info(netns, tap)["linkinfo"]["info_data"]["user"] in ("root", 0)
+    rc, out = helper(netns, "--uid", str(NOBODY), "open", tap, tun=tun_node)
+    assert (rc, out) == (1, "open failed: EPERM")
+    holder = Holder(netns, mq, multi_queue=True)
+    try:
+        proc = subprocess.run(["ip", "netns", "exec", netns.name, sys.executable, HELPER, "--uid", str(NOBODY),
+                               "open", mq], capture_output=True, text=True, timeout=30, check=False,
+                              env=dict(os.environ, TUN_DEVICE=tun_node, TAP_MULTI_QUEUE="1"))
+        assert (proc.returncode, proc.stdout.strip()) == (1, "open failed: EPERM")
+    finally:
+        holder.close()
+
+
+def test_an_ownerless_tap_gets_root_and_one_in_use_is_reported(netns, tun_node):
+    """A TAP made without owner (as 0.2 did) is given to root in place; one that a guest
+    holds is left as it is with a warning (recreating it would cut the guest off)."""
+    free, held = "vf" + short_id(), "vh" + short_id()
+    for name in (free, held):
+        netns.run("ip", "tuntap", "add", "dev", name, "mode", "tap")
+        netns.run("ip", "link", "set", name, "alias", "managed-by=hypervisor.networking")
+    assert helper(netns, "--uid", str(NOBODY), "open", free, tun=tun_node) == (0, "opened")
+    res = four_step(netns, M, {"name": free, "up": False}, "taps")
+    assert res["actions"] == ["set TAP %s owner None->0" % free]
+    assert helper(netns, "--uid", str(NOBODY), "open", free, tun=tun_node)[0] == 1
+    holder = Holder(netns, held)
+    try:
+        for check_mode in (True, False):
+            res = netns.module(M, {"name": held, "up": False}, check_mode=check_mode)
+            assert res["rc"] == 0 and res["changed"] is False, res
+            assert "%s: this TAP has no owner" % held in json.dumps(res["warnings"]), res
+    finally:
+        holder.close()
+
+
 def test_frames_cross_tap_and_bridge(netns, tun_node):
     """A 'guest' on the TAP's far end ARPs for the bridge address and gets the answer."""
     br = bridge(netns)
@@ -198,7 +238,8 @@ def test_without_a_journal_a_hand_made_tap_is_not_adopted(netns):
     tap = "vn" + short_id()
     netns.run("ip", "tuntap", "add", "dev", tap, "mode", "tap")
     res = netns.module(M, {"taps": [{"name": tap}]})
-    assert res["actions"] == ["set %s up" % tap] and res["taps"][0]["managed"] is False
+    assert res["actions"] == ["set TAP %s owner None->0" % tap, "set %s up" % tap]
+    assert res["taps"][0]["managed"] is False
     assert netns.module(M, {"taps": [], "purge": True})["purged"] == []
 
 
@@ -239,10 +280,10 @@ def test_running_guest_is_not_cut_off_without_force(netns):
                 assert "force: true" in res["msg"]
         assert netns.snapshot() == before
         # in-place settings are fine while the guest runs
-        res = netns.module(M, {"name": tap, "mtu": 1400})
+        res = netns.module(M, {"name": tap, "owner": "nobody", "mtu": 1400})
         assert res["changed"] and res["taps"][0]["in_use"] is True
         # force: recreated, in use no more
-        res = four_step(netns, M, {"name": tap, "multi_queue": True, "force": True}, "taps")
+        res = four_step(netns, M, {"name": tap, "owner": "nobody", "multi_queue": True, "force": True}, "taps")
         assert res["actions"][0] == "delete TAP %s to recreate it (multi_queue)" % tap
         assert res["taps"][0]["mtu"] == 1400 and res["taps"][0]["in_use"] is False
     finally:

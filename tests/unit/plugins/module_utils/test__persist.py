@@ -74,6 +74,14 @@ def test_tap_files_for_both_managers():
     assert "ActivationPolicy=down" in list(down.values())[1]
 
 
+def test_a_tap_without_owner_is_persisted_as_roots():
+    ownerless = dict(TAP, owner=None)
+    (_path, text), = _persist.tap_files("ifupdown", ownerless).items()
+    assert "    pre-up ip tuntap add dev vm1-tap mode tap user 0 multi_queue vnet_hdr" in text
+    files = _persist.tap_files("networkd", ownerless)
+    assert "User=0" in body(files["/etc/systemd/network/20-hypervisor-networking-tap-vm1-tap.netdev"])
+
+
 def test_persisted_names_are_plain():
     assert _persist.persist_name("name", "br-guests.1") == "br-guests.1"
     with pytest.raises(ValidationError, match="name='br\\$x'"):

@@ -28,7 +28,7 @@ def params(**kwargs):
     return base
 
 
-def tap_link(name, owner=None, group=None, master=None, up=True, mtu=1500, mac="fe:00:00:00:00:01",
+def tap_link(name, owner=0, group=None, master=None, up=True, mtu=1500, mac="fe:00:00:00:00:01",
              multi_queue=False, vnet_hdr=False, in_use=False, alias=MANAGED_ALIAS, mode="tap"):
     return {"index": 5, "name": name, "kind": "tun", "up": up, "mtu": mtu, "mac": mac, "master": master,
             "alias": alias,
@@ -84,7 +84,7 @@ def test_desired_rejects(p, needle):
      ["set TAP vm1 owner 64055->993"]),
     (params(name="vm1", vnet_hdr=True, mtu=9000, up=False), host(tap_link("vm1")), {},
      ["set TAP vm1 vnet_hdr False->True", "set vm1 mtu 1500->9000", "set vm1 down"]),
-    (params(name="vm1", multi_queue=True), host(tap_link("vm1", owner=7, master="br0"), BR), {},
+    (params(name="vm1", owner="7", multi_queue=True), host(tap_link("vm1", owner=7, master="br0"), BR), {},
      ["delete TAP vm1 to recreate it (multi_queue)", "recreate TAP vm1 (owner 7, on br0, multi_queue)"]),
     (params(name="vm1", owner="kvm"), host(tap_link("vm1", owner=1, in_use=True)), {"force": True},
      ["delete TAP vm1 to recreate it (owner)", "recreate TAP vm1 (owner 993)"]),
@@ -101,7 +101,8 @@ def test_plan_lines(p, links, kwargs, expected):
 
 
 def test_recreate_keeps_mac_owner_and_bridge():
-    result, views, _missing = plan(params(name="vm1", multi_queue=True), host(BR, tap_link("vm1", owner=7, master="br0")))
+    result, views, _missing = plan(params(name="vm1", owner="7", multi_queue=True),
+                                   host(BR, tap_link("vm1", owner=7, master="br0")))
     create = result.actions[1]
     assert create.args["mac"] == "fe:00:00:00:00:01" and create.args["uid"] == 7 and create.args["master"] == "br0"
     assert views[0]["multi_queue"] is True and views[0]["mac"] == "fe:00:00:00:00:01"
@@ -125,7 +126,7 @@ def test_plan_refuses(p, links, kwargs, needle):
 
 def test_new_tap_prediction_and_undo():
     result, views, _missing = plan(params(name="vm1"), host())
-    assert views[0] == {"name": "vm1", "state": "present", "owner": None, "group": None, "bridge": None, "up": True,
+    assert views[0] == {"name": "vm1", "state": "present", "owner": 0, "group": None, "bridge": None, "up": True,
                         "mtu": 1500, "mac": _tap.stable_tap_mac("vm1", "m"), "multi_queue": False,
                         "vnet_hdr": False, "in_use": False, "managed": True}
     assert views[0]["mac"].startswith("fe:")
@@ -134,7 +135,7 @@ def test_new_tap_prediction_and_undo():
 
 def test_missing_bridge_is_a_warning_in_check_mode_only():
     result, views, missing = plan(params(name="vm1", bridge="br7"), host(), bridges_later=True)
-    assert missing == ["br7"] and result.lines() == ["create TAP vm1 (on br7)"]
+    assert missing == ["br7"] and result.lines() == ["create TAP vm1 (owner 0, on br7)"]
     with pytest.raises(StateError):
         plan(params(name="vm1", bridge="br7"), host())
 
@@ -145,3 +146,15 @@ def test_settled_predicate():
     assert check(host(tap_link("a", master="br0")), None)
     assert not check(host(tap_link("a", master="br0"), tap_link("b")), None)
     assert not check(host(tap_link("a")), None)
+
+
+@pytest.mark.parametrize("in_use,force,expected,warned", [
+    (False, False, ["set TAP vm1 owner None->0"], False),
+    (True, False, [], True),
+    (True, True, ["delete TAP vm1 to recreate it (owner)", "recreate TAP vm1 (owner 0)"], False),
+])
+def test_an_ownerless_tap_goes_to_root(in_use, force, expected, warned):
+    """No owner given is root's; a TAP left without one (0.2) is fixed, or reported while held."""
+    result, _views, _missing = plan(params(name="vm1"), host(tap_link("vm1", owner=None, in_use=in_use)), force=force)
+    assert result.lines() == expected
+    assert bool(result.warnings) is warned and all("any local user can open it" in w for w in result.warnings)
