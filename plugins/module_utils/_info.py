@@ -311,7 +311,7 @@ def forward_target(module, name, port, proto="tcp"):
     if nft.available():
         maps = dict((o["map"]["name"], o["map"].get("elem", [])) for o in nft.table_objects() if "map" in o)
         for map_name, elems in sorted(maps.items()):
-            if not map_name.startswith("dnat_%s_addr_" % name):
+            if map_name not in ["dnat_%s_%s" % (name, s) for s in _nft.MAP_SUFFIXES if s.startswith("addr_")]:
                 continue
             ports = dict((_nft.canon(k), v) for k, v in maps.get(map_name.replace("_addr_", "_port_"), []))
             for key, addr in elems:

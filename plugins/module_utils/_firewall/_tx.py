@@ -183,6 +183,8 @@ def _nft_actions(fw, sets):
     objects = backend.table_objects()
     current = _nft.Current(objects)
     prefixes = ["%s_%s_" % (kind, name) for kind, name, _m, _h in sets if kind != "bridge"]
+    # exactly the chains these sets own: set lan_b's chains start with set lan's prefix
+    owned = set(p + s for p in prefixes for s in _nft.SUFFIX_BASE)
     cmds, wanted = [], False
     for kind, name, model, hairpin in sets:
         if kind == "bridge":
@@ -198,7 +200,7 @@ def _nft_actions(fw, sets):
     plan = Plan()
     if not cmds:
         return plan
-    others = [c for c in current.rules if c not in current.base and not c.startswith(tuple(prefixes))]
+    others = [c for c in current.rules if c not in current.base and c not in owned]
     if not wanted and not others:
         fw.lines.append("nftables: delete table %s %s (nothing of ours left)" % (_nft.FAMILY, _nft.TABLE))
         cmds = [{"delete": {"table": {"family": _nft.FAMILY, "name": _nft.TABLE}}}]
