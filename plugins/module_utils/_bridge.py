@@ -28,7 +28,9 @@ _LINK_LOCAL6 = ipaddress.ip_network("fe80::/10")
 def desired_state(params):
     """Module parameters -> canonical desired state (raises ValidationError)."""
     desired = {
-        "name": v.ifname("name", params["name"]),
+        # the bridge's name reaches rules (its accepts, hairpin): iptables reads '+' as a
+        # wildcard ("br+" accepted every br* bridge, Docker's included) and '!' as negation
+        "name": v.rule_ifname("name", params["name"]),
         "state": params.get("state") or "present",
         "up": params.get("up", True),
         "purge_addresses": bool(params.get("purge_addresses")),

@@ -63,8 +63,8 @@ UNIT_FILE = os.path.join("/etc/systemd/system", UNIT_TEMPLATE)
 WANTS_DIR = "/etc/systemd/system/multi-user.target.wants"
 PACKAGE = "dnsmasq-base"  # the binary alone: Debian's `dnsmasq` also enables a host-wide instance
 MIN_LEASE = 120  # dnsmasq's floor, in seconds
-_LEASE_RE = re.compile(r"^(infinite|([0-9]+)([smhdw]?))$")
-_LABEL_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_LEASE_RE = re.compile(r"^(infinite|([0-9]+)([smhdw]?))\Z")
+_LABEL_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
 _SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -117,7 +117,7 @@ class Dhcp(object):
 
 
 def _lease_time(value):
-    text = str(value).strip().lower()
+    text = str(value).lower()
     match = _LEASE_RE.match(text)
     if not match:
         raise ValidationError("dhcp.lease_time", value, "a number with an optional unit s, m, h, d or w "
@@ -128,7 +128,7 @@ def _lease_time(value):
 
 
 def _domain(value):
-    text = str(value).strip().lower().rstrip(".")
+    text = str(value).lower().rstrip(".")
     labels = text.split(".")
     if not text or len(text) > 253 or not all(_LABEL_RE.match(label) for label in labels):
         raise ValidationError("dhcp.domain", value, "a DNS domain: labels of letters, digits and '-' "
@@ -190,7 +190,7 @@ def _hosts(items, gateways):
         _usable(option + ".address", item["address"], address, gateways)
         name = item.get("name")
         if name is not None:
-            name = str(name).strip().lower()
+            name = str(name).lower()
             if not _LABEL_RE.match(name):
                 raise ValidationError(option + ".name", item["name"], "a host name: 1-63 letters, digits and "
                                                                       "'-', not starting or ending with '-'")

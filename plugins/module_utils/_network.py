@@ -9,6 +9,7 @@ transaction, and undone whole when any step fails."""
 from __future__ import annotations
 
 import ipaddress
+import re
 
 from ansible_collections.hypervisor.networking.plugins.module_utils import _bridge, _dhcp, _facets, _persist, _sysctl, _tap
 from ansible_collections.hypervisor.networking.plugins.module_utils import _validate as v
@@ -24,6 +25,8 @@ from ansible_collections.hypervisor.networking.plugins.module_utils._plan import
 
 FORWARD_KEY = "net.ipv4.ip_forward"
 ACL_MARKER = "# %s hypervisor.networking %s %s"
+ACL_ROLES = ("guest_network", "nat_bridge", "physical_bridge")  # the words our ACL markers carry
+_VARIABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}\Z")
 DEFAULT_EXCLUDE = ["224.0.0.0/24", "255.255.255.255/32"]  # link-local multicast, broadcast
 
 # guest_network's options (here, so that its action plugin validates with them on the
@@ -49,13 +52,23 @@ ARGUMENT_SPEC = dict(
     confirm=dict(type="bool", default=False),
     qemu_acl=dict(type="bool", default=True),
     qemu_acl_file=dict(type="path", default="/etc/qemu/bridge.conf"),
-    qemu_acl_role=dict(type="str", default="guest_network"),
+    qemu_acl_role=dict(type="str", choices=list(ACL_ROLES), default="guest_network"),
     sysctl_file=dict(type="path", default="/etc/sysctl.d/90-hypervisor-networking.conf"),
     persist=dict(type="bool", default=True),
     renderer=dict(type="str", choices=list(_persist.RENDERERS), default="auto"),
     backend=dict(type="str", choices=["auto", "nftables", "iptables"], default="auto"),
     option_names=dict(type="dict", default={}),
 )
+
+
+def _option_names(names):
+    """The roles' variable names for the options, as messages name them: option -> a
+    variable name (nothing else reaches a message)."""
+    for option, variable in (names or {}).items():
+        if option not in ARGUMENT_SPEC or not isinstance(variable, str) or not _VARIABLE_RE.match(variable):
+            raise ValidationError("option_names", {option: variable},
+                                  "maps an option of this module to a variable name (letters, digits, '_')")
+    return names
 
 
 class Desired(object):
@@ -65,12 +78,14 @@ class Desired(object):
         """``host``: also the checks that need the managed host (False: on the controller,
         with a ``resolver`` that checks owner and group syntax only)."""
         self.params = params
+        _option_names(params.get("option_names"))
         self.name = set_name("name", params["name"])
         v.ifname("name", self.name)
         self.present = params["state"] == "present"
         self.nat = params["mode"] == "nat"
         if params["uplink"]:
-            v.ifname("uplink", params["uplink"])
+            v.rule_ifname("uplink", params["uplink"])
+        v.file_path("qemu_acl_file", params["qemu_acl_file"])
         if not self.nat:
             for option in ("addresses", "forwards", "masquerade_exclude", "dhcp"):
                 if params[option]:

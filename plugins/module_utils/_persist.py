@@ -32,7 +32,7 @@ IFUPDOWN_TAP_HOOK = "/etc/network/if-up.d/hypervisor-networking"
 NETWORKD_DIR = "/etc/systemd/network"
 
 # names that go into file names and manager syntax: what set names and bridges accept
-_PERSIST_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
+_PERSIST_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}\Z")
 _IFACE_RE = re.compile(r"^\s*iface\s+(\S+)\s")
 _SOURCE_RE = re.compile(r"^\s*(source|source-directory)\s+(\S+)")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+from ansible_collections.hypervisor.networking.plugins.module_utils import _validate as v
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import StateError, ValidationError
 from ansible_collections.hypervisor.networking.plugins.module_utils._persist import FileExecutor
 from ansible_collections.hypervisor.networking.plugins.module_utils._plan import Plan
@@ -52,8 +53,7 @@ def render_dropin(pairs):
 
 def check_dropin_path(option, path):
     """An absolute path in an existing directory."""
-    if not os.path.isabs(path):
-        raise ValidationError(option, path, "must be an absolute path")
+    v.file_path(option, path)
     if not os.path.isdir(os.path.dirname(path)):
         raise ValidationError(option, path, "its directory does not exist")
     if os.path.isdir(path):

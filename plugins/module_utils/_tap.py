@@ -46,14 +46,14 @@ def resolve_id(option, value, lookup, id_field):
     """User/group name or numeric id -> numeric id, resolved on the managed host."""
     if value is None:
         return None
-    text = str(value).strip()
-    if text.isdigit():
+    text = str(value)
+    if text.isascii() and text.isdigit():
         if int(text) > MAX_ID:
             raise ValidationError(option, value, "ids are 0-%d (%d means unset to the kernel)" % (MAX_ID, MAX_ID + 1))
         return int(text)
     try:
         return getattr(lookup(text), id_field)
-    except KeyError:
+    except (KeyError, ValueError):  # ValueError: a NUL in the name
         raise ValidationError(option, value, "no such %s on this host" % ("user" if id_field == "pw_uid" else "group"))
 
 

@@ -46,7 +46,8 @@ def configure_tap(name, uid, gid, multi_queue, vnet_hdr, persist=True):
     """
     fd = os.open(TUN_DEVICE, os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
     try:
-        request = struct.pack("16sH", name.encode("ascii"), tap_flags(multi_queue, vnet_hdr))
+        # names are bytes to the kernel: any UTF-8 name ifname() accepted fits in 15 bytes
+        request = struct.pack("16sH", name.encode("utf-8"), tap_flags(multi_queue, vnet_hdr))
         fcntl.ioctl(fd, TUNSETIFF, request)
         if uid is not None:
             fcntl.ioctl(fd, TUNSETOWNER, uid)

@@ -15,7 +15,7 @@ import re
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ValidationError
 
 IFNAMSIZ = 15  # kernel limit on interface names, without the trailing NUL
-_MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+_MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}\Z")
 
 
 def ifname(option, value):
@@ -45,6 +45,16 @@ def rule_ifname(option, value):
         raise ValidationError(option, value, "%s would be read as rule syntax (negation, wildcard or quoting) "
                                              "by iptables or nftables; rename the interface to match it"
                               % " ".join(repr(c) for c in bad))
+    return value
+
+
+def file_path(option, value):
+    """An absolute file path without control characters (a newline or NUL in a path we
+    write is never what the user meant)."""
+    if not isinstance(value, str) or not value.startswith("/"):
+        raise ValidationError(option, value, "must be an absolute path")
+    if not value.isprintable():
+        raise ValidationError(option, value, "a path cannot contain control characters (newline, NUL, ...)")
     return value
 
 

@@ -95,7 +95,7 @@ options:
       to_port: {description: Guest port or range., type: raw}
       in_interface: {description: Only traffic arriving on this interface., type: str}
       destination: {description: Only traffic to this host address., type: str}
-      sources: {description: Only clients from these IPv4 networks., type: list, elements: str}
+      sources: {description: "Only clients from these IPv4 networks; left out, any (an empty list is refused).", type: list, elements: str}
   hairpin:
     description: V(nat) only. Guests reach published ports through the host's address.
     type: bool
@@ -191,6 +191,7 @@ options:
   qemu_acl_role:
     description: The word in the ACL block's markers (the roles keep the blocks they wrote before).
     type: str
+    choices: [guest_network, nat_bridge, physical_bridge]
     default: guest_network
   sysctl_file:
     description: The drop-in that keeps IPv4 forwarding on after a reboot (with O(persist)).

@@ -72,7 +72,7 @@ options:
         description: Only traffic to this host address (default any local address).
         type: str
       sources:
-        description: Only clients from these IPv4 networks (default any).
+        description: Only clients from these IPv4 networks. Left out, any source; an empty list is refused (an empty templated variable must not publish the port to everyone).
         type: list
         elements: str
   hairpin:

@@ -66,6 +66,10 @@ def load_record(text):
     if kind == "bridge":
         model = v.ifname("name", data["name"])
     else:
+        if kind == "dnat":
+            # the normalised form says "any source" as []: what a user must spell by leaving it out
+            data = dict(data, forwards=[dict((k, val) for k, val in f.items() if not (k == "sources" and val == []))
+                                        for f in data["forwards"]])
         model = Masquerade.from_params(data) if kind == "masq" else ForwardSet.from_params(data)
     return kind, record["name"], record["backend"], model, [tuple(pair) for pair in record["hairpin_subnets"]]
 

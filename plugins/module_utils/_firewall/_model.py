@@ -17,7 +17,7 @@ from ansible_collections.hypervisor.networking.plugins.module_utils._errors impo
 
 # rule set names: what Linux, libvirt and Docker use for bridges and networks; backends
 # derive chain names that fit their limits from them (iptables: a digest past 28 chars)
-_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}\Z")
 
 # a forward item's argument spec (iptables_dnat's forwards, guest_network's forwards)
 FORWARD_SPEC = dict(
@@ -146,6 +146,10 @@ class Forward(object):
                                   "the range must be as long as port %s" % port_text(port))
         if item.get("to_addr") is None:
             raise ValidationError(where + ".to_addr", None, "required")
+        if item.get("sources") is not None and not item["sources"]:
+            # an empty templated list must not publish the port to everyone
+            raise ValidationError(where + ".sources", item["sources"],
+                                  "an empty list allows no source; leave sources out to allow any")
         iif = item.get("in_interface")
         return cls(proto, port, ipv4_address(where + ".to_addr", item["to_addr"]), to_port,
                    v.rule_ifname(where + ".in_interface", iif) if iif else None,

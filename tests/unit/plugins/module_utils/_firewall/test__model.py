@@ -21,7 +21,7 @@ def test_from_params_normalises():
     assert rule.as_dict()["out_interface"] == "eth0"
 
 
-@pytest.mark.parametrize("value", ["", "x" * 65, "sp ace", ".", "..", "a/b", "a:b", "é", None])
+@pytest.mark.parametrize("value", ["", "x" * 65, "sp ace", ".", "..", "a/b", "a:b", "é", None, "lan\n", "lan\x00"])
 def test_set_name_rejects(value):
     with pytest.raises(ValidationError, match="name="):
         set_name("name", value)
@@ -100,6 +100,7 @@ def test_forward_defaults_and_offsets():
     ([{"port": 80, "to_addr": "10.0.0.2", "bogus": 1}], "unknown option"),
     ([{"port": 80, "to_addr": "10.0.0.2", "destination": "fd00::1"}], "only IPv4"),
     ([{"port": "80-81", "to_addr": "10.0.0.2"}, {"port": 81, "to_addr": "10.0.0.3"}], "already forwarded"),
+    ([{"port": 80, "to_addr": "10.0.0.2", "sources": []}], "forwards[0].sources=[]: an empty list allows no source"),
 ])
 def test_forward_set_rejects(forwards, needle):
     with pytest.raises(ValidationError) as err:
