@@ -77,7 +77,12 @@ def plan_runtime(desired, current):
 
 def plan_persistent(desired, path, current_text):
     """Desired values merged into the drop-in -> (Plan, new text). Keys with None keep
-    whatever line the file has; other keys' lines are kept as they are."""
+    whatever line the file has; other keys' lines are kept as they are. A file we did
+    not write (no header of ours) is refused: rewriting it would drop its comments and
+    its '-' prefixes, and it is the admin's."""
+    if current_text is not None and not current_text.startswith(HEADER.splitlines()[0]):
+        raise StateError("%s exists and was not written by this collection: choose another sysctl_file, "
+                         "or move its lines elsewhere and remove it" % path)
     pairs = parse_dropin(current_text)
     merged = dict(pairs)
     order = [key for key, _value in pairs]

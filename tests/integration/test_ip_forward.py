@@ -89,6 +89,26 @@ def test_bad_sysctl_file_fails_before_any_change(netns, tmp_path):
         assert proc(netns, V4) == 0
 
 
+def test_an_admins_dropin_is_refused_not_rewritten(netns, tmp_path):
+    """A sysctl_file holding an admin's lines (a comment, a '-' prefix) is never rewritten
+    with our header: refused before any change, runtime included, also by guest_network."""
+    set_proc(netns, V4, 0)
+    foreign = tmp_path / "99-admin.conf"
+    text = "# the admin's tuning\n-net.ipv4.ip_forward = 0\nvm.swappiness = 10\n"
+    foreign.write_text(text)
+    for check_mode in (True, False):
+        res = netns.module(M, {"sysctl_file": str(foreign)}, check_mode=check_mode)
+        assert res["rc"] != 0 and "was not written by this collection" in res["msg"] and str(foreign) in res["msg"]
+    netns.run("ip", "link", "add", "up0", "type", "veth", "peer", "name", "up1")
+    res = netns.module("guest_network", {"name": "brs", "addresses": ["192.168.100.1/24"], "uplink": "up0",
+                                         "persist": True, "renderer": "networkd", "sysctl_file": str(foreign),
+                                         "qemu_acl": False},
+                       etc=str(tmp_path / "etc"))
+    assert res["rc"] != 0 and "was not written by this collection" in res["msg"], res
+    assert foreign.read_text() == text and proc(netns, V4) == 0
+    assert "brs" not in netns.run("ip", "link", "show").stdout
+
+
 def test_forwarding_moves_packets_between_subnets(netns, make_netns):
     """A router namespace forwards between two TEST-NET subnets only with ip_forward on."""
     left, right = make_netns("hn-l"), make_netns("hn-r")
