@@ -33,7 +33,7 @@ import re
 import signal
 import time
 
-from ansible_collections.hypervisor.networking.plugins.module_utils import _persist
+from ansible_collections.hypervisor.networking.plugins.module_utils import _persist, _rundir
 from ansible_collections.hypervisor.networking.plugins.module_utils import _validate as v
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import (
     ApplyError,
@@ -332,7 +332,8 @@ class DnsmasqExecutor(object):
     def dnsmasq_start(self, bridge, conf, systemd, units=False):
         """Start ``bridge``'s dnsmasq reading ``conf`` (``units``: the template unit was just
         written: systemd reads it first)."""
-        for directory in (RUN_DIR, os.path.dirname(conf), LEASE_DIR if conf.startswith(ETC_DIR) else RUN_DIR):
+        _rundir.ensure(RUN_DIR)
+        for directory in (os.path.dirname(conf), LEASE_DIR if conf.startswith(ETC_DIR) else RUN_DIR):
             os.makedirs(directory, mode=0o755, exist_ok=True)
         if systemd:
             if units:

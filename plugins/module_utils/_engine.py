@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 
+from ansible_collections.hypervisor.networking.plugins.module_utils import _rundir
 from ansible_collections.hypervisor.networking.plugins.module_utils._dhcp import DnsmasqExecutor
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ApplyError
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _xtables
@@ -68,9 +69,7 @@ class Executor(object):
     @staticmethod
     def seed_mark(path, text):
         """Note that we create iptables-nft's ip filter table (we alone remove it again)."""
-        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-        with open(path, "w") as handle:
-            handle.write(text)
+        _rundir.write_text(path, text)
 
 
 class _Failing(object):

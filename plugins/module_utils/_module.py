@@ -13,7 +13,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common import respawn
 from ansible.module_utils.errors import NoLogError
 
-from ansible_collections.hypervisor.networking.plugins.module_utils import _deps
+from ansible_collections.hypervisor.networking.plugins.module_utils import _deps, _rundir
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import (
     DependencyError,
     HypervisorNetworkingError,
@@ -64,6 +64,8 @@ def main(name, run, argument_spec, pyroute2=True, **kwargs):
     if pyroute2:
         _deps.require_pyroute2(module)
     try:
+        if not module.check_mode:
+            _rundir.sweep()  # notes of network namespaces that are gone
         result = run(module)
     except DependencyError as exc:
         module.fail_json(exception=exc.exception or traceback.format_exc(), missing_dependency=exc.library,

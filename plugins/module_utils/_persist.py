@@ -18,6 +18,7 @@ import os
 import re
 import tempfile
 
+from ansible_collections.hypervisor.networking.plugins.module_utils import _rundir
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import StateError, ValidationError
 from ansible_collections.hypervisor.networking.plugins.module_utils._plan import Plan
 
@@ -379,7 +380,9 @@ class FileExecutor(object):
     def file_write(self, path, content, mode=0o644):
         """Write ``content`` to ``path`` atomically with ``mode``."""
         directory = os.path.dirname(path)
-        if not os.path.isdir(directory):
+        if directory.startswith(_rundir.RUN_DIR):
+            _rundir.ensure(directory)  # a directory under /run another user could have made first
+        elif not os.path.isdir(directory):
             os.makedirs(directory, mode=0o755)
         fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=directory)
         try:

@@ -18,7 +18,6 @@ namespace (namespaces share /run).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -26,26 +25,29 @@ import subprocess
 import sys
 import time
 
-STATE_DIR = "/run/hypervisor-networking"
+from ansible_collections.hypervisor.networking.plugins.module_utils import _rundir
+
+STATE_DIR = _rundir.RUN_DIR
 
 REVERTER = r"""
 import json, os, sys, time
 path, code = sys.argv[1], sys.argv[2]
-with open(path) as handle:
-    state = json.load(handle)
+def read():
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd) as handle:
+        return json.load(handle)
+state = read()
 time.sleep(max(0, state["deadline"] - time.time()))
 try:
-    with open(path) as handle:
-        if json.load(handle).get("token") != state["token"]:
-            sys.exit(0)
+    if read().get("token") != state["token"]:
+        sys.exit(0)
 except (IOError, OSError, ValueError):
     sys.exit(0)  # confirmed meanwhile
 if code:
     sys.path.insert(0, code)
-from ansible_collections.hypervisor.networking.plugins.module_utils import _rollback
+from ansible_collections.hypervisor.networking.plugins.module_utils import _rollback, _rundir
 results = _rollback.replay(state["actions"])
-with open(path + ".reverted", "w") as handle:
-    json.dump({"at": time.time(), "results": results}, handle)
+_rundir.write_json(path + ".reverted", {"at": time.time(), "results": results})
 os.unlink(path)
 if code.startswith(os.path.dirname(path) + os.sep):
     os.unlink(code)
@@ -54,8 +56,7 @@ if code.startswith(os.path.dirname(path) + os.sep):
 
 def state_path(bridge):
     """The armed-revert file of ``bridge`` in this network namespace."""
-    netns = os.stat("/proc/self/ns/net").st_ino
-    return os.path.join(STATE_DIR, "rollback-%s-%d.json" % (bridge, netns))
+    return os.path.join(STATE_DIR, "rollback-%s-%d.json" % (bridge, _rundir.netns_inode()))
 
 
 class _Standalone(object):
@@ -100,8 +101,10 @@ def _code_root():
     main = sys.modules.get("__main__")
     payload = getattr(main, "_modlib_path", None)
     if payload and os.path.isfile(payload):
-        copy = os.path.join(STATE_DIR, "reverter-%d.zip" % os.getpid())
-        shutil.copyfile(payload, copy)
+        copy = os.path.join(STATE_DIR, "reverter-%d-%d.zip" % (os.getpid(), _rundir.netns_inode()))
+        with open(payload, "rb") as source, os.fdopen(_rundir.open_fd(
+                copy, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "wb") as target:
+            shutil.copyfileobj(source, target)
         return copy
     here = os.path.abspath(__file__)
     return here[:here.index(os.sep + "ansible_collections" + os.sep)]
@@ -110,31 +113,24 @@ def _code_root():
 def arm(bridge, undo_actions, timeout):
     """Write the way back (the undo Actions, newest first, as (op, args)) and start the
     reverter; return the state file's path."""
-    os.makedirs(STATE_DIR, mode=0o700, exist_ok=True)
+    _rundir.ensure()
     path = state_path(bridge)
+    _rundir.remove(path + ".reverted")  # a report of an earlier revert of this bridge
     state = {"bridge": bridge, "deadline": time.time() + timeout, "token": os.urandom(8).hex(),
              "actions": [list(action) for action in undo_actions], "code": _code_root()}
-    tmp = path + ".tmp"
-    with open(tmp, "w") as handle:
-        json.dump(state, handle)
-    os.rename(tmp, path)
+    _rundir.write_json(path, state)
     with open(os.devnull, "r+b") as null:
         proc = subprocess.Popen([sys.executable, "-c", REVERTER, path, state["code"]], stdin=null, stdout=null,
                                 stderr=null, close_fds=True, start_new_session=True)
-    state["pid"] = proc.pid
-    with open(tmp, "w") as handle:
-        json.dump(state, handle)
-    os.rename(tmp, path)
+    # pids are reused: disarm signals this pid only while it is still this reverter
+    state["pid"], state["pid_start"] = proc.pid, _rundir.process_start(proc.pid)
+    _rundir.write_json(path, state)
     return path
 
 
 def pending(bridge):
     """The armed revert of ``bridge`` (dict) or None."""
-    try:
-        with open(state_path(bridge)) as handle:
-            return json.load(handle)
-    except (IOError, OSError, ValueError):
-        return None
+    return _rundir.read_json(state_path(bridge))
 
 
 def disarm(bridge):
@@ -142,13 +138,32 @@ def disarm(bridge):
     state = pending(bridge)
     if state is None:
         return False
-    os.unlink(state_path(bridge))
+    _rundir.remove(state_path(bridge))
     code = state.get("code") or ""
-    if code.startswith(STATE_DIR + os.sep) and os.path.exists(code):
-        os.unlink(code)  # the reverter's copy of the collection's code
-    if state.get("pid"):
+    if code.startswith(STATE_DIR + os.sep):
+        _rundir.remove(code)  # the reverter's copy of the collection's code
+    if is_reverter(state):
         try:
             os.kill(state["pid"], signal.SIGTERM)
-        except OSError:  # already gone
+        except OSError:  # gone meanwhile
             pass
     return True
+
+
+def is_reverter(state):
+    """The process ``state`` names is still its reverter: the same start time, and our
+    reverter's command line naming this state file (a reused pid is someone else)."""
+    pid = state.get("pid")
+    if not pid or state.get("pid_start") is None or _rundir.process_start(pid) != state["pid_start"]:
+        return False
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as handle:
+            argv = handle.read().split(b"\0")
+    except (IOError, OSError):
+        return False
+    return state_path(state["bridge"]).encode() in argv and REVERTER.encode() in argv
+
+
+def forget(bridge):
+    """Remove what an earlier revert of ``bridge`` left (its report): the network is gone."""
+    _rundir.remove(state_path(bridge) + ".reverted")

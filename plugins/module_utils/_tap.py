@@ -13,10 +13,10 @@ from __future__ import annotations
 import contextlib
 import grp
 import hashlib
-import json
 import os
 import pwd
 
+from ansible_collections.hypervisor.networking.plugins.module_utils import _rundir
 from ansible_collections.hypervisor.networking.plugins.module_utils import _validate as v
 from ansible_collections.hypervisor.networking.plugins.module_utils._bridge import MANAGED_ALIAS
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import StateError, ValidationError
@@ -348,17 +348,12 @@ class Journal(object):
     a run killed between a TAP's ioctl and its marking leaves the name here, so the next
     run knows the unmarked TAP is ours and finishes it."""
 
-    def __init__(self, directory="/run/hypervisor-networking"):
-        netns = os.stat("/proc/self/ns/net").st_ino
-        self.path = os.path.join(directory, "taps-creating-%d.json" % netns)
+    def __init__(self, directory=_rundir.RUN_DIR):
+        self.path = os.path.join(directory, "taps-creating-%d.json" % _rundir.netns_inode())
 
     def read(self):
         """Names listed by a run that did not finish (empty when none)."""
-        try:
-            with open(self.path) as handle:
-                return set(json.load(handle))
-        except (IOError, OSError, ValueError):
-            return set()
+        return set(_rundir.read_json(self.path) or [])
 
     @contextlib.contextmanager
     def creating(self, names):
@@ -368,19 +363,14 @@ class Journal(object):
         if not names and not left:
             yield
             return
-        os.makedirs(os.path.dirname(self.path), mode=0o755, exist_ok=True)
-        tmp = self.path + ".tmp"
-        with open(tmp, "w") as handle:
-            json.dump(sorted(left | set(names)), handle)
-        os.rename(tmp, self.path)
+        _rundir.write_json(self.path, sorted(left | set(names)))
         yield
-        os.unlink(self.path)
+        _rundir.remove(self.path)
 
     def forget(self, existing):
         """After a failed run was undone: keep only the names that still exist."""
-        left = [name for name in self.read() if name in existing]
+        left = sorted(name for name in self.read() if name in existing)
         if left:
-            with open(self.path, "w") as handle:
-                json.dump(left, handle)
-        elif os.path.exists(self.path):
-            os.unlink(self.path)
+            _rundir.write_json(self.path, left)
+        else:
+            _rundir.remove(self.path)

@@ -388,6 +388,8 @@ def run(module):
                 _apply(want, plan, report, executor)
             if confirm and not module.check_mode:
                 _rollback.disarm(want.name)
+            if not want.present and not module.check_mode:
+                _rollback.forget(want.name)  # nothing of a removed network stays under /run
             network = _views(want, report, None if module.check_mode or not plan else nl)
     if report["dhcp"] and not module.check_mode:
         _dhcp.finish(module, report["dhcp"])

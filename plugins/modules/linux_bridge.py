@@ -347,6 +347,8 @@ def _run(module):
                 after = _bridge.bridge_view(name, links, addrs)  # what the kernel holds, not the prediction
         if confirm and not module.check_mode:
             _rollback.disarm(name)
+        if desired["state"] == "absent" and not module.check_mode:
+            _rollback.forget(name)  # nothing of a removed bridge stays under /run
     if files and not module.check_mode:
         _boot.daemon_reload(module, files)
         _boot.prune()

@@ -13,12 +13,12 @@ import fcntl
 import os
 import time
 
-from ansible_collections.hypervisor.networking.plugins.module_utils import _engine, _persist
+from ansible_collections.hypervisor.networking.plugins.module_utils import _engine, _persist, _rundir
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import StateError
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _backend, _boot, _tx
 from ansible_collections.hypervisor.networking.plugins.module_utils._plan import DiffTracker, Plan
 
-LOCK_DIR = "/run/hypervisor-networking"
+LOCK_DIR = _rundir.RUN_DIR
 LOCK_FILE = os.path.join(LOCK_DIR, "firewall.lock")
 LOCK_TIMEOUT = 120
 
@@ -27,8 +27,7 @@ LOCK_TIMEOUT = 120
 def firewall_lock(path=LOCK_FILE, timeout=LOCK_TIMEOUT):
     """Serialise our own runs on this host: two at once would each read the tables, and
     the second's plan would be stale by the time it applies."""
-    os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = _rundir.open_fd(path, os.O_RDWR | os.O_CREAT)
     try:
         deadline = time.monotonic() + timeout
         while True:

@@ -24,6 +24,7 @@ import re
 import shutil
 import time
 
+from ansible_collections.hypervisor.networking.plugins.module_utils import _rundir
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ApplyError
 
 MARK = "hypervisor.networking"
@@ -220,14 +221,14 @@ def alternative_is_legacy(path=None):
     return "-legacy" in os.path.basename(os.path.realpath(path)) if path else False
 
 
-SEED_DIR = "/run/hypervisor-networking"
+SEED_DIR = _rundir.RUN_DIR
 BUILTIN = ("INPUT", "FORWARD", "OUTPUT")
 
 
 def _seed_marker():
     """The file saying this collection created iptables-nft's ``ip filter`` table in this
     network namespace (to hold its accepts before Docker or libvirt come)."""
-    return os.path.join(SEED_DIR, "seeded-ip-filter-%d" % os.stat("/proc/self/ns/net").st_ino)
+    return os.path.join(SEED_DIR, "seeded-ip-filter-%d" % _rundir.netns_inode())
 
 
 def forward_worlds(run_command, get_bin_path, nft_chain_exists, skip=(), seed=False, stem="iptables"):

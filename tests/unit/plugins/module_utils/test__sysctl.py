@@ -34,10 +34,15 @@ def test_plan_persistent_first_write_and_idempotence():
 
 
 def test_plan_persistent_keeps_lines_it_does_not_govern():
-    old = "net.ipv6.conf.all.forwarding = 1\nnet.ipv4.ip_forward=0\n"
+    old = _sysctl.HEADER + "net.ipv6.conf.all.forwarding = 1\nnet.ipv4.ip_forward=0\n"
     plan, text = _sysctl.plan_persistent({V4: 1, V6: None}, "/x.conf", old)
     assert _sysctl.parse_dropin(text) == [(V6, "1"), (V4, "1")]
     assert plan.actions[0].undo == ("file_write", {"path": "/x.conf", "content": old})
+
+
+def test_plan_persistent_refuses_a_file_it_did_not_write():
+    with pytest.raises(StateError, match="/x.conf exists and was not written by this collection"):
+        _sysctl.plan_persistent({V4: 1}, "/x.conf", "# the admin's\n-net.ipv4.ip_forward = 1\n")
 
 
 def test_parse_dropin_ignores_comments_and_blank_lines():
