@@ -26,7 +26,7 @@ PROTOCOLS = {0: "unspec", 1: "redirect", 2: "kernel", 3: "boot", 4: "static", 8:
              186: "bgp", 187: "isis", 188: "ospf", 189: "rip", 192: "eigrp"}
 SCOPES = {0: "global", 200: "site", 253: "link", 254: "host", 255: "nowhere"}
 TABLES = {253: "default", 254: "main", 255: "local"}
-_NFT_CHAIN_RE = re.compile(r"^(masq|dnat)_(.+)_(pre|mark|out|post|fwd)\Z")
+_NFT_CHAIN_RE = re.compile(r"^(masq|dnat)_(.+)_(pre|mark|out|post|fwd|in)\Z")
 _KINDS = {"masq": "masquerade", "dnat": "forwards", "M": "masquerade", "N": "forwards"}
 
 
@@ -156,7 +156,7 @@ def _legacy_sets(state):
     sets = {}
     for table in state.values():
         for chain, rules in table["rules"].items():
-            match = re.match(r"^HN-([PDOF])([MN])-(.+)\Z", chain)
+            match = re.match(r"^HN-([PDOFI])([MN])-(.+)\Z", chain)
             if not match:
                 continue
             entry = sets.setdefault((match.group(2), match.group(3)),

@@ -134,7 +134,7 @@ class Desired(object):
                 raise ValidationError("addresses", params["addresses"], "mode=nat needs an IPv4 gateway address")
             self.masq_params = dict(name=self.name, source=self.subnets[0], out_interface=params["uplink"] or None,
                                     exclude_destinations=DEFAULT_EXCLUDE if params["masquerade_exclude"] is None
-                                    else params["masquerade_exclude"], forward=True)
+                                    else params["masquerade_exclude"], forward=True, bridge=self.name)
             try:
                 # an empty uplink is found on the host: a valid name stands in for it here
                 Masquerade.from_params(dict(self.masq_params, out_interface=self.masq_params["out_interface"] or "x"))
@@ -296,11 +296,13 @@ def plan_forwarding(want):
     return plan, current
 
 
-def plan_localnet(want):
-    """route_localnet for localhost forwards."""
-    if want.present and want.nat and want.fset.forwards and want.fset.localhost:
-        return _sysctl.plan_route_localnet()
-    return Plan()
+def plan_localnet(want, fw):
+    """route_localnet as localhost forwards (this network's and other sets of ours) need it;
+    without a firewall backend nothing of ours is known, and it is left alone."""
+    if fw.backend is None:
+        return Plan()
+    wanted = want.present and want.nat and bool(want.fset.forwards) and want.fset.localhost
+    return _sysctl.plan_route_localnet(wanted or fw.localhost_elsewhere, _boot.SYSCTL_FILE)
 
 
 def boot_records(sets, backend):
@@ -368,7 +370,7 @@ def plan_network(want, module, nl, links, addrs, backend, nft, renderer, pending
     if want.params["qemu_acl"]:
         acl, acl_before, acl_after = plan_acl(want.params["qemu_acl_file"], name, want.present,
                                               want.params["qemu_acl_role"])
-    localnet = plan_localnet(want)
+    localnet = plan_localnet(want, fw)
     dhcp, dhcp_files, dhcp_before, dhcp_after = _dhcp.plan(module, name, want.dhcp, want.params["persist"])
     # TAPs go last: a failure before that never has to recreate a deleted TAP (it would
     # come back with another ifindex, and a guest's open file is gone with it)
@@ -383,8 +385,8 @@ def plan_network(want, module, nl, links, addrs, backend, nft, renderer, pending
         steps = [("forwarding", forwarding), ("firewall", fw.plan), ("bridge", bridge_plan), ("taps", changes),
                  ("bridge", attrs), ("files", files), ("acl", acl), ("localnet", localnet), ("dhcp", dhcp), ("taps", deletions)]
     else:
-        steps = [("dhcp", dhcp), ("firewall", fw.plan), ("taps", taps_plan), ("bridge", bridge_plan), ("bridge", attrs),
-                 ("files", files), ("acl", acl)]
+        steps = [("dhcp", dhcp), ("firewall", fw.plan), ("localnet", localnet), ("taps", taps_plan),
+                 ("bridge", bridge_plan), ("bridge", attrs), ("files", files), ("acl", acl)]
     lines = []
     for kind, step in steps:
         plan.extend(step)

@@ -8,8 +8,11 @@ reported separately, in the manner of ansible.posix.sysctl.
 
 from __future__ import annotations
 
+import glob
+import json
 import os
 
+from ansible_collections.hypervisor.networking.plugins.module_utils import _rundir
 from ansible_collections.hypervisor.networking.plugins.module_utils import _validate as v
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import StateError, ValidationError
 from ansible_collections.hypervisor.networking.plugins.module_utils._persist import FileExecutor
@@ -119,12 +122,52 @@ class SysctlExecutor(FileExecutor):
 ROUTE_LOCALNET = "net.ipv4.conf.all.route_localnet"
 
 
-def plan_route_localnet():
-    """route_localnet on (runtime) for forwards the host itself reaches via 127.0.0.1: DNAT
-    of a loopback-sourced packet to a guest needs it routed off the host. The boot-time
-    load has its own drop-in."""
+def localnet_note():
+    """The note holding route_localnet's value from before we turned it on (per namespace)."""
+    return os.path.join(_rundir.RUN_DIR, "route-localnet-%d.json" % _rundir.netns_inode())
+
+
+def _set_elsewhere(ours):
+    """A sysctl.d file other than ``ours`` sets route_localnet (the admin's)."""
+    for directory in ("/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d", "/lib/sysctl.d"):
+        for path in glob.glob(os.path.join(directory, "*.conf")):
+            if path != ours and any(k == ROUTE_LOCALNET for k, _v in parse_dropin(_read(path))):
+                return True
+    return any(k == ROUTE_LOCALNET for k, _v in parse_dropin(_read("/etc/sysctl.conf")))
+
+
+def _read(path):
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except (IOError, OSError):
+        return ""
+
+
+def plan_route_localnet(needed, boot_file):
+    """route_localnet (runtime) as forwards the host itself reaches via 127.0.0.1 need it:
+    DNAT of a loopback-sourced packet to a guest needs it routed off the host. On while a
+    set of ours has such forwards (the earlier value noted under /run); back to that value
+    when none has. Without a note (a reboot, or an earlier release) it was ours when our
+    boot-time drop-in ``boot_file`` set it and no other file does: then it goes back to 0."""
     plan = Plan()
-    if read_runtime(ROUTE_LOCALNET) == 0:
-        plan.add("set %s = 1 (runtime)" % ROUTE_LOCALNET, "sysctl_write", {"key": ROUTE_LOCALNET, "value": 1},
-                 undo=("sysctl_write", {"key": ROUTE_LOCALNET, "value": 0}))
+    current, note_path = read_runtime(ROUTE_LOCALNET), localnet_note()
+    note = _rundir.read_json(note_path)
+    if needed:
+        if current == 0:
+            plan.add("note %s = 0 under /run (restored when no forward needs it)" % ROUTE_LOCALNET, "file_write",
+                     {"path": note_path, "content": json.dumps({"before": 0}), "mode": 0o600},
+                     undo=("file_remove", {"path": note_path}))
+            plan.add("set %s = 1 (runtime)" % ROUTE_LOCALNET, "sysctl_write", {"key": ROUTE_LOCALNET, "value": 1},
+                     undo=("sysctl_write", {"key": ROUTE_LOCALNET, "value": 0}))
+        return plan
+    before = note.get("before") if isinstance(note, dict) else None
+    if before is None and os.path.exists(boot_file) and not _set_elsewhere(boot_file):
+        before = 0
+    if current == 1 and before == 0:
+        plan.add("set %s = 0 (runtime: no forward of ours needs it any more)" % ROUTE_LOCALNET, "sysctl_write",
+                 {"key": ROUTE_LOCALNET, "value": 0}, undo=("sysctl_write", {"key": ROUTE_LOCALNET, "value": 1}))
+    if note is not None:
+        plan.add("remove the note of %s's earlier value" % ROUTE_LOCALNET, "file_remove", {"path": note_path},
+                 undo=("file_write", {"path": note_path, "content": json.dumps(note), "mode": 0o600}))
     return plan

@@ -24,7 +24,10 @@ description:
     (evaluated for the first packet of a connection only) and the FORWARD accept is one rule.
   - O(hairpin) lets guests reach a forward through the host's address (their replies are
     masqueraded so they come back through the host); O(localhost) lets the host itself reach
-    forwards via its own addresses and 127.0.0.1 (this sets C(net.ipv4.conf.all.route_localnet=1)).
+    forwards via its own addresses and 127.0.0.1. That needs C(net.ipv4.conf.all.route_localnet=1),
+    which would let any interface reach the host's 127.0.0.0/8 services: a rule of ours drops
+    packets to 127.0.0.0/8 that did not arrive on C(lo) and were not translated by our DNAT, and
+    the value goes back to what it was once no forward set of ours needs it.
   - Rules of other tools and of the user are never touched.
 author:
   - Hypervisor Networking Contributors (@hypervisor-networking)
@@ -138,7 +141,7 @@ rules:
 """
 
 
-from ansible_collections.hypervisor.networking.plugins.module_utils import _deps, _module, _sysctl
+from ansible_collections.hypervisor.networking.plugins.module_utils import _deps, _module
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _apply
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._model import (
     FORWARD_SPEC,
@@ -146,7 +149,6 @@ from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._m
     set_name,
 )
 from ansible_collections.hypervisor.networking.plugins.module_utils._netlink import Netlink
-from ansible_collections.hypervisor.networking.plugins.module_utils._plan import Plan
 
 ARGUMENT_SPEC = dict(
     name=dict(type="str", required=True),
@@ -185,9 +187,8 @@ def run(module):
     present = params["state"] == "present"
     fset = ForwardSet.from_params(params) if present else ForwardSet(name, [])
     subnets = hairpin_subnets(module, fset) if present else []
-    localnet = _sysctl.plan_route_localnet() if present and fset.localhost else Plan()
     result = _apply.converge(module, "dnat", name, fset if present else None, subnets, params["backend"],
-                             params["persist"], extra=localnet)
+                             params["persist"])
     result["forwards"] = [f.as_dict() for f in fset.forwards]
     return result
 

@@ -3,6 +3,7 @@
 
 serve tcp|udp PORT     answer every client with "peer=<client address>"
 connect tcp|udp HOST PORT [TIMEOUT [SOURCE]]   print the answer, exit 1 when there is none
+send udp HOST PORT SOURCE COUNT   send datagrams from SOURCE and wait for nothing
 """
 from __future__ import annotations
 
@@ -53,7 +54,17 @@ def connect(proto, host, port, timeout, source=None):
     return 0 if data else 1
 
 
+def send(host, port, source, count):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((source, 0))
+    for _n in range(count):
+        sock.sendto(b"hello", (host, port))
+    return 0
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "send":
+        sys.exit(send(sys.argv[3], int(sys.argv[4]), sys.argv[5], int(sys.argv[6])))
     if sys.argv[1] == "serve":
         serve(sys.argv[2], int(sys.argv[3]))
     else:

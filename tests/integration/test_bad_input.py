@@ -83,17 +83,21 @@ def test_bad_strings_are_refused_before_any_change(uplink, module):
     args, options = CASES[module]
     before = state(ns)
     seen = 0
-    for option in options:
-        for value in BAD:
-            if option in ("dhcp.hosts.name", "dhcp.domain") and value == "a" * 16:
-                continue  # a 16-letter DNS label is a valid one
-            refused(ns, module, with_value(args, option, value), option)
-            seen += 1
-    for option in RULE_NAMES.get(module, []):
-        for value in RULE_SYNTAX:
-            refused(ns, module, with_value(args, option, value), option)
-            seen += 1
-    assert state(ns) == before
+    try:
+        for option in options:
+            for value in BAD:
+                if option in ("dhcp.hosts.name", "dhcp.domain") and value == "a" * 16:
+                    continue  # a 16-letter DNS label is a valid one
+                refused(ns, module, with_value(args, option, value), option)
+                seen += 1
+        for option in RULE_NAMES.get(module, []):
+            for value in RULE_SYNTAX:
+                refused(ns, module, with_value(args, option, value), option)
+                seen += 1
+        assert state(ns) == before
+    finally:
+        if module == "guest_network":  # a value wrongly taken would leave a dnsmasq running
+            ns.module(module, {"name": NET["name"], "state": "absent", "qemu_acl_file": NET["qemu_acl_file"]})
     assert seen >= len(options) * (len(BAD) - 1)
 
 

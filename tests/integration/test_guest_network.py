@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import NatLab
+from conftest import NETPEER, NatLab
 
 FAILPOINT = "HYPERVISOR_NETWORKING_FAILPOINT"
 
@@ -141,6 +141,9 @@ def test_absent_removes_exactly_what_the_network_created(netns, make_netns, back
     # a legacy table, once made, lives as long as the namespace (the kernel's, not a rule):
     # the host where the iptables backend runs has its filter table already
     netns.run("iptables-legacy", "-t", "filter", "-n", "-L", "FORWARD")
+    # forwarding stays on after absent (other networks may need it): start with it on, as a
+    # new namespace does where the machine has it on
+    netns.run("sysctl", "-qw", "net.ipv4.ip_forward=1")
     before = host_state(netns)
     res = netns.module("guest_network", network(backend, taps=[{"name": "vm1-tap"}]))
     assert res["rc"] == 0 and res["changed"], res
@@ -356,3 +359,73 @@ def test_a_python_without_the_bindings_respawns_under_the_system_python(netns, m
     assert run.returncode == 0 and "changed=1" in run.stdout, run.stdout[-3000:]
     assert netns.json("ip", "-j", "link", "show", "vg1")[0]["master"] == "br0"
     nat.stop()
+
+
+def _received(ns, port):
+    """UDP packets to ``port`` that reached ``ns``'s INPUT (iptables-legacy counter)."""
+    out = ns.run("iptables-legacy", "-n", "-v", "-x", "-L", "INPUT").stdout
+    return sum(int(l.split()[0]) for l in out.splitlines() if "dpt:%d" % port in l)
+
+
+@pytest.mark.parametrize("backend", ["nftables", "iptables"])
+def test_nat_mode_isolates_the_guests(netns, make_netns, backend):
+    """libvirt's NAT isolation: a neighbour on the uplink that routes the guests' subnet via
+    the host reaches only published ports (and replies to the guests' own connections),
+    also when FORWARD accepts everything; only the bridge may source the guests' subnet."""
+    nat = lab(netns, make_netns)
+    try:
+        netns.run("sysctl", "-qw", "net.ipv4.ip_forward=1")
+        nat.wan.run("ip", "route", "add", "192.168.100.0/24", "via", "203.0.113.1")
+        # a second LAN on the host whose hosts spoof the guests' subnet
+        lan2 = make_netns("hn-lan2")
+        netns.run("ip", "link", "add", "up1", "type", "veth", "peer", "name", "eth0", "netns", lan2.name)
+        netns.run("ip", "addr", "add", "198.51.100.1/24", "dev", "up1")
+        netns.run("ip", "link", "set", "up1", "up")
+        lan2.run("ip", "addr", "add", "198.51.100.2/24", "dev", "eth0")
+        lan2.run("ip", "addr", "add", "192.168.100.50/32", "dev", "eth0")
+        lan2.run("ip", "link", "set", "eth0", "up")
+        lan2.run("ip", "route", "add", "default", "via", "198.51.100.1")
+        for guest in (nat.g1, nat.g2):
+            nat.serve(guest, "tcp", 22)
+        nat.serve(nat.g1, "tcp", 80)
+        nat.serve(nat.wan, "tcp", 7000)
+        nat.wan.run("iptables-legacy", "-A", "INPUT", "-p", "udp", "--dport", "7001")
+
+        def flows():
+            return {
+                "wan -> g1:22 (unpublished)": nat.connect(nat.wan, "tcp", "192.168.100.2", 22, timeout=1),
+                "wan -> g2:22 (unpublished)": nat.connect(nat.wan, "tcp", "192.168.100.3", 22, timeout=1),
+                "wan -> g1:80 (published as :8080 only)": nat.connect(nat.wan, "tcp", "192.168.100.2", 80, timeout=1),
+                "wan -> :8080 -> g1:80": nat.connect(nat.wan, "tcp", "203.0.113.1", 8080, timeout=2),
+                "g1 -> wan (masqueraded)": nat.connect(nat.g1, "tcp", "203.0.113.2", 7000, timeout=2),
+                "g2 -> g1:22 (same bridge)": nat.connect(nat.g2, "tcp", "192.168.100.2", 22, timeout=2),
+            }
+        # control: without the network's rules the neighbour reaches everything
+        netns.run("ip", "link", "add", "br0", "type", "bridge")
+        for port in ("vg1", "vg2"):
+            netns.run("ip", "link", "set", port, "master", "br0")
+        netns.run("ip", "addr", "add", "192.168.100.1/24", "dev", "br0")
+        netns.run("ip", "link", "set", "br0", "up")
+        settle(netns, "br0")
+        assert flows()["wan -> g1:22 (unpublished)"] == "peer=203.0.113.2"
+        netns.run("ip", "link", "del", "br0")
+        res = netns.module("guest_network", network(backend, taps=[]))
+        assert res["rc"] == 0, res
+        settle(netns, "br0")
+        assert flows() == {
+            "wan -> g1:22 (unpublished)": None, "wan -> g2:22 (unpublished)": None,
+            "wan -> g1:80 (published as :8080 only)": None, "wan -> :8080 -> g1:80": "peer=203.0.113.2",
+            "g1 -> wan (masqueraded)": "peer=203.0.113.1", "g2 -> g1:22 (same bridge)": "peer=192.168.100.3"}
+        # a spoofed guest source from another interface is not forwarded (nor masqueraded)
+        before = _received(nat.wan, 7001)
+        lan2.run(sys.executable, NETPEER, "send", "udp", "203.0.113.2", "7001", "192.168.100.50", "3")
+        time.sleep(0.5)
+        assert _received(nat.wan, 7001) == before
+        lan2.run(sys.executable, NETPEER, "send", "udp", "203.0.113.2", "7001", "198.51.100.2", "3")
+        time.sleep(0.5)
+        assert _received(nat.wan, 7001) > before  # the same from its own address passes
+        again = netns.module("guest_network", network(backend, taps=[]))
+        assert again["rc"] == 0 and again["changed"] is False, again
+    finally:
+        netns.module("guest_network", {"name": "br0", "state": "absent", "backend": backend, "qemu_acl": False})
+        nat.stop()

@@ -92,6 +92,55 @@ def test_localhost(nat_lab, backend):
     assert lab.connect(lab.hv, "tcp", "127.0.0.1", 8080) == "peer=192.168.100.1"
 
 
+def loopback_via(ns, gateway):
+    """Make ``ns`` send 127.0.0.0/8 to ``gateway`` (what a hostile guest's root can do)."""
+    ns.run("ip", "route", "del", "table", "local", "local", "127.0.0.0/8", "dev", "lo")
+    ns.run("ip", "route", "del", "table", "local", "local", "127.0.0.1", "dev", "lo")
+    ns.run("ip", "route", "add", "127.0.0.0/8", "via", gateway, "dev", "eth0")
+    ns.run("sysctl", "-qw", "net.ipv4.conf.all.route_localnet=1")
+
+
+def _route_localnet(ns):
+    return int(ns.run("sysctl", "-n", "net.ipv4.conf.all.route_localnet").stdout)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_localhost_forwards_never_expose_the_hosts_loopback(nat_lab, backend):
+    """CVE-2020-8558's case: with route_localnet on, a guest (or a neighbour) that routes
+    127.0.0.0/8 via the host reaches a service bound to 127.0.0.1 only. Our guard drops
+    what our DNAT did not translate; route_localnet goes back to 0 once no forward of
+    ours needs it (a second set with localhost keeps it on until it goes too)."""
+    lab = nat_lab
+    lab.serve(lab.g1, "tcp", 80)
+    # a service of the host's on loopback, and a guest and a wan host that send 127/8 to it
+    lab.serve(lab.hv, "udp", 9999)
+    for ns, gateway in ((lab.g2, "192.168.100.1"), (lab.wan, "203.0.113.1")):
+        loopback_via(ns, gateway)
+    assert _route_localnet(lab.hv) == 0
+    forwards = [{"port": 8080, "to_addr": G1, "to_port": 80}]
+    res = four_step(lab.hv, M, dnat(backend, forwards, localhost=True), "rules")
+    assert _route_localnet(lab.hv) == 1
+    assert lab.connect(lab.hv, "tcp", "127.0.0.1", 8080) == "peer=192.168.100.1"
+    for ns in (lab.g2, lab.wan):
+        assert lab.connect(ns, "udp", "127.0.0.1", 9999, timeout=1) is None
+    # another set with localhost forwards keeps route_localnet on when this one goes
+    other = dict(dnat(backend, [{"port": 8081, "to_addr": G1, "to_port": 80}], localhost=True), name="web2")
+    assert lab.hv.module(M, other)["rc"] == 0
+    res = four_step(lab.hv, M, dnat(backend, forwards), "rules")
+    assert _route_localnet(lab.hv) == 1 and not [a for a in res["actions"] if "route_localnet" in a]
+    assert lab.connect(lab.hv, "tcp", "127.0.0.1", 8081) == "peer=192.168.100.1"
+    res = four_step(lab.hv, M, dict(other, state="absent"), "rules")
+    assert "set net.ipv4.conf.all.route_localnet = 0 (runtime: no forward of ours needs it any more)" \
+        in res["actions"], res["actions"]
+    assert _route_localnet(lab.hv) == 0
+    for ns in (lab.g2, lab.wan):
+        assert lab.connect(ns, "udp", "127.0.0.1", 9999, timeout=1) is None
+    # control: the same probe reaches the loopback service with route_localnet on and no
+    # guard (what 0.2 left behind), so the checks above can fail
+    lab.hv.run("sysctl", "-qw", "net.ipv4.conf.all.route_localnet=1")
+    assert lab.connect(lab.g2, "udp", "127.0.0.1", 9999) == "peer=192.168.100.3"
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_coexistence_and_absent(nat_lab, backend, tmp_path):
     """Foreign rules (Docker-like on iptables, a user's table on nftables) stay byte-identical

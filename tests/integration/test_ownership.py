@@ -24,7 +24,7 @@ def _dnat(name, backend, port, state="present"):
             "forwards": [{"port": port, "to_addr": G1, "to_port": 80}]}
 
 
-NFT_SUFFIXES = ["pre", "mark", "out", "post", "fwd", "targets", "ports"] + [
+NFT_SUFFIXES = ["pre", "mark", "out", "post", "fwd", "in", "targets", "ports"] + [
     "%s_%s" % (m, shape) for m in ("addr", "port") for shape in ("isd", "is", "id", "sd", "i", "s", "d", "0")]
 
 
@@ -43,7 +43,7 @@ def owned(lab, name):
             body.pop("handle", None)
             body["expr"] = [e for e in body.get("expr", []) if "counter" not in e]
             found.append(json.dumps({kind: body}, sort_keys=True))
-    chains = set("HN-%s%s-%s" % (h, k, name) for h in "PDOF" for k in "MN")
+    chains = set("HN-%s%s-%s" % (h, k, name) for h in "PDOFI" for k in "MN")
     for line in lab.hv.run("iptables-legacy-save", check=False).stdout.splitlines():
         words = line.split()
         if len(words) > 1 and (words[0].lstrip(":") in chains or words[1] in chains or
@@ -107,7 +107,9 @@ def _network(name, address, backend, state="present", dhcp=True):
 
 
 def _dnsmasq_pids(ns):
-    out = ns.run("sh", "-c", "cat /run/hypervisor-networking/dnsmasq/*.pid 2>/dev/null || true").stdout
+    """The pids of the two networks' dnsmasq (/run is shared with other namespaces)."""
+    out = ns.run("sh", "-c", "cat /run/hypervisor-networking/dnsmasq/br.pid /run/hypervisor-networking/dnsmasq/br_x.pid"
+                             " 2>/dev/null || true").stdout
     return sorted(out.split())
 
 

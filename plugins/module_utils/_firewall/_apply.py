@@ -13,7 +13,7 @@ import fcntl
 import os
 import time
 
-from ansible_collections.hypervisor.networking.plugins.module_utils import _engine, _persist, _rundir
+from ansible_collections.hypervisor.networking.plugins.module_utils import _engine, _persist, _rundir, _sysctl
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import StateError
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _backend, _boot, _tx
 from ansible_collections.hypervisor.networking.plugins.module_utils._plan import DiffTracker, Plan
@@ -43,11 +43,11 @@ def firewall_lock(path=LOCK_FILE, timeout=LOCK_TIMEOUT):
         os.close(fd)  # releases the lock
 
 
-def converge(module, kind, name, model, hairpin, requested, persist=True, extra=None):
+def converge(module, kind, name, model, hairpin, requested, persist=True):
     """Make rule set ``kind``/``name`` exactly ``model`` (None: removed) on the backend, and
     with ``persist`` in the boot-time load: one Plan (the boot files first, then the
-    set's transaction and accepts, then ``extra`` actions), applied by the one executor,
-    undone whole when a step fails."""
+    set's transaction and accepts, then route_localnet as the forward sets need it),
+    applied by the one executor, undone whole when a step fails."""
     with firewall_lock():
         backend, other, warnings = _backend.select_backend(requested, module)
         nft = backend if backend.name == "nftables" else other
@@ -71,7 +71,11 @@ def converge(module, kind, name, model, hairpin, requested, persist=True, extra=
         plan = Plan(files.actions)
         for fw in fws:
             plan.extend(fw.plan)
-        plan.extend(extra or Plan())
+        extra = Plan()
+        if kind == "dnat":
+            wanted = model is not None and model.localhost and bool(model.forwards)
+            extra = _sysctl.plan_route_localnet(wanted or any(fw.localhost_elsewhere for fw in fws), _boot.SYSCTL_FILE)
+        plan.extend(extra)
         after = dict((fw.backend.name, fw.after) for fw in fws)
         if plan and not module.check_mode:
             worlds = [xt for fw in fws for xt in fw.worlds]
@@ -82,7 +86,7 @@ def converge(module, kind, name, model, hairpin, requested, persist=True, extra=
             # what the tables now hold, not the prediction
             after[backend.name] = _tx.plan_sets(backend, [(kind, name, model, hairpin)], nft, module.run_command,
                                                 module.get_bin_path).before
-    runtime = [l for fw in fws for l in fw.lines] + (extra or Plan()).lines()
+    runtime = [l for fw in fws for l in fw.lines] + extra.lines()
     result = {"changed": bool(plan), "actions": runtime + files.lines(), "backend": backend.name,
               "rules": after[backend.name], "changed_runtime": bool(runtime),
               "changed_persistent": bool(files), "persisted": [a.args["path"] for a in files]}

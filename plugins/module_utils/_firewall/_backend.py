@@ -38,7 +38,8 @@ def accept_rules(kind, model):
     """Our FORWARD accepts as iptables tokens (our chain, or another tool's FORWARD).
 
     Published ports: one rule matching the conntrack mark our DNAT sets, whatever their
-    number. Masquerade: the subnet out of the uplink, and established/related back.
+    number. Masquerade: the subnet out of the uplink, and established/related back; for a
+    NAT network's bridge also the drops that isolate its guests (after the accepts).
     """
     if model is None or not model.forward:
         return []
@@ -48,8 +49,19 @@ def accept_rules(kind, model):
         return [["-m", "connmark", "--mark", "0x%x/0x%x" % (CT_MARK, CT_MARK), "-j", "ACCEPT"]]
     out = ["-o", model.out_interface] if model.out_interface else []
     back = ["-i", model.out_interface] if model.out_interface else []
-    return [["-s", model.source] + out + ["-j", "ACCEPT"],
-            ["-d", model.source] + back + ["-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"]]
+    guests = ["-i", model.bridge] if model.bridge else []
+    to_guests = ["-o", model.bridge] if model.bridge else []
+    rules = [["-s", model.source] + guests + out + ["-j", "ACCEPT"],
+             ["-d", model.source] + back + to_guests + ["-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED",
+                                                        "-j", "ACCEPT"]]
+    if model.bridge:
+        # only the bridge sources the guests' subnet; nothing unsolicited reaches the guests
+        # (replies, and connections our DNAT marked, pass)
+        rules += [["-s", model.source, "!", "-i", model.bridge, "-j", "DROP"],
+                  ["!", "-i", model.bridge, "-o", model.bridge, "-m", "conntrack", "!", "--ctstate",
+                   "RELATED,ESTABLISHED", "-m", "connmark", "!", "--mark", "0x%x/0x%x" % (CT_MARK, CT_MARK),
+                   "-j", "DROP"]]
+    return rules
 
 
 def legacy_has_rules(xt):

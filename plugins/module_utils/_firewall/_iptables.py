@@ -25,8 +25,8 @@ from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._b
 )
 
 HOOKS = {"post": ("nat", "POSTROUTING"), "pre": ("nat", "PREROUTING"),
-         "out": ("nat", "OUTPUT"), "fwd": ("filter", "FORWARD")}
-_HOOK_LETTER = {"post": "P", "pre": "D", "out": "O", "fwd": "F"}
+         "out": ("nat", "OUTPUT"), "fwd": ("filter", "FORWARD"), "in": ("filter", "INPUT")}
+_HOOK_LETTER = {"post": "P", "pre": "D", "out": "O", "fwd": "F", "in": "I"}
 _KIND_LETTER = {"masq": "M", "dnat": "N"}
 CHAIN_MAX = 28  # XT_EXTENSION_MAXNAMELEN - 1
 
@@ -96,6 +96,9 @@ def dnat_rules(fset, hairpin_subnets):
                     for net, ifname in sorted(hairpin_subnets))
     if fset.localhost and fset.forwards:
         post.append(["-s", "127.0.0.0/8", "-m", "conntrack", "--ctstate", "DNAT", "-j", "MASQUERADE"])
+        # route_localnet lets any interface reach 127.0.0.0/8: only our DNAT's may
+        chains["in"] = [["-d", "127.0.0.0/8", "!", "-i", "lo", "-m", "conntrack", "!", "--ctstate", "DNAT",
+                         "-j", "DROP"]]
     if post:
         chains["post"] = post
     fwd = accept_rules("dnat", fset)

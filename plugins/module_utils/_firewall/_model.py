@@ -53,16 +53,19 @@ def ipv4_networks(option, values):
 
 
 class Masquerade(object):
-    """Source NAT of ``source`` out of ``out_interface`` (any when None)."""
+    """Source NAT of ``source`` out of ``out_interface`` (any when None). ``bridge``: the
+    guests' bridge of a NAT network (libvirt's isolation): only it may source ``source``,
+    and nothing from outside reaches it but replies and our published ports."""
 
-    __slots__ = ("name", "source", "out_interface", "exclude", "forward")
+    __slots__ = ("name", "source", "out_interface", "exclude", "forward", "bridge")
 
-    def __init__(self, name, source, out_interface=None, exclude=(), forward=True):
+    def __init__(self, name, source, out_interface=None, exclude=(), forward=True, bridge=None):
         self.name = name
         self.source = source
         self.out_interface = out_interface
         self.exclude = list(exclude)
         self.forward = forward
+        self.bridge = bridge
 
     @classmethod
     def from_params(cls, params):
@@ -74,12 +77,16 @@ class Masquerade(object):
             out_interface=v.rule_ifname("out_interface", out) if out else None,
             exclude=ipv4_networks("exclude_destinations", params.get("exclude_destinations")),
             forward=bool(params.get("forward", True)),
+            bridge=v.rule_ifname("bridge", params["bridge"]) if params.get("bridge") else None,
         )
 
     def as_dict(self):
         """The module's ``rule`` return value."""
-        return {"name": self.name, "source": self.source, "out_interface": self.out_interface,
-                "exclude_destinations": list(self.exclude), "forward": self.forward}
+        out = {"name": self.name, "source": self.source, "out_interface": self.out_interface,
+               "exclude_destinations": list(self.exclude), "forward": self.forward}
+        if self.bridge:
+            out["bridge"] = self.bridge
+        return out
 
 
 PROTOCOLS = ("tcp", "udp")

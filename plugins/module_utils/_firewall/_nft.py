@@ -38,8 +38,10 @@ BASE_CHAINS = {
     "output": ("nat", "output", -100),
     "postrouting": ("nat", "postrouting", 100),
     "forward": ("filter", "forward", 0),
+    "input": ("filter", "input", 0),
 }
-SUFFIX_BASE = {"pre": "prerouting", "mark": "mark", "out": "output", "post": "postrouting", "fwd": "forward"}
+SUFFIX_BASE = {"pre": "prerouting", "mark": "mark", "out": "output", "post": "postrouting", "fwd": "forward",
+               "in": "input"}
 # forward shapes: which optional fields a forward matches on (i: in_interface, s: sources,
 # d: destination); the most specific shape is looked up first
 SHAPES = ("isd", "is", "id", "sd", "i", "s", "d", "0")
@@ -163,9 +165,18 @@ def masquerade_desired(prefix, rule):
         if rule.exclude else []
     want.add_rule(prefix + "post", [src] + out + exclude + [{"masquerade": None}])
     if rule.forward:
-        want.add_rule(prefix + "fwd", [src] + out + [{"accept": None}])
-        want.add_rule(prefix + "fwd", [_match(_payload("ip", "daddr"), _prefix(rule.source))] + back
+        guests = [_match(_meta("iifname"), rule.bridge)] if rule.bridge else []
+        to_guests = [_match(_meta("oifname"), rule.bridge)] if rule.bridge else []
+        want.add_rule(prefix + "fwd", guests + [src] + out + [{"accept": None}])
+        want.add_rule(prefix + "fwd", [_match(_payload("ip", "daddr"), _prefix(rule.source))] + back + to_guests
                       + [_match({"ct": {"key": "state"}}, ["established", "related"], "in"), {"accept": None}])
+    if rule.forward and rule.bridge:
+        # a drop in any table is final: these hold whatever other tables accept
+        not_guests = _match(_meta("iifname"), rule.bridge, "!=")
+        want.add_rule(prefix + "fwd", [not_guests, src, {"drop": None}])
+        want.add_rule(prefix + "fwd", [
+            not_guests, to_guests[0], _match({"&": [{"ct": {"key": "state"}}, ["established", "related"]]}, 0),
+            _match({"&": [{"ct": {"key": "mark"}}, CT_MARK]}, 0), {"drop": None}])
     return want
 
 
@@ -202,6 +213,11 @@ def dnat_desired(prefix, fset, hairpin_subnets):
     if fset.forwards and fset.localhost:
         want.add_rule(prefix + "post", [_match(_payload("ip", "saddr"), _prefix("127.0.0.0/8")),
                                         _match({"ct": {"key": "status"}}, "dnat", "in"), {"masquerade": None}])
+        # route_localnet lets any interface reach 127.0.0.0/8: only our DNAT's may
+        # (CVE-2020-8558's lesson)
+        want.add_rule(prefix + "in", [_match(_meta("iifname"), "lo", "!="),
+                                      _match(_payload("ip", "daddr"), _prefix("127.0.0.0/8")),
+                                      _match({"&": [{"ct": {"key": "status"}}, "dnat"]}, 0), {"drop": None}])
     if fset.forwards and fset.forward:
         targets = want.add_map(prefix + "targets", ["ipv4_addr", "inet_proto", "inet_service"])
         for fwd in fset.forwards:

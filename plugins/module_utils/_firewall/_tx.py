@@ -34,6 +34,9 @@ class FirewallPlan(object):
         self.accept_lines = []  # after the table's lines (the order the modules always reported)
         self.before, self.after = {}, {}
         self.worlds = []  # Xtables the actions write through
+        # a forward set of ours that this plan leaves alone has localhost forwards (it
+        # needs route_localnet as much as the planned ones)
+        self.localhost_elsewhere = False
 
     def __bool__(self):
         return bool(self.plan)
@@ -186,6 +189,9 @@ def _nft_actions(fw, sets):
     # exactly the chains these sets own: set lan_b's chains start with set lan's prefix
     owned = set(p + s for p in prefixes for s in _nft.SUFFIX_BASE)
     cmds, wanted = [], False
+    planned = set(name for kind, name, _m, _h in sets if kind == "dnat")
+    fw.localhost_elsewhere = any(c.startswith("dnat_") and c.endswith("_out") and c[len("dnat_"):-len("_out")]
+                                 not in planned for c in current.rules)
     for kind, name, model, hairpin in sets:
         if kind == "bridge":
             continue
@@ -213,6 +219,9 @@ def _legacy_actions(fw, sets):
     """Our iptables-legacy chains of every set: one restore (nat, then filter)."""
     backend = fw.backend
     state = backend.state()
+    mine = set(_iptables.chain_name("dnat", n, "out") for kind, n, _m, _h in sets if kind == "dnat")
+    fw.localhost_elsewhere = any(c.startswith("HN-ON-") and c not in mine
+                                 for c in state.get("nat", {}).get("rules", {}))
     ops, undo = {"nat": [], "filter": []}, {"nat": [], "filter": []}
     for kind, name, model, hairpin in sets:
         if kind == "bridge":
