@@ -8,12 +8,20 @@ module sends what a guest would send. Removed before the module returns."""
 
 from __future__ import annotations
 
+import glob
 import ipaddress
+import os
 import secrets
+import signal
 import sys
 import time
 
-from ansible_collections.hypervisor.networking.plugins.module_utils import _deps, _migrate
+from ansible_collections.hypervisor.networking.plugins.module_utils import _deps, _migrate, _rundir
+from ansible_collections.hypervisor.networking.plugins.module_utils._errors import StateError
+
+# a signal (SIGTERM, or SIGHUP from a dropped SSH session) ends the run through the
+# probe's cleanup instead of leaving the namespace and its port on the bridge behind
+SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 
 # run inside the probe namespace (`ip netns exec NS python3 -c PROBE ...`): fixed text, the
 # values come as arguments. Prints one line: "ok <detail>" or "fail <reason>".
@@ -76,16 +84,73 @@ def free_address(bridge, mac, gateway, network, taken):
     return None
 
 
+class Interrupted(StateError):
+    """A signal ended the run while a probe existed (it was removed)."""
+
+
+def _interrupter(owner):
+    """A handler that ends the run ``owner`` (a pid) through the probe's cleanup. pyroute2
+    forks helpers (NetNS) that inherit it and are stopped with SIGTERM: in them the
+    signal keeps its default action, or a helper would run the module's code on."""
+    def interrupt(signum, _frame):
+        if os.getpid() != owner:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise Interrupted("stopped by signal %d; the probe was removed" % signum)
+    return interrupt
+
+
+def _note_path(token):
+    return os.path.join(_rundir.RUN_DIR, "probe-%s.json" % token)
+
+
+def sweep_dead():
+    """Remove the probes of runs that died without cleaning up (SIGKILL, a crash): each
+    probe has a note naming its run (pid and start time); a probe whose run is gone goes,
+    its namespace always, its port when it is in this network namespace. Returns the
+    namespaces removed."""
+    removed = []
+    for path in sorted(glob.glob(_note_path("*"))):
+        note = _rundir.read_json(path)
+        if not isinstance(note, dict):
+            _rundir.remove(path)
+            continue
+        if _rundir.process_start(note.get("pid", 0)) == note.get("start"):
+            continue  # its run is alive (a diagnose running beside this one)
+        here = note.get("netns") == _rundir.netns_inode()
+        if not here and note.get("netns") in _rundir.live_namespaces():
+            continue  # its port lives in another namespace: a run there removes it
+        _remove(note["name"], note["port"] if here else None)
+        _rundir.remove(path)
+        removed.append(note["name"])
+    return removed
+
+
+def _remove(name, port):
+    """Delete a probe's veth (``port``, None: not here) and its namespace."""
+    netns, IPRoute, _NetNS = _deps.netns_tools()
+    if port:
+        with IPRoute() as ipr:
+            found = ipr.link_lookup(ifname=port)
+            if found:
+                ipr.link("del", index=found[0])
+    if name in netns.listnetns():
+        netns.remove(name)
+
+
 class _Probe(object):
     """Context manager: a namespace whose eth0 is the peer of a veth ``port`` in the host's
     namespace; ``host_side(ipr, index)`` and ``inside(ns, eth0)`` configure the two ends.
-    Everything is removed on exit (the veth takes its routes along)."""
+    Everything is removed on exit (the veth takes its routes along), also when a signal
+    ends the run; a note under /run lets the next run remove what a killed one left."""
 
     prefix = "hnp"
 
     def __init__(self):
-        token = secrets.token_hex(3)
-        self.name, self.port = "hn-diag-%s" % token, "%s%s" % (self.prefix, token)
+        self.token = secrets.token_hex(3)
+        self.name, self.port = "hn-diag-%s" % self.token, "%s%s" % (self.prefix, self.token)
+        self._handlers = {}
 
     def host_side(self, ipr, index):
         raise NotImplementedError
@@ -95,6 +160,12 @@ class _Probe(object):
 
     def __enter__(self):
         netns, IPRoute, NetNS = _deps.netns_tools()
+        sweep_dead()
+        _rundir.write_json(_note_path(self.token), {
+            "pid": os.getpid(), "start": _rundir.process_start(os.getpid()), "netns": _rundir.netns_inode(),
+            "name": self.name, "port": self.port})
+        handler = _interrupter(os.getpid())
+        self._handlers = dict((sig, signal.signal(sig, handler)) for sig in SIGNALS)
         netns.create(self.name)
         try:
             with IPRoute() as ipr:
@@ -113,13 +184,14 @@ class _Probe(object):
         return self
 
     def __exit__(self, *exc):
-        netns, IPRoute, _NetNS = _deps.netns_tools()
-        with IPRoute() as ipr:
-            found = ipr.link_lookup(ifname=self.port)
-            if found:
-                ipr.link("del", index=found[0])
-        if self.name in netns.listnetns():
-            netns.remove(self.name)
+        for sig in SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)  # the cleanup itself is not cut short
+        try:
+            _remove(self.name, self.port)
+            _rundir.remove(_note_path(self.token))
+        finally:
+            for sig, handler in self._handlers.items():
+                signal.signal(sig, handler)
         return False
 
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -161,3 +163,70 @@ def test_role_sets_the_fact_and_gates_on_the_verdict(lab, tmp_path):
     assert rc != 0 and "forwarding: net.ipv4.ip_forward = 0" in out, out[-3000:]
     rc, out = play(lab, tmp_path, diagnose_fail=False)
     assert rc == 0 and '\\"healthy\\": false' in out, out[-3000:]
+
+
+def _start(lab, args):
+    """The module as a process of its own (to be signalled), with its argument file."""
+    handle = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+    json.dump({"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=False)}, handle)
+    handle.close()
+    env = dict(os.environ, PYTHONPATH=lab.hv.collections)
+    proc = subprocess.Popen(["ip", "netns", "exec", lab.hv.name, sys.executable, "-m",
+                             "ansible_collections.hypervisor.networking.plugins.modules.net_diagnose", handle.name],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return proc, handle.name
+
+
+def _probes(lab):
+    """(probe namespaces, probe ports on br0, probe notes) that exist now."""
+    names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout.split()
+    ports = [l["ifname"] for l in lab.hv.json("ip", "-j", "link", "show") if l["ifname"].startswith(("hnd", "hno"))]
+    notes = [n for n in os.listdir("/run/hypervisor-networking") if n.startswith("probe-")] \
+        if os.path.isdir("/run/hypervisor-networking") else []
+    return [n for n in names if n.startswith("hn-diag-")], ports, notes
+
+
+def _wait_for_probe(lab, proc):
+    for _attempt in range(200):
+        if _probes(lab)[0] and _probes(lab)[1]:
+            return
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.02)
+    raise AssertionError("no probe appeared")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signalled_run_removes_its_probe(lab, signum):
+    """SIGTERM, or SIGHUP from a dropped SSH session, while the probe is on the bridge:
+    the run removes it on its way out and says why it stopped."""
+    before = state(lab)
+    proc, path = _start(lab, ARGS)
+    try:
+        _wait_for_probe(lab, proc)
+        proc.send_signal(signum)
+        out, _err = proc.communicate(timeout=30)
+    finally:
+        os.unlink(path)
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result.get("failed") and "stopped by signal %d" % signum in result["msg"], result
+    assert _probes(lab) == ([], [], [])
+    assert state(lab) == before
+
+
+def test_the_next_run_removes_what_a_killed_run_left(lab):
+    """SIGKILL leaves the probe (nothing runs on the way out): the next run removes it
+    first, and does not take the next free address of the guests' subnet."""
+    before = state(lab)
+    proc, path = _start(lab, ARGS)
+    try:
+        _wait_for_probe(lab, proc)
+        proc.kill()
+        proc.wait()
+    finally:
+        os.unlink(path)
+    left = _probes(lab)
+    assert left[0] and left[1] and left[2], left  # leaked, as 0.2 leaked it on any signal
+    res = lab.hv.module(M, ARGS)
+    assert res["rc"] == 0 and res["healthy"] is True, res
+    assert _probes(lab) == ([], [], [])
+    assert state(lab) == before
