@@ -9,6 +9,7 @@ import json
 import os
 import random
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -231,3 +232,42 @@ def test_forwards_not_a_list_of_dicts_names_the_option(nat_lab, forwards):
         res = lab.hv.module("iptables_dnat", {"name": "web", "forwards": forwards}, check_mode=check_mode)
         assert res["rc"] != 0 and "option 'forwards'" in res["msg"], res["msg"]
     assert lab.ruleset() == before
+
+
+def test_auto_keeps_the_backend_that_holds_our_sets(nat_lab):
+    """Beside tools that write iptables-legacy after our first run (or merely load its
+    tables), auto stays with the backend our sets are in: no second copy, no flip."""
+    lab = nat_lab
+    lab.serve(lab.g1, "tcp", 80)
+    masq = {"name": "lan", "source": "192.168.100.0/24", "out_interface": "up0"}
+    dnat = {"name": "lan", "forwards": [{"port": 8080, "to_addr": G1, "to_port": 80}]}
+    for module, args in (("masquerade", masq), ("iptables_dnat", dnat)):
+        res = lab.hv.module(module, args)
+        assert res["rc"] == 0 and res["backend"] == "nftables", res
+    # someone else's rules in iptables-legacy (0.2 moved to it on the next run)
+    lab.hv.run("iptables-legacy", "-t", "nat", "-A", "POSTROUTING", "-s", "10.8.8.0/24", "-j", "MASQUERADE")
+    lab.hv.run("iptables-legacy", "-A", "FORWARD", "-s", "10.9.9.0/24", "-j", "DROP")
+    for module, args in (("masquerade", masq), ("iptables_dnat", dnat)):
+        res = lab.hv.module(module, args)
+        # our accepts join the FORWARD that now exists there (its drop would cut guests off)
+        assert res["rc"] == 0 and res["backend"] == "nftables", res
+        assert not [a for a in res["actions"] if "nat" in a and "iptables-legacy" in a], res["actions"]
+        again = lab.hv.module(module, args)
+        assert again["backend"] == "nftables" and again["changed"] is False, again
+    assert "HN-" not in lab.hv.run("iptables-legacy-save", "-t", "nat").stdout
+    assert lab.connect(lab.wan, "tcp", HV, 8080) == "peer=203.0.113.2"
+    for module, args in (("iptables_dnat", dnat), ("masquerade", masq)):
+        res = lab.hv.module(module, dict(args, state="absent"))
+        assert res["rc"] == 0 and res["changed"] is True, res
+    nft, legacy = lab.ruleset()
+    assert "hypervisor_networking" not in nft and "HN-" not in legacy.replace("HN-FB", ""), (nft, legacy)
+
+
+def test_a_forced_iptables_backend_on_an_iptables_nft_host_warns(nat_lab):
+    lab = nat_lab
+    res = lab.hv.module("masquerade", {"name": "lan", "source": "192.168.100.0/24", "backend": "iptables"},
+                        check_mode=True)
+    assert res["rc"] == 0, res
+    if os.path.basename(os.path.realpath(shutil.which("iptables"))).find("legacy") >= 0:
+        pytest.skip("this machine's iptables is iptables-legacy: nothing to warn of")
+    assert "iptables command is iptables-nft" in json.dumps(res.get("warnings", [])), res

@@ -6,11 +6,14 @@
 A backend reads this collection's rules and writes transactions of them; _tx plans a
 rule model (a Masquerade or a ForwardSet, or None to remove the set) against it
 (community.crypto's module_backends pattern). ``select_backend()`` checks the dependency and returns an
-instance: ``auto`` follows the host (iptables-legacy when it holds rules or is the
+instance: ``auto`` keeps the backend that holds this collection's sets; on a host with
+none yet it follows the host (iptables-legacy when it holds someone's rules or is the
 ``iptables`` alternative, else nftables).
 """
 
 from __future__ import annotations
+
+import shutil
 
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import DependencyError
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _xtables
@@ -64,15 +67,24 @@ def accept_rules(kind, model):
     return rules
 
 
-def legacy_has_rules(xt):
-    """True when an iptables-legacy table holds a rule or a non-ACCEPT policy."""
+def legacy_state(xt):
+    """(someone's rules: an iptables-legacy table holds a rule or a non-ACCEPT policy that
+    is not ours; ours: a rule set of ours lives there) of this namespace."""
+    from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _iptables
+
     names = _xtables.legacy_tables()
     if not names or not xt.usable:
-        return bool(names)
+        return bool(names), False
+    foreign = ours = False
     for state in xt.save(names).values():
-        if any(state["rules"].values()) or any(p not in ("ACCEPT", "-") for p in state["policies"].values()):
-            return True
-    return False
+        for chain, rules in state["rules"].items():
+            if _iptables.SET_CHAIN.match(chain) and rules:
+                ours = True
+            elif not chain.startswith("HN-") and [r for r in rules if _xtables.MARK not in r]:
+                foreign = True  # a jump of ours carries our comment; the bridges' accepts are HN-FB
+        if any(p not in ("ACCEPT", "-") for p in state["policies"].values()):
+            foreign = True
+    return foreign, ours
 
 
 def select_backend(requested, module):
@@ -85,7 +97,7 @@ def select_backend(requested, module):
 
     nft = _nft.NftBackend(module.run_command, module.get_bin_path)
     legacy_xt = _xtables.Xtables(module.run_command, module.get_bin_path, "iptables-legacy")
-    legacy = legacy_has_rules(legacy_xt)
+    legacy, legacy_ours = legacy_state(legacy_xt)
     warnings = []
     foreign = [t for t in nft.list_tables() if t != "%s %s" % (_nft.FAMILY, _nft.TABLE)] if nft.available() else []
     if "ip filter" in foreign and _xtables.seeded_table_only_ours(module.run_command, module.get_bin_path):
@@ -95,8 +107,21 @@ def select_backend(requested, module):
                         "evaluated independently, and a drop in either drops the packet"
                         % (", ".join(_xtables.legacy_tables()), ", ".join(foreign)))
     name = requested
+    nft_ours = nft.available() and "%s %s" % (_nft.FAMILY, _nft.TABLE) in nft.list_tables()
     if requested == "auto":
-        name = "iptables" if (legacy or alternative_is_legacy()) else "nftables"
+        # once chosen for a host, a backend stays chosen: the one holding our sets (other
+        # tools reading or writing iptables-legacy later must not move ours)
+        if nft_ours or legacy_ours:
+            name = "nftables" if nft_ours else "iptables"
+            if nft_ours and legacy_ours:
+                warnings.append("rule sets of this collection exist in both nftables and iptables-legacy; "
+                                "nftables is used: remove and re-add the sets once to clean iptables-legacy")
+        else:
+            name = "iptables" if (legacy or alternative_is_legacy()) else "nftables"
+    elif requested == "iptables" and not alternative_is_legacy() and shutil.which("iptables"):
+        warnings.append("backend=iptables writes iptables-legacy, but this host's iptables command is "
+                        "iptables-nft: `iptables -L` does not show these rules (iptables-legacy-save does), "
+                        "and Docker's or libvirt's rules are in the other ruleset")
     if name == "iptables" and not legacy_xt.usable:
         raise DependencyError("the iptables backend needs iptables-legacy-save and iptables-legacy-restore "
                               "(Debian: package iptables)", "iptables")

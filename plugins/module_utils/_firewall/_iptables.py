@@ -16,6 +16,7 @@ firewalld write there), the same accepts go into our chain there, or its drop wo
 from __future__ import annotations
 
 import hashlib
+import re
 
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _xtables
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._backend import (
@@ -29,6 +30,7 @@ HOOKS = {"post": ("nat", "POSTROUTING"), "pre": ("nat", "PREROUTING"),
 _HOOK_LETTER = {"post": "P", "pre": "D", "out": "O", "fwd": "F", "in": "I"}
 _KIND_LETTER = {"masq": "M", "dnat": "N"}
 CHAIN_MAX = 28  # XT_EXTENSION_MAXNAMELEN - 1
+SET_CHAIN = re.compile(r"^HN-[PDOFI][MN]-")  # a chain of one of our rule sets
 
 
 def chain_name(kind, name, suffix):
@@ -128,5 +130,8 @@ class IptablesBackend(FirewallBackend):
         return self.xt.save([t for t in ("nat", "filter") if t in _xtables.legacy_tables()])
 
     def present(self, kind, name):
+        # its nat chains: a FORWARD chain of the same name may be the accepts an nftables
+        # set keeps in iptables-legacy's FORWARD, not a set of this backend
         state = self.state()
-        return any(chain_name(kind, name, s) in state.get(t, {}).get("rules", {}) for s, (t, _b) in HOOKS.items())
+        return any(chain_name(kind, name, s) in state.get(t, {}).get("rules", {}) for s, (t, _b) in HOOKS.items()
+                   if t == "nat")
