@@ -25,7 +25,7 @@ description:
   - O(hairpin) lets guests reach a forward through the host's address (their replies are
     masqueraded so they come back through the host); O(localhost) lets the host itself reach
     forwards via its own addresses and 127.0.0.1. That needs C(net.ipv4.conf.all.route_localnet=1),
-    which would let any interface reach the host's 127.0.0.0/8 services: a rule of ours drops
+    which would let any interface reach the host's 127.0.0.0/8 services, so a rule of ours drops
     packets to 127.0.0.0/8 that did not arrive on C(lo) and were not translated by our DNAT, and
     the value goes back to what it was once no forward set of ours needs it.
   - Rules of other tools and of the user are never touched.
@@ -75,7 +75,9 @@ options:
         description: Only traffic to this host address (default any local address).
         type: str
       sources:
-        description: Only clients from these IPv4 networks. Left out, any source; an empty list is refused (an empty templated variable must not publish the port to everyone).
+        description:
+          - Only clients from these IPv4 networks. Left out, any source.
+          - An empty list is refused (an empty templated variable must not publish the port to everyone).
         type: list
         elements: str
   hairpin:

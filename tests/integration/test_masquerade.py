@@ -81,7 +81,8 @@ def test_auto_absent_finds_the_set_under_either_backend(nat_lab):
     lab = nat_lab
     lab.hv.module(M, masq("iptables"))
     res = lab.hv.module(M, {"name": "lan", "state": "absent"})
-    assert res["changed"] and all(a.startswith(("iptables: ", "iptables-nft: ")) for a in res["actions"]), res
+    assert res["changed"] and all(a.startswith(("iptables: ", "iptables-nft: ", "iptables-legacy: "))
+                                  for a in res["actions"]), res
     assert "HN-" not in lab.ruleset()[1]
 
 
