@@ -315,3 +315,25 @@ def test_bad_input_fails_before_any_change(netns, args, needle):
         assert res["rc"] != 0 and needle in res["msg"], res["msg"]
         assert res["msg"].startswith("tap_iface: ")
     assert netns.snapshot() == before
+
+
+def test_a_persisted_tap_without_owner_comes_back_as_roots(netns, make_netns, tun_node, collections_path):
+    """What boot makes of a TAP given no owner: the ifupdown stanza rendered from the
+    module's result (its pre-up commands, as ifup runs them) in a fresh namespace gives a
+    TAP that uid 65534 cannot open (networkd's .netdev says User=0: unit tests)."""
+    sys.path.insert(0, collections_path)
+    try:
+        from ansible_collections.hypervisor.networking.plugins.module_utils import _persist
+    finally:
+        sys.path.remove(collections_path)
+    res = netns.module(M, {"name": "vp0"})
+    assert res["rc"] == 0 and res["taps"][0]["owner"] == 0, res
+    ((_path, stanza),) = _persist.tap_files("ifupdown", res["taps"][0]).items()
+    boot = make_netns("hn-boot")
+    for line in stanza.splitlines():
+        words = line.split()
+        if words[:1] == ["pre-up"] and words[1:2] == ["ip"]:
+            boot.run(*words[1:])
+    assert " user 0" in stanza and tun_info(boot, "vp0")["linkinfo"]["info_data"]["user"] in ("root", 0)
+    rc, out = helper(boot, "--uid", str(NOBODY), "open", "vp0", tun=tun_node)
+    assert (rc, out) == (1, "open failed: EPERM")
