@@ -55,10 +55,13 @@ def with_value(args, option, value):
 
 
 def state(ns):
-    """Links, addresses, rules of both backends and our files under /run."""
+    """Links, addresses, rules of both backends, and our files under /run of this
+    namespace and of network gq (/run is shared with other namespaces)."""
+    inode = ns.run("stat", "-L", "-c", "%i", "/proc/self/ns/net").stdout.strip()
+    files = ns.run("sh", "-c", "ls -R /run/hypervisor-networking 2>/dev/null; true").stdout.split()
+    acl = ns.run("sh", "-c", "cat /run/hn-bad-input-bridge.conf 2>/dev/null; true").stdout
     return (ns.snapshot(), ns.run("nft", "list", "ruleset").stdout, ns.run("iptables-legacy-save", check=False).stdout,
-            ns.run("sh", "-c", "ls -R /run/hypervisor-networking /run/hn-bad-input-bridge.conf 2>/dev/null; "
-                               "cat /run/hn-bad-input-bridge.conf 2>/dev/null; true").stdout)
+            sorted(f for f in files if inode in f or f.startswith("gq.")), acl)
 
 
 def refused(ns, module, args, option):
