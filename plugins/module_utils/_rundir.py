@@ -18,13 +18,16 @@ import json
 import os
 import re
 import stat
+import time
 
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import StateError
 
 RUN_DIR = "/run/hypervisor-networking"
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-# notes that name the network namespace (its inode) they belong to
-_NS_NOTE = re.compile(r"-(\d+)(\.json)?(\.reverted)?\Z")
+# notes that name the network namespace (its inode) they belong to; probes' notes name
+# their run instead (_probe sweeps them)
+_NS_NOTE = re.compile(r"\A(?!probe-).*-(\d+)(\.json|\.zip)?(\.reverted)?\Z")
+_TMP_AGE = 60  # s: a temporary file younger than this may be a running writer's
 
 
 def ensure(path=RUN_DIR):
@@ -124,13 +127,23 @@ def sweep(directory=RUN_DIR):
         return []
     live, gone = None, []
     for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name)
+        if ".tmp-" in name:
+            # a writer killed between writing and renaming; a live one is seconds old
+            try:
+                if os.lstat(path).st_mtime < time.time() - _TMP_AGE:
+                    remove(path)
+                    gone.append(name)
+            except OSError:
+                pass
+            continue
         match = _NS_NOTE.search(name)
-        if not match or name.endswith(".lock"):
+        if not match:
             continue
         if live is None:
             live = live_namespaces()
         if int(match.group(1)) not in live:
-            remove(os.path.join(directory, name))
+            remove(path)
             gone.append(name)
     return gone
 

@@ -23,6 +23,16 @@ from conftest import NETPEER, NatLab
 FAILPOINT = "HYPERVISOR_NETWORKING_FAILPOINT"
 
 
+def link_to(hv, peer, port, address, peer_address):
+    """A veth ``port`` of hv at ``address`` whose other end is ``peer``'s eth0 at
+    ``peer_address`` (both with their prefix), up."""
+    hv.run("ip", "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", peer.name)
+    hv.run("ip", "addr", "add", address, "dev", port)
+    hv.run("ip", "link", "set", port, "up")
+    peer.run("ip", "addr", "add", peer_address, "dev", "eth0")
+    peer.run("ip", "link", "set", "eth0", "up")
+
+
 def lab(hv, make_netns):
     """hv: uplink up0 (203.0.113.1/24, default route) to wan (203.0.113.2); guests g1 and
     g2 on veth ports vg1/vg2 in hv (not enslaved: guest_network does that), no bridge."""
@@ -32,12 +42,8 @@ def lab(hv, make_netns):
     for stale in glob.glob("/run/hypervisor-networking/*-%s*" % inode):
         os.unlink(stale)
     wan = make_netns("hn-wan")
-    hv.run("ip", "link", "add", "up0", "type", "veth", "peer", "name", "eth0", "netns", wan.name)
-    hv.run("ip", "addr", "add", "203.0.113.1/24", "dev", "up0")
-    hv.run("ip", "link", "set", "up0", "up")
+    link_to(hv, wan, "up0", "203.0.113.1/24", "203.0.113.2/24")
     hv.run("ip", "route", "add", "default", "via", "203.0.113.2")
-    wan.run("ip", "addr", "add", "203.0.113.2/24", "dev", "eth0")
-    wan.run("ip", "link", "set", "eth0", "up")
     guests = []
     for idx in (1, 2):
         guest = make_netns("hn-g%d" % idx)
@@ -378,12 +384,8 @@ def test_nat_mode_isolates_the_guests(netns, make_netns, backend):
         nat.wan.run("ip", "route", "add", "192.168.100.0/24", "via", "203.0.113.1")
         # a second LAN on the host whose hosts spoof the guests' subnet
         lan2 = make_netns("hn-lan2")
-        netns.run("ip", "link", "add", "up1", "type", "veth", "peer", "name", "eth0", "netns", lan2.name)
-        netns.run("ip", "addr", "add", "198.51.100.1/24", "dev", "up1")
-        netns.run("ip", "link", "set", "up1", "up")
-        lan2.run("ip", "addr", "add", "198.51.100.2/24", "dev", "eth0")
+        link_to(netns, lan2, "up1", "198.51.100.1/24", "198.51.100.2/24")
         lan2.run("ip", "addr", "add", "192.168.100.50/32", "dev", "eth0")
-        lan2.run("ip", "link", "set", "eth0", "up")
         lan2.run("ip", "route", "add", "default", "via", "198.51.100.1")
         for guest in (nat.g1, nat.g2):
             nat.serve(guest, "tcp", 22)

@@ -105,11 +105,16 @@ def test_sweep_removes_notes_of_gone_namespaces_only(run_dir):
     gone = 4026999999  # no namespace has this inode
     names = ["taps-creating-%d.json" % mine, "taps-creating-%d.json" % gone,
              "rollback-br0-%d.json.reverted" % gone, "seeded-ip-filter-%d" % gone,
-             "seeded-ip-filter-%d" % mine, "firewall.lock"]
+             "seeded-ip-filter-%d" % mine, "firewall.lock", "reverter-77-%d.zip" % gone,
+             "probe-123456.json",  # a probe's note names its run, not a namespace (_probe sweeps it)
+             "taps-creating-%d.json.tmp-99" % mine, "taps-creating-%d.json.tmp-98" % mine]
     for name in names:
         _rundir.write_text(os.path.join(run_dir, name), "x")
-    assert sorted(_rundir.sweep(run_dir)) == sorted(n for n in names if str(gone) in n)
-    assert sorted(os.listdir(run_dir)) == sorted(n for n in names if str(gone) not in n)
+    old_tmp = os.path.join(run_dir, "taps-creating-%d.json.tmp-98" % mine)
+    os.utime(old_tmp, (time.time() - 3600, time.time() - 3600))  # a writer killed an hour ago
+    swept = [n for n in names if str(gone) in n] + [os.path.basename(old_tmp)]
+    assert sorted(_rundir.sweep(run_dir)) == sorted(swept)
+    assert sorted(os.listdir(run_dir)) == sorted(n for n in names if n not in swept)
 
 
 def test_process_start_of_a_live_and_a_missing_process():
