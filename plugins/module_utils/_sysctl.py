@@ -15,7 +15,7 @@ import os
 from ansible_collections.hypervisor.networking.plugins.module_utils import _rundir
 from ansible_collections.hypervisor.networking.plugins.module_utils import _validate as v
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import StateError, ValidationError
-from ansible_collections.hypervisor.networking.plugins.module_utils._persist import FileExecutor
+from ansible_collections.hypervisor.networking.plugins.module_utils._persist import FileExecutor, read_text
 from ansible_collections.hypervisor.networking.plugins.module_utils._plan import Plan
 
 PROC_SYS = "/proc/sys"
@@ -131,17 +131,9 @@ def _set_elsewhere(ours):
     """A sysctl.d file other than ``ours`` sets route_localnet (the admin's)."""
     for directory in ("/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d", "/lib/sysctl.d"):
         for path in glob.glob(os.path.join(directory, "*.conf")):
-            if path != ours and any(k == ROUTE_LOCALNET for k, _v in parse_dropin(_read(path))):
+            if path != ours and any(k == ROUTE_LOCALNET for k, _v in parse_dropin(read_text(path))):
                 return True
-    return any(k == ROUTE_LOCALNET for k, _v in parse_dropin(_read("/etc/sysctl.conf")))
-
-
-def _read(path):
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except (IOError, OSError):
-        return ""
+    return any(k == ROUTE_LOCALNET for k, _v in parse_dropin(read_text("/etc/sysctl.conf")))
 
 
 def plan_route_localnet(needed, boot_file):
