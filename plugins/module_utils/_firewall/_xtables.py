@@ -32,7 +32,7 @@ JUMP = ["-m", "comment", "--comment", '"%s"' % MARK]  # as iptables-save prints 
 WAIT_SECONDS = 10
 RETRIES = 5  # restores refused because another writer committed in between (EAGAIN)
 _COMMENT_RE = re.compile(r'-m comment --comment (?:"((?:[^"\\]|\\.)*)"|(\S+))')
-_COUNTED_RE = re.compile(r"^\[(\d+):(\d+)\] -A (.*)$")
+_COUNTED_RE = re.compile(r"^\[(\d+):(\d+)\] -A (.*)\Z")
 _TABLES_FILE = {"iptables": "/proc/net/ip_tables_names", "ip6tables": "/proc/net/ip6_tables_names"}
 
 
