@@ -99,7 +99,8 @@ def select_backend(requested, module):
     legacy_xt = _xtables.Xtables(module.run_command, module.get_bin_path, "iptables-legacy")
     legacy, legacy_ours = legacy_state(legacy_xt)
     warnings = []
-    foreign = [t for t in nft.list_tables() if t != "%s %s" % (_nft.FAMILY, _nft.TABLE)] if nft.available() else []
+    tables, ours = (nft.list_tables() if nft.available() else []), "%s %s" % (_nft.FAMILY, _nft.TABLE)
+    foreign = [t for t in tables if t != ours]
     if "ip filter" in foreign and _xtables.seeded_table_only_ours(module.run_command, module.get_bin_path):
         foreign.remove("ip filter")  # made by us to hold our accepts: not another ruleset
     if legacy and foreign:
@@ -107,7 +108,7 @@ def select_backend(requested, module):
                         "evaluated independently, and a drop in either drops the packet"
                         % (", ".join(_xtables.legacy_tables()), ", ".join(foreign)))
     name = requested
-    nft_ours = nft.available() and "%s %s" % (_nft.FAMILY, _nft.TABLE) in nft.list_tables()
+    nft_ours = ours in tables  # one listing of the tables for both questions
     if requested == "auto":
         # once chosen for a host, a backend stays chosen: the one holding our sets (other
         # tools reading or writing iptables-legacy later must not move ours)
