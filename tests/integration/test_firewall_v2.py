@@ -271,4 +271,3 @@ def test_a_forced_iptables_backend_on_an_iptables_nft_host_warns(nat_lab):
     if os.path.basename(os.path.realpath(shutil.which("iptables"))).find("legacy") >= 0:
         pytest.skip("this machine's iptables is iptables-legacy: nothing to warn of")
     assert "iptables command is iptables-nft" in json.dumps(res.get("warnings", [])), res
-
