@@ -51,15 +51,18 @@ def pyroute2_version():
 
 
 def require_pyroute2(module):
-    """Fail the module with missing_required_lib unless pyroute2 >= PYROUTE2_MIN imports."""
+    """Fail the module unless pyroute2 >= PYROUTE2_MIN imports, with ``missing_dependency``
+    (the roles install the distribution package on that)."""
     if not HAS_PYROUTE2:
         module.fail_json(
-            msg=missing_required_lib("pyroute2 >= %s" % PYROUTE2_MIN),
-            exception=PYROUTE2_IMPORT_ERROR,
+            msg=missing_required_lib("pyroute2 >= %s" % PYROUTE2_MIN,
+                                     reason="for netlink (Debian and RHEL family: package python3-pyroute2)"),
+            exception=PYROUTE2_IMPORT_ERROR, missing_dependency="pyroute2",
         )
     version = pyroute2_version()
     if version != "unknown" and _version_tuple(version) < _version_tuple(PYROUTE2_MIN):
-        module.fail_json(msg="pyroute2 >= %s is required, found %s" % (PYROUTE2_MIN, version))
+        module.fail_json(msg="pyroute2 >= %s is required, found %s" % (PYROUTE2_MIN, version),
+                         missing_dependency="pyroute2")
 
 
 def netns_tools():

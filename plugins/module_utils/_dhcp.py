@@ -61,7 +61,6 @@ LEASE_DIR = "/var/lib/hypervisor-networking/dnsmasq"
 UNIT_TEMPLATE = "hypervisor-networking-dnsmasq@.service"
 UNIT_FILE = os.path.join("/etc/systemd/system", UNIT_TEMPLATE)
 WANTS_DIR = "/etc/systemd/system/multi-user.target.wants"
-PACKAGE = "dnsmasq-base"  # the binary alone: Debian's `dnsmasq` also enables a host-wide instance
 MIN_LEASE = 120  # dnsmasq's floor, in seconds
 _LEASE_RE = re.compile(r"^(infinite|([0-9]+)([smhdw]?))\Z")
 _LABEL_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
@@ -440,7 +439,8 @@ def plan(module, bridge, want, persist):
     others = [p for p in glob.glob(os.path.join(ETC_DIR, "*.conf")) if p != paths(bridge, True)["conf"]]
     dnsmasq = module.get_bin_path("dnsmasq") if want is not None else None
     if want is not None and dnsmasq is None:
-        raise DependencyError("guest_network: dhcp needs dnsmasq (Debian package %s)" % PACKAGE, PACKAGE)
+        raise DependencyError("dhcp needs dnsmasq (Debian: package dnsmasq-base, the binary alone; "
+                              "RHEL family: dnsmasq)", "dnsmasq")
     if want is not None and persist:
         files[UNIT_FILE] = unit_text(dnsmasq)
     elif not others:

@@ -235,17 +235,21 @@ def acl_text(current, bridge, present, role="guest_network"):
     """/etc/qemu/bridge.conf with our ``allow`` block for ``bridge`` (blockinfile's markers,
     so a block the roles wrote before is found), or without it."""
     begin, end = ACL_MARKER % ("BEGIN", role, bridge), ACL_MARKER % ("END", role, bridge)
+    block = [begin, "allow %s" % bridge, end] if present else []
     lines = (current or "").splitlines()
-    kept, inside = [], False
+    kept, inside, placed = [], False, False
     for line in lines:
         if line == begin:
             inside = True
+            if not placed:  # where it was: other blocks (another role's, another bridge's) keep their order
+                kept += block
+                placed = True
         elif line == end and inside:
             inside = False
         elif not inside:
             kept.append(line)
-    if present:
-        kept += [begin, "allow %s" % bridge, end]
+    if not placed:
+        kept += block
     if not kept:
         return None if current is None else ""
     return "\n".join(kept) + "\n"

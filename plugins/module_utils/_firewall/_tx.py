@@ -20,6 +20,7 @@ import os
 
 from ansible_collections.hypervisor.networking.plugins.module_utils import _brfw
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _iptables, _nft, _xtables
+from ansible_collections.hypervisor.networking.plugins.module_utils._errors import DependencyError
 from ansible_collections.hypervisor.networking.plugins.module_utils._plan import Plan
 
 
@@ -131,6 +132,13 @@ def _accepts(fw, sets, nft):
             known[chain] = nft is not None and nft.chain_exists(*chain)
         return known[chain]
 
+    if nft is None and any(model is not None for _k, _n, model, _h in sets) and \
+            _xtables.Xtables(fw.run_command, fw.get_bin_path, "iptables-nft").usable:
+        # iptables-nft's ip filter table (Docker's, libvirt's) is read through nft: without
+        # it our accepts would be left out of that FORWARD, and a later run would add them
+        raise DependencyError("accepts in iptables-nft's FORWARD (where Docker and libvirt write) need the nft "
+                              "tools or python3-nftables to read that table (Debian and RHEL family: package "
+                              "nftables)", "nftables")
     legacy_own = fw.backend is not None and fw.backend.name == "iptables"
     # our iptables-legacy chains create its filter table in this run: the bridge's accepts
     # belong there too (a second run would add them)

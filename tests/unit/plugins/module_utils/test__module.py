@@ -35,3 +35,21 @@ def test_failure_after_valid_arguments_keeps_its_message(monkeypatch, capsys):
                  after=lambda module: module.fail_json(msg="group='x': bad"))
     assert result["msg"] == "group='x': bad"
     assert result["failed"] is True
+
+
+def test_missing_pyroute2_is_reported_as_a_missing_dependency(monkeypatch, capsys):
+    # the roles install packages only on missing_dependency; the bare-host molecule
+    # scenario proves the whole path with the package really absent
+    from ansible_collections.hypervisor.networking.plugins.module_utils import _deps
+    monkeypatch.setattr(_deps, "HAS_PYROUTE2", False)
+    result = run({}, monkeypatch, capsys, after=_deps.require_pyroute2)
+    assert result["missing_dependency"] == "pyroute2"
+    assert "python3-pyroute2" in result["msg"]
+
+
+def test_too_old_pyroute2_is_a_missing_dependency(monkeypatch, capsys):
+    from ansible_collections.hypervisor.networking.plugins.module_utils import _deps
+    monkeypatch.setattr(_deps, "pyroute2_version", lambda: "0.6.9")
+    result = run({}, monkeypatch, capsys, after=_deps.require_pyroute2)
+    assert result["missing_dependency"] == "pyroute2"
+    assert "found 0.6.9" in result["msg"]

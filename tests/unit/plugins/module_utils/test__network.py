@@ -57,6 +57,17 @@ def test_acl_text_edits_only_our_block():
     assert _network.acl_text(None, "br0", False, "nat_bridge") is None
 
 
+def test_acl_blocks_keep_their_places():
+    # physical_bridge's block, then nat_bridge's: a re-run of either rewrites nothing
+    first = _network.acl_text(None, "br-lan", True, "physical_bridge")
+    both = _network.acl_text(first, "br0", True, "nat_bridge")
+    assert both.index("physical_bridge br-lan") < both.index("nat_bridge br0")
+    assert _network.acl_text(both, "br-lan", True, "physical_bridge") == both
+    assert _network.acl_text(both, "br0", True, "nat_bridge") == both
+    nat_only = _network.acl_text(None, "br0", True, "nat_bridge")
+    assert _network.acl_text(both, "br-lan", False, "physical_bridge") == nat_only
+
+
 def test_hairpin_pairs_are_the_bridge_subnets_holding_targets():
     want = _network.Desired(dict(_network_defaults(), addresses=["192.168.100.1/24", "10.9.0.1/16"],
                                  forwards=[{"port": 80, "to_addr": "10.9.3.4"}]), host=False,
