@@ -6,6 +6,7 @@ collection: linux_bridge, tap_iface and guest_network plan with the same code.""
 
 from __future__ import annotations
 
+import os
 import shutil
 
 from ansible_collections.hypervisor.networking.plugins.module_utils import _bridge, _migrate, _persist
@@ -57,6 +58,21 @@ def bridge_renderer(persist, requested, desired):
     return renderer
 
 
+def _networkd_first(bridge, mac, nic, ports):
+    """Refuse, before any change, a host's .network file that networkd would apply to the
+    bridge or one of its ports instead of ours (it matches and sorts first): after a reboot
+    the port would not be in the bridge, or the bridge not configured as persisted."""
+    links = [(bridge, mac, _persist.bridge_paths("networkd", bridge)[-1])]
+    links += [(port, mac if port == nic else None, _persist.port_paths("networkd", port)[0]) for port in ports]
+    for link, link_mac, ours in links:
+        found = _persist.networkd_file_before(ours, link, link_mac)
+        if found:
+            raise StateError("%s matches %s and its name sorts before %s: systemd-networkd applies the first "
+                             "matching file, so after a reboot %s would not be configured as persisted; rename "
+                             "it to sort after %s, narrow its [Match], or set persist=false"
+                             % (found, link, os.path.basename(ours), link, os.path.basename(ours)))
+
+
 def bridge_files(renderer, desired, after, routes, get_bin_path, firewall=True):
     """The persistent facet: our files for this bridge as the run leaves it (``firewall``:
     with its bridged frames' accepts in the boot-time load)."""
@@ -77,6 +93,8 @@ def bridge_files(renderer, desired, after, routes, get_bin_path, firewall=True):
         view = dict(after, mtu_declared=desired["mtu"])
         if nic and nic not in ports:
             ports.insert(0, nic)
+        if renderer == "networkd":
+            _networkd_first(name, after.get("mac"), nic, ports)
         if renderer == "ifupdown" and nic:
             foreign = _persist.ifupdown_interfaces().get(nic)
             if foreign and not _persist.is_ours(_persist.read_text(foreign)):

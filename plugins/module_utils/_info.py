@@ -271,7 +271,10 @@ def persistence_view(links, addrs, warnings, sets=()):
                            if p.endswith(".json") or _persist.is_ours(_persist.read_text(p)))
     persisted_taps = set()
     for renderer in ("ifupdown", "networkd"):
-        for path in glob.glob(_persist.bridge_paths(renderer, "*")[-1]):  # ifupdown stanzas, .network
+        paths = glob.glob(_persist.bridge_paths(renderer, "*")[-1])  # ifupdown stanzas, .network
+        if renderer == "networkd":
+            paths += glob.glob(_persist.old_networkd_paths("bridge", "*")[-1])
+        for path in paths:
             text = _persist.read_text(path)
             match = re.search(r"^# bridge (\S+)$", text or "", re.M)
             if not match or not _persist.is_ours(text):

@@ -155,11 +155,30 @@ def _file_key(name):
     return name.replace(".", "_")
 
 
+# networkd applies the first .network file (by file name, across its directories) that
+# matches a link: ours start with "00-" so a host's own file for the NIC ("10-eth0.network",
+# "50-cloud-init.network") does not win over the bridge port's. 0.2 named them 10-/20-: those
+# are still recognised, and replaced.
+NETWORKD_PREFIX = "00-hypervisor-networking-"
+NETWORKD_OLD = ("10-hypervisor-networking-", "20-hypervisor-networking-")
+
+
+def _networkd_base(kind, name, prefix=NETWORKD_PREFIX):
+    return os.path.join(NETWORKD_DIR, prefix + {"bridge": "", "port": "port-", "tap": "tap-"}[kind] + name)
+
+
+def old_networkd_paths(kind, name):
+    """The names 0.2 gave our networkd files of ``kind`` ('bridge', 'port', 'tap')."""
+    old = NETWORKD_OLD[1] if kind == "tap" else NETWORKD_OLD[0]
+    base = _networkd_base(kind, name, old)
+    return [base + ".network"] if kind == "port" else [base + ".netdev", base + ".network"]
+
+
 def bridge_paths(renderer, name):
     """Files describing bridge ``name``."""
     if renderer == "ifupdown":
         return [os.path.join(IFUPDOWN_DIR, "hypervisor-networking-1-" + _file_key(name))]
-    base = os.path.join(NETWORKD_DIR, "10-hypervisor-networking-" + name)
+    base = _networkd_base("bridge", name)
     return [base + ".netdev", base + ".network"]
 
 
@@ -167,21 +186,91 @@ def port_paths(renderer, name):
     """networkd: a declared port's own .network (ifupdown lists ports in the bridge)."""
     if renderer == "ifupdown":
         return []
-    return [os.path.join(NETWORKD_DIR, "10-hypervisor-networking-port-%s.network" % name)]
+    return [_networkd_base("port", name) + ".network"]
 
 
 def tap_paths(renderer, name):
     """Files describing TAP ``name``."""
     if renderer == "ifupdown":
         return [os.path.join(IFUPDOWN_DIR, "hypervisor-networking-2-" + _file_key(name))]
-    base = os.path.join(NETWORKD_DIR, "20-hypervisor-networking-tap-" + name)
+    base = _networkd_base("tap", name)
     return [base + ".netdev", base + ".network"]
+
+
+# where systemd-networkd reads .network files; a name in an earlier directory hides the same
+# name in later ones
+NETWORKD_DIRS = (NETWORKD_DIR, "/run/systemd/network", "/usr/local/lib/systemd/network", "/usr/lib/systemd/network",
+                 "/lib/systemd/network")
+
+
+def _networkd_files():
+    """{file name: path} of the .network files networkd reads (masked ones left out)."""
+    found = {}
+    for directory in NETWORKD_DIRS:
+        for path in glob.glob(os.path.join(directory, "*.network")):
+            found.setdefault(os.path.basename(path), path)
+    return dict((name, path) for name, path in found.items()
+                if os.path.realpath(path) != "/dev/null" and (read_text(path) or "").strip())
+
+
+def _match_section(text):
+    """{key: (negated, [patterns])} of a .network file's [Match]: a key's lists add up, an
+    empty assignment resets it, a list starting with '!' inverts the test."""
+    match, section = {}, None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("["):
+            section = line
+            continue
+        if section != "[Match]" or "=" not in line:
+            continue
+        key, value = [part.strip() for part in line.split("=", 1)]
+        if not value:
+            match.pop(key, None)
+            continue
+        negated = value.startswith("!")
+        old = match.get(key, (negated, []))
+        match[key] = (negated, old[1] + value.lstrip("!").split())
+    return match
+
+
+def _network_matches(text, name, mac):
+    """True when a .network file's [Match] may match link ``name`` with MAC ``mac`` (None:
+    unknown): conditions other than names and MAC addresses count as met."""
+    for key, (negated, patterns) in _match_section(text).items():
+        if key in ("Name", "OriginalName"):
+            hit = any(fnmatch.fnmatchcase(name, p) for p in patterns)
+        elif key in ("MACAddress", "PermanentMACAddress") and mac:
+            hit = mac.lower() in [p.lower() for p in patterns]
+        else:
+            continue
+        if hit == negated:
+            return False
+    return True
+
+
+def networkd_file_before(path, name, mac=None):
+    """The host's .network file that systemd-networkd would apply to link ``name`` instead of
+    our ``path`` (it matches and its file name sorts first), or None."""
+    ours = os.path.basename(path)
+    for base, found in sorted(_networkd_files().items()):
+        if base >= ours:
+            return None
+        text = read_text(found) or ""
+        if not is_ours(text) and _network_matches(text, name, mac):
+            return found
+    return None
 
 
 def our_taps(renderer):
     """{name: file text} of the TAPs we persisted (names from our files' headers)."""
     found = {}
-    for path in sorted(glob.glob(tap_paths(renderer, "*")[0])):
+    paths = glob.glob(tap_paths(renderer, "*")[0])
+    if renderer == "networkd":
+        paths += glob.glob(old_networkd_paths("tap", "*")[0])
+    for path in sorted(paths):
         text = read_text(path)
         match = re.search(r"^# tap (\S+)$", text or "", re.M) if is_ours(text) else None
         if match:
@@ -420,7 +509,8 @@ def bridge_want(renderer, name, view, ports, routes):
     networkd port files of ours naming this bridge that ``ports`` no longer lists."""
     want = dict((path, None) for path in bridge_paths(renderer, name))
     if renderer == "networkd":
-        for path in glob.glob(port_paths(renderer, "*")[0]):
+        want.update((path, None) for path in old_networkd_paths("bridge", name))
+        for path in glob.glob(port_paths(renderer, "*")[0]) + glob.glob(old_networkd_paths("port", "*")[0]):
             text = read_text(path)
             if is_ours(text) and re.search(r"^# Managed by .*: port \S+ of bridge %s\)\.$" % re.escape(name), text, re.M):
                 want[path] = None
@@ -435,8 +525,10 @@ def tap_want(renderer, taps, gone):
     with ifupdown, the hook that re-enslaves TAPs after an ifdown/ifup of their bridge
     is there exactly while a TAP file of ours names a bridge."""
     want = {}
-    for name in gone:
+    for name in list(gone) + ([t["name"] for t in taps] if renderer == "networkd" else []):
         want.update((path, None) for path in tap_paths(renderer, name))
+        if renderer == "networkd":
+            want.update((path, None) for path in old_networkd_paths("tap", name))
     for tap in taps:
         want.update(tap_files(renderer, tap))
     if renderer == "ifupdown":

@@ -129,3 +129,34 @@ def test_render_follows_the_store(boot):
     """No set stored: no unit, no files (the last removal takes them)."""
     files = boot.render({}, shutil.which, False)
     assert files and all(text is None for text in files.values())
+
+
+def our_chains(lab):
+    """{chain or map line: its lines} of our nft table (the table's closing brace, which
+    follows whichever block was made last, left out)."""
+    blocks, _legacy = tables(lab)
+    return dict((block, [line for line in lines if line.startswith("\t")]) for (table, block), lines in blocks.items()
+                if table == "table ip hypervisor_networking {" and block)
+
+
+def jump_targets(lines):
+    return [line.split("jump ")[1].split()[0] for line in lines if "jump " in line]
+
+
+def test_runtime_jump_order_is_the_boot_order(nat_lab, boot, tmp_path):
+    """Sets made in any order leave their base chains' jumps in the order the boot load
+    recreates them (by the sets' chain names): the masquerade made first, the published
+    ports after it, and the loaded table is the runtime one, chain by chain, rule by rule."""
+    lab = nat_lab
+    for module, args in (("masquerade", dict(MASQ, backend="nftables")),
+                         ("iptables_dnat", dict(DNAT, backend="nftables"))):
+        res = lab.hv.module(module, args)
+        assert res["rc"] == 0 and res["changed"] is True, res
+    runtime = our_chains(lab)
+    forward = jump_targets(runtime["chain forward {"])
+    assert forward == ["dnat_web_fwd", "masq_lan_fwd"], runtime["chain forward {"]  # made the other way round
+    lab.hv.run("nft", "delete table ip hypervisor_networking")
+    files = rendered(boot, "nftables")
+    write(files, tmp_path)
+    load(lab.hv, files, tmp_path, "ExecStart")
+    assert our_chains(lab) == runtime

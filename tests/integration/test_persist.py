@@ -54,23 +54,23 @@ def test_bridge_and_taps_persist_in_networkd_files(netns, tmp_path):
     etc = tmp_path / "etc"
     res = runs(netns, "linux_bridge", BRIDGE, etc)
     assert res["changed_runtime"] and res["changed_persistent"] and res["renderer"] == "networkd"
-    assert sorted(res["persisted"]) == [NETWORKD + "10-hypervisor-networking-br0.netdev",
-                                        NETWORKD + "10-hypervisor-networking-br0.network"]
-    network = upper(etc, NETWORKD + "10-hypervisor-networking-br0.network")
+    assert sorted(res["persisted"]) == [NETWORKD + "00-hypervisor-networking-br0.netdev",
+                                        NETWORKD + "00-hypervisor-networking-br0.network"]
+    network = upper(etc, NETWORKD + "00-hypervisor-networking-br0.network")
     assert "Address=192.168.100.1/24" in network and "ConfigureWithoutCarrier=yes" in network
     mac = json.loads(netns.run("ip", "-j", "link", "show", "br0").stdout)[0]["address"]
-    assert "MACAddress=%s" % mac in upper(etc, NETWORKD + "10-hypervisor-networking-br0.netdev")
+    assert "MACAddress=%s" % mac in upper(etc, NETWORKD + "00-hypervisor-networking-br0.netdev")
     res = runs(netns, "tap_iface", TAPS, etc)
     assert len(res["persisted"]) == 4
     tap = json.loads(netns.run("ip", "-j", "link", "show", "vm2-tap").stdout)[0]
-    network = upper(etc, NETWORKD + "20-hypervisor-networking-tap-vm2-tap.network")
+    network = upper(etc, NETWORKD + "00-hypervisor-networking-tap-vm2-tap.network")
     assert "Bridge=br0" in network and "MACAddress=%s" % tap["address"] in network
-    assert "MultiQueue=yes" in upper(etc, NETWORKD + "20-hypervisor-networking-tap-vm2-tap.netdev")
+    assert "MultiQueue=yes" in upper(etc, NETWORKD + "00-hypervisor-networking-tap-vm2-tap.netdev")
     # net_info tells the running state from the persisted one (the seed's ifdown lesson)
     netns.run("ip", "addr", "add", "192.168.100.254/24", "dev", "br0")
     netns.run("ip", "link", "del", "vm1-tap")
     info = netns.module("net_info", {"gather": ["persistence"]}, etc=etc)
-    assert NETWORKD + "10-hypervisor-networking-br0.network" in info["persistence"]["files"]
+    assert NETWORKD + "00-hypervisor-networking-br0.network" in info["persistence"]["files"]
     assert "br0: 192.168.100.254/24 is configured now but not persisted: it is lost at the next reboot, and " \
            "networkd may refuse to take the interface down" in info["persistence"]["drift"]
     assert "TAP vm1-tap is persisted but does not exist" in info["persistence"]["drift"]
@@ -79,12 +79,12 @@ def test_bridge_and_taps_persist_in_networkd_files(netns, tmp_path):
     assert netns.module("net_info", {"gather": ["persistence"]}, etc=etc)["persistence"]["drift"] == []
     # purge: the TAP and its files go; the listed one stays
     res = netns.module("tap_iface", dict(TAPS, taps=TAPS["taps"][:1], purge=True), etc=etc)
-    assert res["purged"] == ["vm2-tap"] and upper(etc, NETWORKD + "20-hypervisor-networking-tap-vm2-tap.netdev") \
-        is None and upper(etc, NETWORKD + "20-hypervisor-networking-tap-vm1-tap.netdev") is not None
+    assert res["purged"] == ["vm2-tap"] and upper(etc, NETWORKD + "00-hypervisor-networking-tap-vm2-tap.netdev") \
+        is None and upper(etc, NETWORKD + "00-hypervisor-networking-tap-vm1-tap.netdev") is not None
     # absent: only our files go, a file of the host's stays
     (etc / "upper" / "systemd" / "network" / "50-host.network").write_text("[Match]\nName=eth0\n")
     res = netns.module("linux_bridge", dict(BRIDGE, state="absent"), etc=etc)
-    assert res["changed_persistent"] and upper(etc, NETWORKD + "10-hypervisor-networking-br0.network") is None
+    assert res["changed_persistent"] and upper(etc, NETWORKD + "00-hypervisor-networking-br0.network") is None
     assert upper(etc, NETWORKD + "50-host.network") == "[Match]\nName=eth0\n"
 
 
@@ -92,7 +92,7 @@ def test_foreign_file_is_refused_before_any_change(netns, tmp_path):
     etc = tmp_path / "etc"
     theirs = etc / "upper" / "systemd" / "network"
     theirs.mkdir(parents=True)
-    (theirs / "10-hypervisor-networking-br0.network").write_text("[Match]\nName=br0\n")
+    (theirs / "00-hypervisor-networking-br0.network").write_text("[Match]\nName=br0\n")
     res = netns.module("linux_bridge", BRIDGE, etc=etc)
     assert res["rc"] != 0 and "not written by hypervisor.networking" in res["msg"], res
     assert netns.run("ip", "link", "show", "br0", check=False).returncode != 0
@@ -101,11 +101,11 @@ def test_foreign_file_is_refused_before_any_change(netns, tmp_path):
 def test_failed_write_undoes_the_runtime_change(netns, tmp_path):
     etc = tmp_path / "etc"
     # a directory where our .network file goes: the write fails after the bridge was made
-    (etc / "upper" / "systemd" / "network" / "10-hypervisor-networking-br0.network" / "x").mkdir(parents=True)
+    (etc / "upper" / "systemd" / "network" / "00-hypervisor-networking-br0.network" / "x").mkdir(parents=True)
     res = netns.module("linux_bridge", BRIDGE, etc=etc)
     assert res["rc"] != 0 and res["rolled_back_actions"], res
     assert netns.run("ip", "link", "show", "br0", check=False).returncode != 0
-    assert upper(etc, NETWORKD + "10-hypervisor-networking-br0.netdev") is None
+    assert upper(etc, NETWORKD + "00-hypervisor-networking-br0.netdev") is None
 
 
 def test_bad_persisted_name_fails_naming_the_option(netns, tmp_path):
@@ -162,3 +162,55 @@ def test_absent_needs_no_manager(netns, tmp_path):
         assert res["rc"] == 0 and res["changed_persistent"] and res["renderer"] is None, res
     assert not [p for p in os.listdir(os.path.join(str(etc), "upper", "systemd", "network"))
                 if "hypervisor-networking" in p]
+
+
+def host_network_file(etc, name, text):
+    theirs = etc / "upper" / "systemd" / "network"
+    theirs.mkdir(parents=True, exist_ok=True)
+    (theirs / name).write_text(text)
+
+
+def test_host_file_for_a_port_sorts_after_ours(netns, tmp_path):
+    """The host's own 10-<nic>.network (a common name) loses to our port file: networkd
+    applies the first match by file name, and ours start with 00-."""
+    etc = tmp_path / "etc"
+    host_network_file(etc, "10-vp0.network", "[Match]\nName=vp0\n\n[Network]\nDHCP=yes\n")
+    netns.run("ip", "link", "add", "vp0", "type", "veth", "peer", "name", "vp0p")
+    res = runs(netns, "linux_bridge", dict(BRIDGE, ports=["vp0"]), etc)
+    port = NETWORKD + "00-hypervisor-networking-port-vp0.network"
+    assert port in res["persisted"] and "Bridge=br0" in upper(etc, port)
+    assert sorted(["10-vp0.network", os.path.basename(port)])[0] == os.path.basename(port)
+    assert upper(etc, NETWORKD + "10-vp0.network").endswith("DHCP=yes\n")  # theirs, untouched
+
+
+@pytest.mark.parametrize("name, match", [("00-all-vp.network", "Name=vp*"),
+                                         ("00-by-mac.network", "MACAddress=02:00:00:00:00:aa")])
+def test_host_file_that_would_still_win_is_refused(netns, tmp_path, name, match):
+    etc = tmp_path / "etc"
+    host_network_file(etc, name, "[Match]\n%s\n\n[Network]\nDHCP=yes\n" % match)
+    netns.run("ip", "link", "add", "vp0", "address", "02:00:00:00:00:aa", "type", "veth", "peer", "name", "vp0p")
+    args = dict(BRIDGE, ports=["vp0"], mac="02:00:00:00:00:aa")
+    res = netns.module("linux_bridge", args, etc=etc)
+    assert res["rc"] != 0 and name in res["msg"] and "sorts before" in res["msg"], res
+    assert netns.run("ip", "link", "show", "br0", check=False).returncode != 0
+    assert not os.path.exists(str(etc / "upper" / "systemd" / "network" / "00-hypervisor-networking-br0.netdev"))
+
+
+def test_files_under_the_old_names_are_replaced(netns, tmp_path):
+    """0.2 named our files 10-/20-: a run renames them (the same text under 00-)."""
+    etc = tmp_path / "etc"
+    runs(netns, "linux_bridge", BRIDGE, etc)
+    runs(netns, "tap_iface", TAPS, etc)
+    ours = etc / "upper" / "systemd" / "network"
+    for path in sorted(ours.iterdir()):
+        old = path.name.replace("00-hypervisor-networking-tap-", "20-hypervisor-networking-tap-") \
+            .replace("00-hypervisor-networking-", "10-hypervisor-networking-")
+        path.rename(ours / old)
+    for module, args in (("linux_bridge", BRIDGE), ("tap_iface", TAPS)):
+        res = netns.module(module, args, etc=etc)
+        assert res["rc"] == 0 and res["changed_persistent"] and not res["changed_runtime"], res
+        assert netns.module(module, args, etc=etc)["changed"] is False
+    assert sorted(p.name for p in ours.iterdir()) == [
+        "00-hypervisor-networking-br0.netdev", "00-hypervisor-networking-br0.network",
+        "00-hypervisor-networking-tap-vm1-tap.netdev", "00-hypervisor-networking-tap-vm1-tap.network",
+        "00-hypervisor-networking-tap-vm2-tap.netdev", "00-hypervisor-networking-tap-vm2-tap.network"]

@@ -106,7 +106,8 @@ def _nft_commands(records):
     """One transaction replacing our table with the stored nftables sets (None: no set)."""
     table = {"table": {"family": _nft.FAMILY, "name": _nft.TABLE}}
     cmds = []
-    for kind, name, _backend, model, hairpin in records:
+    # in the order of the sets' chain names, as the runs place their jumps (_nft._jump_command)
+    for kind, name, _backend, model, hairpin in sorted(records, key=lambda r: "%s_%s_" % r[:2]):
         if kind == "bridge":
             continue
         want = _nft.NftBackend.desired(kind, name, model, hairpin)

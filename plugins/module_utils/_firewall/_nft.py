@@ -386,6 +386,18 @@ def _obj(kind, **fields):
     return {kind: dict({"family": FAMILY, "table": TABLE}, **fields)}
 
 
+def _jump_command(current, base, chain):
+    """The command adding base's jump to ``chain`` where it sorts among the jumps already
+    there (by target): the order does not depend on the order the sets came in, so the boot
+    load, which adds the sets in that order to an empty table, recreates it exactly."""
+    later = [handle for _c, handle, expr in current.rules.get(base, [])
+             if len(expr) == 1 and "jump" in expr[0] and expr[0]["jump"]["target"] > chain]
+    rule = dict(chain=base, expr=[{"jump": {"target": chain}}], comment=MARK)
+    if later:
+        return {"insert": _obj("rule", handle=later[0], **rule)}  # before the first that sorts after it
+    return {"add": _obj("rule", **rule)}
+
+
 def _plan_table(current, prefix, want, siblings=()):
     """(JSON commands, lines) making the set's chains and maps in our table ``want``.
 
@@ -445,7 +457,7 @@ def _plan_table(current, prefix, want, siblings=()):
             setup.insert(0, {"add": _obj("chain", name=base, type=typ, hook=hook, prio=prio, policy="accept")})
             bases.add(base)
         if not jumps.get(chain):
-            body.append({"add": _obj("rule", chain=base, expr=[{"jump": {"target": chain}}], comment=MARK)})
+            body.append(_jump_command(current, base, chain))
             lines.append("nftables: jump to %s from %s" % (chain, base))
     for name in have_maps:
         if name not in want.maps:

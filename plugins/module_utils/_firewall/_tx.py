@@ -200,7 +200,8 @@ def _nft_actions(fw, sets):
     planned = set(name for kind, name, _m, _h in sets if kind == "dnat")
     fw.localhost_elsewhere = any(c.startswith("dnat_") and c.endswith("_out") and c[len("dnat_"):-len("_out")]
                                  not in planned for c in current.rules)
-    for kind, name, model, hairpin in sets:
+    # in the order of their chains' names: new jumps then land where the boot load puts them
+    for kind, name, model, hairpin in sorted(sets, key=lambda s: "%s_%s_" % s[:2]):
         if kind == "bridge":
             continue
         prefix = "%s_%s_" % (kind, name)

@@ -45,9 +45,9 @@ def test_ifupdown_migrated_bridge_carries_the_nic_and_its_routes():
 
 def test_networkd_bridge_and_port_files():
     files = _persist.bridge_files("networkd", BRIDGE, ["eth0"], [{"dst": "0.0.0.0/0", "gateway": "10.0.0.1"}])
-    netdev = body(files["/etc/systemd/network/10-hypervisor-networking-br0.netdev"])
-    network = body(files["/etc/systemd/network/10-hypervisor-networking-br0.network"])
-    port = body(files["/etc/systemd/network/10-hypervisor-networking-port-eth0.network"])
+    netdev = body(files["/etc/systemd/network/00-hypervisor-networking-br0.netdev"])
+    network = body(files["/etc/systemd/network/00-hypervisor-networking-br0.network"])
+    port = body(files["/etc/systemd/network/00-hypervisor-networking-port-eth0.network"])
     assert netdev[:4] == ["[NetDev]", "Name=br0", "Kind=bridge", "MACAddress=02:11:22:33:44:55"]
     assert "STP=no" in netdev and "ForwardDelaySec=0" in netdev
     # carrier-less bridges keep their addresses; wait-online does not wait for them
@@ -65,8 +65,8 @@ def test_tap_files_for_both_managers():
     assert "    up ip link set dev vm1-tap master br0" in text and "# on bridge br0" in text
     assert "# tap vm1-tap" in text
     files = _persist.tap_files("networkd", TAP)
-    netdev = body(files["/etc/systemd/network/20-hypervisor-networking-tap-vm1-tap.netdev"])
-    network = body(files["/etc/systemd/network/20-hypervisor-networking-tap-vm1-tap.network"])
+    netdev = body(files["/etc/systemd/network/00-hypervisor-networking-tap-vm1-tap.netdev"])
+    network = body(files["/etc/systemd/network/00-hypervisor-networking-tap-vm1-tap.network"])
     assert ["[Tap]", "User=1500", "MultiQueue=yes", "VNetHeader=yes"] == netdev[netdev.index("[Tap]"):]
     assert "Bridge=br0" in network and "ConfigureWithoutCarrier=yes" in network
     assert "MACAddress=fe:00:00:00:00:01" in network and not [l for l in netdev if l.startswith("MAC")]
@@ -79,7 +79,7 @@ def test_a_tap_without_owner_is_persisted_as_roots():
     (_path, text), = _persist.tap_files("ifupdown", ownerless).items()
     assert "    pre-up ip tuntap add dev vm1-tap mode tap user 0 multi_queue vnet_hdr" in text
     files = _persist.tap_files("networkd", ownerless)
-    assert "User=0" in body(files["/etc/systemd/network/20-hypervisor-networking-tap-vm1-tap.netdev"])
+    assert "User=0" in body(files["/etc/systemd/network/00-hypervisor-networking-tap-vm1-tap.netdev"])
 
 
 def test_persisted_names_are_plain():
@@ -151,3 +151,36 @@ def test_ifupdown_hook_is_there_while_a_tap_file_names_a_bridge(tmp_path, monkey
     assert _persist.tap_want("ifupdown", [other], [])[hook] == _persist.TAP_HOOK
     # that TAP gone too: no bridged TAP file is left, the hook goes
     assert _persist.tap_want("ifupdown", [other], ["vm1-tap"])[hook] is None
+
+
+@pytest.mark.parametrize("text, name, mac, hit", [
+    ("[Match]\nName=eth0\n", "eth0", None, True),
+    ("[Match]\nName=en* eth*\n", "eth0", None, True),
+    ("[Match]\nName=!eth*\n", "eth0", None, False),
+    ("[Match]\nName=eth1\nName=\nName=br*\n", "eth0", None, False),  # an empty assignment resets
+    ("[Match]\nName=eth1\nName=eth0\n", "eth0", None, True),  # lists add up
+    ("[Match]\nMACAddress=02:00:00:00:00:AA\n", "br0", "02:00:00:00:00:aa", True),
+    ("[Match]\nMACAddress=02:00:00:00:00:bb\n", "br0", "02:00:00:00:00:aa", False),
+    ("[Match]\nMACAddress=02:00:00:00:00:bb\n", "vp0", None, True),  # MAC unknown: may match
+    ("[Match]\nName=eth0\nType=ether\n", "eth0", None, True),  # other conditions count as met
+    ("[Network]\nDHCP=yes\n", "eth0", None, True),  # no [Match]: every link
+    ("[Match]\n# Name=eth0\nName=eth1\n[Network]\nName=eth0\n", "eth0", None, False),
+])
+def test_network_file_match(text, name, mac, hit):
+    assert _persist._network_matches(text, name, mac) is hit
+
+
+def test_first_matching_host_file_by_name_across_directories(tmp_path, monkeypatch):
+    etc, lib = tmp_path / "etc", tmp_path / "lib"
+    etc.mkdir()
+    lib.mkdir()
+    monkeypatch.setattr(_persist, "NETWORKD_DIRS", (str(etc), str(lib)))
+    ours = "/etc/systemd/network/00-hypervisor-networking-port-eth0.network"
+    (lib / "10-eth0.network").write_text("[Match]\nName=eth0\n")
+    assert _persist.networkd_file_before(ours, "eth0") is None  # sorts after ours
+    (lib / "00-eth0.network").write_text("[Match]\nName=eth0\n")
+    assert _persist.networkd_file_before(ours, "eth0") == str(lib / "00-eth0.network")
+    (etc / "00-eth0.network").symlink_to("/dev/null")  # masked by the admin
+    assert _persist.networkd_file_before(ours, "eth0") is None
+    (lib / "00-a.network").write_text(_persist.HEADER + "\n[Match]\nName=eth0\n")  # ours: not the host's
+    assert _persist.networkd_file_before(ours, "eth0") is None
