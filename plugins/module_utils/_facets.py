@@ -95,14 +95,13 @@ def bridge_files(renderer, desired, after, routes, get_bin_path, firewall=True):
             ports.insert(0, nic)
         if renderer == "networkd":
             _networkd_first(name, after.get("mac"), nic, ports)
-        if renderer == "ifupdown" and nic:
-            foreign = _persist.ifupdown_interfaces().get(nic)
-            if foreign and not _persist.is_ours(_persist.read_text(foreign)):
-                raise StateError("%s configures %s, which becomes a port of %s: ifupdown would configure it "
-                                 "twice at boot; remove its stanza (the bridge takes its addresses and routes) "
-                                 "or set persist=false" % (foreign, nic, name))
     label = "bridge %s, %s" % (name, renderer)
     files = _persist.plan_files(_persist.bridge_want(renderer, name, view, ports, routes), label)
+    if renderer in ("ifupdown", _persist.ANY) and (nic or desired["state"] == "absent"):
+        # the host's own stanza of the NIC: `inet manual` while it is our port (ifupdown
+        # would configure it twice at boot otherwise), given back with the bridge
+        for each in ([nic] if nic else _persist.noted_nics(name)):
+            files.extend(_persist.plan_nic_stanza(each, name, desired["state"] == "present"))
     nf_call = desired["bridge"]["nf_call_iptables"]
     if firewall and (nf_call is not None or desired["state"] == "absent"):
         # the accepts for frames bridged within the bridge come back with our firewall sets

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import fnmatch
 import glob
+import json
 import os
 import re
+import stat
 import tempfile
 
 from ansible_collections.hypervisor.networking.plugins.module_utils import _rundir
@@ -432,6 +434,127 @@ for f in /etc/network/interfaces.d/hypervisor-networking-2-*; do
 done
 exit 0
 """
+
+
+# ---- the host's own ifupdown stanza of a NIC that becomes a bridge port ---------------
+
+# What Proxmox's installer writes: the NIC `inet manual`, the bridge carrying its address. Its
+# stanzas go into a note of ours (given back by state=absent), the file keeps a marked block.
+NIC_NOTES = "/etc/hypervisor-networking/ifupdown-nics"
+_STANZA_RE = re.compile(r"^\s*(iface|auto|allow-\S+|mapping|source|source-directory|rename|no-auto-down|"
+                        r"no-scripts|template)(\s|$)")
+
+
+def _nic_markers(nic):
+    return ("# BEGIN hypervisor.networking: %s is a bridge port" % nic, "# END hypervisor.networking: %s" % nic)
+
+
+def nic_note_path(nic):
+    return os.path.join(NIC_NOTES, nic + ".json")
+
+
+def _nic_block(nic, bridge):
+    begin, end = _nic_markers(nic)
+    return [begin, "# (of %s, which carries its addresses; its own stanza is kept in %s, and" % (bridge, nic_note_path(nic)),
+            "# state=absent of the bridge gives it back)", "iface %s inet manual" % nic, end]
+
+
+def _split_nic(text, nic):
+    """(other lines, our block's index or None, [the NIC's own stanza lines], index of its
+    first stanza or None) of an interfaces file."""
+    begin, end = _nic_markers(nic)
+    out, stanza, block_at, first, inside, ours = [], [], None, None, False, False
+    for line in text.splitlines():
+        if line == begin:
+            ours, block_at = True, len(out)
+            continue
+        if ours:
+            ours = line != end
+            continue
+        match = _IFACE_RE.match(line)
+        if match:
+            inside = match.group(1) == nic
+        elif _STANZA_RE.match(line):
+            inside = False
+        if inside:
+            first = len(out) if first is None else first
+            stanza.append(line)
+        else:
+            out.append(line)
+    return out, block_at, stanza, first
+
+
+def nic_stanza_want(nic, bridge, present):
+    """{path: text} of the host's interfaces file that configures ``nic`` (its stanzas made a
+    marked `inet manual` block, or given back) and of our note keeping them; {} when there
+    is nothing to do. Refused: the NIC configured again beside our block."""
+    note_path = nic_note_path(nic)
+    note = read_text(note_path)
+    note = json.loads(note) if note else None
+    if not present:
+        if note is None or note.get("bridge") != bridge:
+            return {}
+        current = read_text(note["file"])
+        out, block_at, stanza, _first = _split_nic(current or "", nic)
+        if block_at is None:
+            return {note_path: None}  # the admin took our block out: theirs as it is now
+        lines = out[:block_at] + note["stanza"].splitlines() + out[block_at:]
+        return {note["file"]: "\n".join(lines) + "\n", note_path: None}
+    path = ifupdown_interfaces().get(nic)
+    if path is None and note is not None:
+        path = note["file"]  # only our block left: ifupdown_interfaces finds it there too
+    if path is None or is_ours(read_text(path)):
+        return {}
+    current = read_text(path) or ""
+    out, block_at, stanza, first = _split_nic(current, nic)
+    if block_at is not None and stanza:
+        raise StateError("%s configures %s again beside our block (it is a port of %s): remove that stanza, or "
+                         "set persist=false" % (path, nic, bridge))
+    if block_at is not None:
+        if note is not None and note.get("bridge") != bridge:
+            raise StateError("%s is a port of bridge %s by %s; remove that bridge first" % (nic, note["bridge"], path))
+        text = "\n".join(out[:block_at] + _nic_block(nic, bridge) + out[block_at:]) + "\n"
+        return {path: text} if text != current else {}
+    text = "\n".join(out[:first] + _nic_block(nic, bridge) + out[first:]) + "\n"
+    saved = json.dumps({"file": path, "nic": nic, "bridge": bridge, "stanza": "\n".join(stanza) + "\n"},
+                       indent=1, sort_keys=True) + "\n"
+    return {path: text, note_path: saved}
+
+
+def noted_nics(bridge):
+    """NICs whose own stanza we keep as ports of ``bridge``."""
+    found = []
+    for path in sorted(glob.glob(nic_note_path("*"))):
+        try:
+            note = json.loads(read_text(path) or "{}")
+        except ValueError:
+            continue
+        if note.get("bridge") == bridge:
+            found.append(note.get("nic"))
+    return found
+
+
+def plan_nic_stanza(nic, bridge, present):
+    """Plan of the edit nic_stanza_want describes: the host's file is written whole (its
+    mode kept), our note beside it; each undone by the text before."""
+    plan = Plan()
+    for path, text in sorted(nic_stanza_want(nic, bridge, present).items()):
+        current = read_text(path)
+        if text == current:
+            continue
+        mode = stat.S_IMODE(os.stat(path).st_mode) if current is not None else 0o644
+        if text is None:
+            plan.add("remove %s (the note of %s's stanza)" % (path, nic), "file_remove", {"path": path},
+                     undo=("file_write", {"path": path, "content": current, "mode": mode}))
+            continue
+        what = ("note %s's own stanza" % nic) if path.startswith(NIC_NOTES + "/") else (
+            "make %s `inet manual` there, as a port of %s" % (nic, bridge) if present else
+            "give %s its own stanza back" % nic)
+        undo = ("file_remove", {"path": path}) if current is None else (
+            "file_write", {"path": path, "content": current, "mode": mode})
+        plan.add("%s %s (%s)" % ("write" if current is None else "edit", path, what), "file_write",
+                 {"path": path, "content": text, "mode": mode}, undo=undo)
+    return plan
 
 
 # ---- planning files -------------------------------------------------------------------

@@ -1,10 +1,11 @@
 # -*- coding: utf-8 -*-
 """After the physical_bridge role (armed, confirmed, persisted), reboot with no Ansible
 run: eth0 is a port of br0, br0 carries the address, MAC and default route eth0 had, and
-the peer reaches the host's service on that address. The container's runtime gives eth0
+the peer reaches the host's service on that address; on the ifupdown host, its own stanza
+of eth0 is a marked `inet manual`. The container's runtime gives eth0
 an address of its own at every start (as firmware or an old configuration might): the
 persisted bridge takes eth0 over all the same. Absent plus a reboot: no bridge, eth0 as
-the host's own configuration makes it."""
+the host's own configuration makes it, /etc/network/interfaces as it was."""
 from __future__ import annotations
 
 import json
@@ -74,6 +75,11 @@ def test_reboot_keeps_the_host_on_its_address_through_br0(host):
     assert v4(br0) == [address] and br0["address"] == mac
     routes = json.loads(host.check_output("ip -j route show default"))
     assert [(r["gateway"], r["dev"]) for r in routes] == [(gateway, "br0")]
+    if name == "hn-rp-12ifu":
+        # the host's own stanza of eth0 is a marked `inet manual` (as Proxmox writes it)
+        interfaces = host.file("/etc/network/interfaces").content_string
+        assert "# BEGIN hypervisor.networking: eth0 is a bridge port" in interfaces
+        assert "iface eth0 inet manual" in interfaces and "iface eth0 inet static" not in interfaces
 
 
 def test_absent_and_reboot_give_eth0_back(host):
@@ -87,8 +93,12 @@ def test_absent_and_reboot_give_eth0_back(host):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     host = restart(name)
     assert host.run("ip link show br0").rc != 0
-    for pattern in ("/etc/network/interfaces.d/hypervisor-networking-*", "/etc/systemd/network/*hypervisor-networking*"):
-        assert host.run("ls %s" % pattern).rc != 0, pattern
+    for pattern in ("/etc/network/interfaces.d/hypervisor-networking-*", "/etc/systemd/network/*hypervisor-networking*",
+                    "/etc/hypervisor-networking"):
+        assert host.run("ls -d %s" % pattern).rc != 0, pattern
+    if name == "hn-rp-12ifu":
+        assert host.file("/etc/network/interfaces").content_string == \
+            host.file("/root/interfaces.host").content_string  # given back byte for byte
     # the host's own configuration of eth0 applies again (networkd may still be replacing
     # the address the container runtime gave with the one its file says)
     answers, eth0 = [], None

@@ -95,11 +95,11 @@ def read_store(overrides):
 
 def prune():
     """Remove our directories once the last set left them empty."""
-    for directory in (STORE_DIR, ETC_DIR):
+    for directory in (STORE_DIR, _persist.NIC_NOTES, ETC_DIR):
         try:
             os.rmdir(directory)
         except OSError:
-            return  # not empty, or gone already
+            continue  # not empty, or gone already
 
 
 def _nft_commands(records):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -97,14 +98,54 @@ def test_bad_input_fails_naming_option_and_value(run_module):
     assert fake.writes == []
 
 
-def test_ifupdown_refuses_a_nic_the_host_configures(monkeypatch):
-    """physical bridging persisted with ifupdown: a stanza of the host's own for the NIC
-    would configure it twice at boot; refused before any change, naming the file."""
-    from ansible_collections.hypervisor.networking.plugins.module_utils import _facets, _persist
+HOST_INTERFACES = ("auto lo\niface lo inet loopback\n\nauto eth0\niface eth0 inet static\n    address 10.0.0.2/24\n"
+                   "    gateway 10.0.0.1\n\niface eth0 inet6 auto\n\nsource /etc/network/interfaces.d/*\n")
+
+
+@pytest.fixture
+def host_ifupdown(tmp_path, monkeypatch):
+    """The host's /etc/network/interfaces configuring eth0, and our notes' directory."""
+    from ansible_collections.hypervisor.networking.plugins.module_utils import _persist
+    main = tmp_path / "interfaces"
+    main.write_text(HOST_INTERFACES)
+    monkeypatch.setattr(_persist, "ifupdown_interfaces", lambda: {"lo": str(main), "eth0": str(main)})
+    monkeypatch.setattr(_persist, "NIC_NOTES", str(tmp_path / "notes"))
+    return _persist, main
+
+
+def apply_files(want):
+    for path, text in want.items():
+        if text is None:
+            os.unlink(path)
+        else:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as handle:
+                handle.write(text)
+
+
+def test_ifupdown_nic_stanza_becomes_manual_and_comes_back(host_ifupdown):
+    """What Proxmox's installer writes: the NIC's own stanzas (inet and inet6) become one
+    marked `inet manual`; a second run changes nothing; absent gives the file back as it was."""
+    _persist, main = host_ifupdown
+    want = _persist.nic_stanza_want("eth0", "br0", True)
+    text = want[str(main)]
+    assert "iface eth0 inet manual" in text and "address 10.0.0.2/24" not in text and "inet6" not in text
+    assert text.startswith("auto lo\niface lo inet loopback\n\nauto eth0\n# BEGIN hypervisor.networking: eth0")
+    assert text.endswith("# END hypervisor.networking: eth0\nsource /etc/network/interfaces.d/*\n")
+    apply_files(want)
+    assert _persist.nic_stanza_want("eth0", "br0", True) == {}
+    with pytest.raises(Exception, match="port of bridge br0"):
+        _persist.nic_stanza_want("eth0", "br1", True)
+    back = _persist.nic_stanza_want("eth0", "br0", False)
+    assert back[str(main)] == HOST_INTERFACES and list(back.values())[1:] == [None]
+    apply_files(back)
+    assert main.read_text() == HOST_INTERFACES and _persist.nic_stanza_want("eth0", "br0", False) == {}
+
+
+def test_ifupdown_nic_configured_again_beside_our_block_is_refused(host_ifupdown):
     from ansible_collections.hypervisor.networking.plugins.module_utils._errors import StateError
-    monkeypatch.setattr(_persist, "ifupdown_interfaces", lambda: {"eth0": "/etc/network/interfaces"})
-    monkeypatch.setattr(_persist, "read_text", lambda path: "auto eth0\niface eth0 inet dhcp\n")
-    desired = {"name": "br0", "migrate_from": "eth0", "ports": None, "state": "present", "mtu": None,
-               "bridge": {"nf_call_iptables": None}}
-    with pytest.raises(StateError, match="/etc/network/interfaces configures eth0, which becomes a port of br0"):
-        _facets.bridge_files("ifupdown", desired, {"name": "br0", "addresses": []}, [], lambda name: None)
+    _persist, main = host_ifupdown
+    apply_files(_persist.nic_stanza_want("eth0", "br0", True))
+    main.write_text(main.read_text() + "iface eth0 inet dhcp\n")
+    with pytest.raises(StateError, match="configures eth0 again beside our block"):
+        _persist.nic_stanza_want("eth0", "br0", True)
