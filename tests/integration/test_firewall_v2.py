@@ -271,3 +271,47 @@ def test_a_forced_iptables_backend_on_an_iptables_nft_host_warns(nat_lab):
     if os.path.basename(os.path.realpath(shutil.which("iptables"))).find("legacy") >= 0:
         pytest.skip("this machine's iptables is iptables-legacy: nothing to warn of")
     assert "iptables command is iptables-nft" in json.dumps(res.get("warnings", [])), res
+
+
+
+@pytest.mark.parametrize("backend,command", [("iptables", "iptables-legacy"), ("nftables", "iptables-nft")])
+def test_the_admins_chain_hn_user_comes_before_our_accepts(nat_lab, backend, command):
+    """HN-USER (as Docker's DOCKER-USER): created empty where a FORWARD chain of our sets is,
+    jumped to before our accepts, never written by us; the admin's rules there hold (on
+    iptables-nft beside a Docker-like FORWARD drop too) and survive our runs; it goes with
+    our last set only while empty."""
+    lab = nat_lab
+    if backend == "nftables":
+        lab.hv.run("iptables-nft", "-P", "FORWARD", "DROP")  # Docker's policy: our accepts go there
+    lab.serve(lab.wan, "tcp", 7000)
+    lab.serve(lab.g1, "tcp", 80)
+    masq = {"name": "lan", "source": "192.168.100.0/24", "out_interface": "up0", "backend": backend}
+    dnat = {"name": "lan", "backend": backend, "forwards": [{"port": 8080, "to_addr": G1, "to_port": 80}]}
+    for module, args in (("masquerade", masq), ("iptables_dnat", dnat)):
+        res = lab.hv.module(module, args)
+        assert res["rc"] == 0, res
+    saved = lab.hv.run(command + "-save", "-t", "filter").stdout
+    assert ":HN-USER - [0:0]" in saved and "-A HN-USER" not in saved, saved
+    assert lab.connect(lab.g1, "tcp", "203.0.113.2", 7000) == "peer=203.0.113.1"
+    assert lab.connect(lab.g2, "tcp", "203.0.113.2", 7000) == "peer=203.0.113.1"
+    # the admin keeps g1 off the wan's port 7000, and the wan off the published port
+    lab.hv.run(command, "-A", "HN-USER", "-s", G1, "-d", "203.0.113.2", "-p", "tcp", "--dport", "7000", "-j", "DROP")
+    lab.hv.run(command, "-A", "HN-USER", "-s", "203.0.113.2", "-d", G1, "-p", "tcp", "--dport", "80", "-j", "DROP")
+    assert lab.connect(lab.g1, "tcp", "203.0.113.2", 7000, timeout=1) is None
+    assert lab.connect(lab.g2, "tcp", "203.0.113.2", 7000) == "peer=203.0.113.1"
+    assert lab.connect(lab.wan, "tcp", HV, 8080, timeout=1) is None
+    user = [l for l in lab.hv.run(command + "-save", "-t", "filter").stdout.splitlines() if "HN-USER" in l]
+    for module, args in (("masquerade", masq), ("iptables_dnat", dnat)):
+        again = lab.hv.module(module, args)
+        assert again["rc"] == 0 and again["changed"] is False, again
+    for module, args in (("iptables_dnat", dnat), ("masquerade", masq)):
+        assert lab.hv.module(module, dict(args, state="absent"))["rc"] == 0
+    left = [l for l in lab.hv.run(command + "-save", "-t", "filter").stdout.splitlines() if "HN-USER" in l]
+    assert [l for l in user if l.startswith((":HN-USER", "-A HN-USER"))] == left  # the admin's, untouched
+    lab.hv.run(command, "-F", "HN-USER")
+    for module, args in (("masquerade", masq), ("iptables_dnat", dnat)):
+        assert lab.hv.module(module, args)["rc"] == 0
+    for module, args in (("iptables_dnat", dnat), ("masquerade", masq)):
+        res = lab.hv.module(module, dict(args, state="absent"))
+        assert res["rc"] == 0, res
+    assert "HN-" not in lab.hv.run(command + "-save", "-t", "filter", check=False).stdout

@@ -46,15 +46,16 @@ def accept_rules(kind, model):
     """
     if model is None or not model.forward:
         return []
+    user = ["-j", _xtables.USER_CHAIN]  # the admin's restrictions come before our accepts
     if kind == "dnat":
         if not model.forwards:
             return []
-        return [["-m", "connmark", "--mark", "0x%x/0x%x" % (CT_MARK, CT_MARK), "-j", "ACCEPT"]]
+        return [user, ["-m", "connmark", "--mark", "0x%x/0x%x" % (CT_MARK, CT_MARK), "-j", "ACCEPT"]]
     out = ["-o", model.out_interface] if model.out_interface else []
     back = ["-i", model.out_interface] if model.out_interface else []
     guests = ["-i", model.bridge] if model.bridge else []
     to_guests = ["-o", model.bridge] if model.bridge else []
-    rules = [["-s", model.source] + guests + out + ["-j", "ACCEPT"],
+    rules = [user, ["-s", model.source] + guests + out + ["-j", "ACCEPT"],
              ["-d", model.source] + back + to_guests + ["-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED",
                                                         "-j", "ACCEPT"]]
     if model.bridge:

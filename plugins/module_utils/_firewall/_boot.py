@@ -179,7 +179,7 @@ def _unit_text(exec_start, exec_stop):
         "RemainAfterExit=yes",
     ]
     lines += ["ExecStart=%s" % " ".join(argv) for argv in exec_start]
-    lines += ["ExecStop=-%s" % " ".join(argv) for argv in exec_stop]
+    lines += ["ExecStop=-%s" % " ".join(argv).lstrip("-") for argv in exec_stop]
     lines += ["", "[Install]", "WantedBy=sysinit.target", ""]
     return "\n".join(lines)
 
@@ -203,6 +203,13 @@ def render(records, get_bin_path, legacy_alternative):
         for suffix, text in (("rules", start), ("stop.rules", stop)):
             path = os.path.join(ETC_DIR, "%s.%s" % (command, suffix))
             want[path] = text
+        if any("-j %s" % _xtables.USER_CHAIN in line for line in start.splitlines()):
+            # the admin's chain, made where it is missing (ignored where it exists): declared
+            # in the restore file it would be flushed, and netfilter-persistent may have
+            # loaded the admin's rules into it; at stop it goes only while empty
+            binary = get_bin_path(command) or "/usr/sbin/%s" % command
+            exec_start.append(["-" + binary, "-w", "-N", _xtables.USER_CHAIN])
+            exec_stop.insert(0, ["-" + binary, "-w", "-X", _xtables.USER_CHAIN])
         exec_start.append([restore, "--noflush", "--wait=10", os.path.join(ETC_DIR, command + ".rules")])
         exec_stop.insert(0, [restore, "--noflush", "--wait=10", os.path.join(ETC_DIR, command + ".stop.rules")])
     if any(kind == "dnat" and model.localhost for kind, _n, _b, model, _h in records):

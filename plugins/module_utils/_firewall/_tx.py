@@ -122,6 +122,10 @@ def _recreated(cmds):
     return deleted & added
 
 
+USER_LINES = {"create": "create chain %s for the admin's own rules (jumped to before ours)" % _xtables.USER_CHAIN,
+              "remove": "remove the empty chain %s (no chain of ours jumps to it)" % _xtables.USER_CHAIN}
+
+
 def _accepts(fw, sets, nft):
     """ForwardAccepts of every set, with the chain each one fills."""
     found = []
@@ -165,8 +169,9 @@ def _accepts(fw, sets, nft):
     return found
 
 
-def _accept_actions(fw, chain, rules, accepts):
-    """Actions writing one set's accepts into each world that changes."""
+def _accept_actions(fw, chain, rules, accepts, carriers):
+    """Actions writing one set's accepts into each world that changes (with HN-USER's
+    creation or removal where this chain carries it)."""
     plan = Plan()
     if accepts.seed:
         path, text = _xtables.seed_note()
@@ -182,10 +187,61 @@ def _accept_actions(fw, chain, rules, accepts):
         fw.accept_lines.extend(lines)
         fw._world(xt)
         undo = _xtables.undo_ops(chain, "FORWARD", accepts.states[xt.command], bool(rules))
+        change, carrier = carriers.get(xt.command, (None, None))
+        if carrier == chain:
+            ops, undo = _with_user_chain(change, ops, undo)
+            fw.accept_lines.append("%s: %s" % (xt.command, USER_LINES[change]))
         plan.add("%s: %s our accepts in FORWARD (%s)" % (xt.command, "write" if rules else "remove", chain),
                  "xt_restore", {"command": xt.command, "payload": _xtables.payload([("filter", ops)])},
                  undo=("xt_restore", {"command": xt.command, "payload": _xtables.payload([("filter", undo)])}))
     return plan
+
+
+def user_chain_change(state, filled, emptied):
+    """'create', 'remove' or None: what HN-USER (the admin's chain) needs in a filter table
+    ``state`` once this plan fills the FORWARD chains ``filled`` and empties ``emptied``:
+    made where a chain of our sets will jump to it, removed where none will while it is
+    empty and nothing else jumps to it."""
+    user = _xtables.USER_CHAIN
+    rules = (state or {}).get("rules", {})
+    ours = set(c for c in rules if _xtables.SET_FORWARD.match(c))
+    after = (ours - set(emptied)) | set(filled)
+    if after and user not in rules:
+        return "create"
+    foreign = [c for c, lines in rules.items() if c not in ours and any(l.endswith("-j " + user) for l in lines)]
+    if not after and user in rules and not rules[user] and not foreign:
+        return "remove"
+    return None
+
+
+def _with_user_chain(change, ops, undo):
+    """Restore lines (ops, undo) with HN-USER made first or removed last, in the same
+    restore as the chain that needs it (undone with it)."""
+    create, delete = ":%s - [0:0]" % _xtables.USER_CHAIN, "-X " + _xtables.USER_CHAIN
+    if change == "create":
+        return [create] + ops, undo + [delete]
+    if change == "remove":
+        return ops + [delete], [create] + undo
+    return ops, undo
+
+
+def _user_chain_carriers(accepts):
+    """{world: (change, chain)}: per iptables world, the accept chain whose restore carries
+    HN-USER's creation (the first one filled) or removal (the last one emptied)."""
+    worlds = {}
+    for chain, rules, each in accepts:
+        if not _xtables.SET_FORWARD.match(chain):
+            continue  # the bridges' accepts do not jump to the admin's chain
+        for xt, _l, ops, _b, _a in each.items:
+            world = worlds.setdefault(xt.command, [each.states.get(xt.command), [], []])
+            if ops:
+                world[1 if rules else 2].append(chain)
+    carriers = {}
+    for command, (state, filled, emptied) in worlds.items():
+        change = user_chain_change(state, filled, emptied)
+        if change:
+            carriers[command] = (change, filled[0] if change == "create" else emptied[-1])
+    return carriers
 
 
 def _nft_actions(fw, sets):
@@ -249,6 +305,12 @@ def _legacy_actions(fw, sets):
             if edit_ops:
                 ops[table].extend(edit_ops)
                 undo[table].extend(_xtables.undo_ops(chain, builtin, state.get(table), bool(edit.rules)))
+    fwd = [_iptables.chain_name(k, n, "fwd") for k, n, _m, _h in sets if k != "bridge"]
+    filled = [c for c in fwd if c in fw.after]
+    change = user_chain_change(state.get("filter"), filled, [c for c in fwd if c not in filled])
+    if change:
+        ops["filter"], undo["filter"] = _with_user_chain(change, ops["filter"], undo["filter"])
+        fw.lines.append("iptables: " + USER_LINES[change])
     plan = Plan()
     text = _xtables.payload([(t, ops[t]) for t in ("nat", "filter")])
     if text:
@@ -287,14 +349,15 @@ def plan_sets(backend, sets, nft, run_command, get_bin_path, accepts=True):
         table = Plan()
     else:
         table = _nft_actions(fw, sets) if backend.name == "nftables" else _legacy_actions(fw, sets)
+    carriers = _user_chain_carriers(accepts)
     # accepts that go leave before the rules they let through, new ones come after them
     for chain, rules, each in accepts:
         if not rules:
-            fw.plan.extend(_accept_actions(fw, chain, rules, each))
+            fw.plan.extend(_accept_actions(fw, chain, rules, each, carriers))
     fw.plan.extend(table)
     for chain, rules, each in accepts:
         if rules:
-            fw.plan.extend(_accept_actions(fw, chain, rules, each))
+            fw.plan.extend(_accept_actions(fw, chain, rules, each, carriers))
     fw.lines.extend(fw.accept_lines)
     if unseed:
         fw.lines.append("iptables-nft: delete iptables-nft's ip filter table (created by this collection, now empty)")

@@ -28,6 +28,10 @@ from ansible_collections.hypervisor.networking.plugins.module_utils import _rund
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ApplyError
 
 MARK = "hypervisor.networking"
+# the admin's own chain (as Docker's DOCKER-USER): every FORWARD chain of our rule sets jumps
+# to it first; we create it, never write a rule into it, and remove it only while empty
+USER_CHAIN = "HN-USER"
+SET_FORWARD = re.compile(r"^HN-F[MN]-")  # our rule sets' FORWARD chains (they jump to it)
 JUMP = ["-m", "comment", "--comment", '"%s"' % MARK]  # as iptables-save prints it
 WAIT_SECONDS = 10
 RETRIES = 5  # restores refused because another writer committed in between (EAGAIN)
@@ -262,7 +266,9 @@ def only_ours(state, chains=None):
     """True when a filter table holds nothing but our chains (``chains``, or every HN-
     chain), their jumps, and built-in chains that accept."""
     rules = dict((state or {}).get("rules", {}))
-    ours = [c for c in rules if c.startswith("HN-")] if chains is None else chains
+    ours = [c for c in rules if c.startswith("HN-") and c != USER_CHAIN] if chains is None else list(chains)
+    if USER_CHAIN in rules and not rules[USER_CHAIN]:
+        ours.append(USER_CHAIN)  # ours while it holds none of the admin's rules
     jumps = set(" ".join(JUMP + ["-j", c]) for c in ours)
     for chain in ours:
         rules.pop(chain, None)

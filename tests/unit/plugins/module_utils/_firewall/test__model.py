@@ -69,7 +69,7 @@ def test_iptables_dnat_marks_then_translates_and_accepts_by_mark():
         {"port": 53, "proto": "udp", "to_addr": "192.168.100.3", "destination": "203.0.113.1"}]})
     chains = _iptables.dnat_rules(fset, [])
     assert [r[r.index("-j") + 1] for r in chains["pre"]] == ["CONNMARK", "DNAT"] * 3
-    assert chains["fwd"] == [["-m", "connmark", "--mark", "0x200000/0x200000", "-j", "ACCEPT"]]
+    assert chains["fwd"] == [["-j", "HN-USER"], ["-m", "connmark", "--mark", "0x200000/0x200000", "-j", "ACCEPT"]]
     assert "-d" in chains["pre"][-1] and "203.0.113.1/32" in chains["pre"][-1]
 
 
