@@ -273,7 +273,6 @@ def test_a_forced_iptables_backend_on_an_iptables_nft_host_warns(nat_lab):
     assert "iptables command is iptables-nft" in json.dumps(res.get("warnings", [])), res
 
 
-
 @pytest.mark.parametrize("backend,command", [("iptables", "iptables-legacy"), ("nftables", "iptables-nft")])
 def test_the_admins_chain_hn_user_comes_before_our_accepts(nat_lab, backend, command):
     """HN-USER (as Docker's DOCKER-USER): created empty where a FORWARD chain of our sets is,
