@@ -33,10 +33,11 @@ options:
         C(/etc/network/interfaces) must source that directory (Debian's default does).
       - V(networkd) - C(.netdev) and C(.network) files in C(/etc/systemd/network/) (prefix
         C(00-hypervisor-networking-) for bridges and their ports, C(00-hypervisor-networking-tap-) for
-        TAPs: systemd-networkd applies the first matching C(.network) by file name, so the host's own
-        file for a NIC that becomes a bridge port, such as C(10-eth0.network), does not win; a file of
-        the host's that matches the port and still sorts first is refused, naming it); carrier-less bridges and TAPs are configured anyway (C(ConfigureWithoutCarrier)), and a
+        TAPs); carrier-less bridges and TAPs are configured anyway (C(ConfigureWithoutCarrier)), and a
         running networkd is told with C(networkctl reload).
+      - systemd-networkd applies the first matching C(.network) by file name, so the host's own file
+        for a NIC that becomes a bridge port, such as C(10-eth0.network), does not win over ours; a file
+        of the host's that matches the bridge or a port and still sorts first is refused, naming it.
       - V(networkmanager) is refused in this release (set O(persist=false) on NetworkManager hosts).
       - V(auto) picks NetworkManager when it runs (and so refuses), else systemd-networkd when it is
         enabled and ifupdown configures nothing but C(lo), else ifupdown when installed; it fails,

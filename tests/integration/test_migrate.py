@@ -286,4 +286,3 @@ def test_revert_replays_every_kind_of_action(lan):
     with open(path + ".reverted") as handle:
         results = json.load(handle)["results"]
     assert results and all(r["ok"] for r in results), results
-
