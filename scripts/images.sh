@@ -7,6 +7,8 @@
 #   bookworm-peers-rN       systemd as PID 1 with the real peers: docker.io (20.10) and
 #                           libvirt-daemon-system (9.0), both disabled: a scenario starts
 #                           them before or after this collection's run
+#   bookworm-ifupdown2-rN   systemd as PID 1 with ifupdown2 (Proxmox VE's ifupdown) instead of
+#                           ifupdown, its /etc/network/interfaces sourcing interfaces.d
 #   <suite>-boot-rN         the qemu image with systemd as PID 1 and udev (networkd waits for it), ifupdown (+ bridge-utils)
 #                           and systemd-networkd (either enabled by a scenario), and on
 #                           bookworm docker.io enabled: a reboot is a container restart
@@ -85,6 +87,11 @@ BOOT_REV=2
 BOOT_STEPS='RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       systemd systemd-sysv dbus udev ifupdown bridge-utils $BOOT_EXTRA >/dev/null \
  && systemctl mask getty@tty1.service console-getty.service systemd-logind.service >/dev/null 2>&1; true'
+IFUPDOWN2_REV=1
+IFUPDOWN2_STEPS='RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      systemd systemd-sysv dbus udev ifupdown2 >/dev/null \
+ && printf "source /etc/network/interfaces.d/*\\n\\nauto lo\\niface lo inet loopback\\n" > /etc/network/interfaces \
+ && systemctl mask getty@tty1.service console-getty.service systemd-logind.service >/dev/null 2>&1; true'
 LEGACY_STEPS='RUN update-alternatives --set iptables /usr/sbin/iptables-legacy \
  && update-alternatives --set ip6tables /usr/sbin/ip6tables-legacy'
 
@@ -97,6 +104,10 @@ $LEGACY_STEPS" || return 1
   if [ "$1" = bookworm ]; then
     derive "$1" "peers-r$PEERS_REV" "FROM localhost/hn-test:$1-r$IMAGE_REV
 $PEERS_STEPS" || return 1
+  fi
+  if [ "$1" = bookworm ]; then
+    derive "$1" "ifupdown2-r$IFUPDOWN2_REV" "FROM localhost/hn-test:$1-r$IMAGE_REV
+$IFUPDOWN2_STEPS" || return 1
   fi
   local extra=""
   [ "$1" = bookworm ] && extra="docker.io"

@@ -30,7 +30,9 @@ options:
       - V(ifupdown) - a file per interface in C(/etc/network/interfaces.d/) (C(hypervisor-networking-1-<bridge>),
         C(hypervisor-networking-2-<tap>)); bridges use bridge-utils' C(bridge_*) keywords (package
         C(bridge-utils)); TAPs are made by C(ip tuntap) in C(pre-up), as ifupdown has no TAP method.
-        C(/etc/network/interfaces) must source that directory (Debian's default does).
+        C(/etc/network/interfaces) must source that directory (Debian's default does). The same files
+        serve ifupdown2 (Proxmox VE), which needs no bridge-utils; bridge stanzas carry
+        C(bridge_ports_condone_regex .*) so its C(ifreload -a) keeps the guests' TAPs in the bridge.
       - V(networkd) - C(.netdev) and C(.network) files in C(/etc/systemd/network/) (prefix
         C(00-hypervisor-networking-) for bridges and their ports, C(00-hypervisor-networking-tap-) for
         TAPs); carrier-less bridges and TAPs are configured anyway (C(ConfigureWithoutCarrier)), and a

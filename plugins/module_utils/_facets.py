@@ -51,7 +51,7 @@ def bridge_renderer(persist, requested, desired):
             return _persist.ANY
     renderer = _persist.detect(requested)
     _persist.check_renderer(renderer)
-    if renderer == "ifupdown" and not shutil.which("brctl", path=BRIDGE_UTILS_PATH):
+    if renderer == "ifupdown" and not _persist.is_ifupdown2() and not shutil.which("brctl", path=BRIDGE_UTILS_PATH):
         # ifupdown brings bridges up at boot only through bridge-utils' hook
         raise DependencyError("renderer=ifupdown: bridges come up at boot through bridge-utils' ifupdown hook; "
                               "install it (Debian: package bridge-utils)", "bridge-utils")

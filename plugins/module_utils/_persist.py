@@ -129,6 +129,15 @@ def detect(requested):
                      "netplan without networkd and others are not supported); set renderer or persist=false")
 
 
+IFUPDOWN2_DIR = "/usr/share/ifupdown2"
+
+
+def is_ifupdown2():
+    """True where ifupdown2 (Proxmox VE, Cumulus) provides ifup: the ifupdown renderer's files
+    serve it too, and it makes bridges itself (no bridge-utils hook)."""
+    return os.path.isdir(IFUPDOWN2_DIR)
+
+
 def check_renderer(renderer):
     """Refuse a manager that cannot carry our files, before any change."""
     if renderer == "ifupdown":
@@ -137,7 +146,7 @@ def check_renderer(renderer):
         if not _ifupdown_reads(bridge_paths("ifupdown", "br0")[0]):
             raise StateError("renderer=ifupdown: %s does not read %s (add 'source %s/*')"
                              % (IFUPDOWN_MAIN, IFUPDOWN_DIR, IFUPDOWN_DIR))
-        if not os.path.exists(IFUPDOWN_BRIDGE_HOOK):
+        if not is_ifupdown2() and not os.path.exists(IFUPDOWN_BRIDGE_HOOK):
             raise StateError("renderer=ifupdown: bridges need the bridge-utils package (%s is missing)"
                              % IFUPDOWN_BRIDGE_HOOK)
     elif renderer == "networkd" and not os.path.isdir(NETWORKD_DIR):
@@ -306,6 +315,9 @@ def bridge_files(renderer, view, ports=(), routes=()):
             # of a migrated NIC left (firmware, DHCP, a hand-made address) goes first
             lines += ["    pre-up ip addr flush dev %s scope global" % port, "    pre-up ip route flush dev %s" % port]
         lines.append("    bridge_ports %s" % (" ".join(ports) or "none"))
+        # ifupdown2 (ifreload -a, ifup of the bridge) detaches every port bridge_ports does not
+        # list, the guests' TAPs included, unless this keeps them; ifupdown ignores it
+        lines.append("    bridge_ports_condone_regex .*")
         lines.append("    bridge_stp %s" % ("on" if view.get("stp") else "off"))
         lines.append("    bridge_fd %d" % (view.get("forward_delay") or 0))
         lines.append("    bridge_maxwait 0")

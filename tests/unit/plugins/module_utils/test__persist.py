@@ -28,7 +28,7 @@ def test_ifupdown_bridge_stanzas():
     assert path == "/etc/network/interfaces.d/hypervisor-networking-1-br0"
     assert _persist.is_ours(text)
     assert body(text) == [
-        "auto br0", "iface br0 inet static", "    bridge_ports none", "    bridge_stp off", "    bridge_fd 0",
+        "auto br0", "iface br0 inet static", "    bridge_ports none", "    bridge_ports_condone_regex .*", "    bridge_stp off", "    bridge_fd 0",
         "    bridge_maxwait 0", "    bridge_hw 02:11:22:33:44:55", "    address 192.168.100.1/24", "",
         "iface br0 inet6 static", "    address fd00:100::1/64"]
 
