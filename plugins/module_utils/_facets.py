@@ -84,6 +84,8 @@ def bridge_files(renderer, desired, after, routes, get_bin_path, firewall=True):
         for each in ("ifupdown", "networkd"):
             want.update(_persist.bridge_want(each, name, None, [], []))
         files = _persist.plan_files(want, "bridge %s" % name)
+        for each in _persist.noted_nics(name):  # the NICs' own ifupdown stanzas, given back
+            files.extend(_persist.plan_nic_stanza(each, name, False))
         if firewall:
             files.extend(_boot.plan("bridge", name, None, get_bin_path))
         return files
