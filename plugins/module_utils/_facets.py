@@ -95,6 +95,10 @@ def bridge_files(renderer, desired, after, routes, get_bin_path, firewall=True):
         view = dict(after, mtu_declared=desired["mtu"])
         if nic and nic not in ports:
             ports.insert(0, nic)
+        if nic:
+            # the NIC's IPv6 autoconfiguration goes to the bridge, and stays in our files once
+            # there (after a reboot the NIC, a port, takes no advertisements of its own)
+            view["ipv6_autoconf"] = bool(_persist.persisted_autoconf(renderer, name)) or _persist.nic_uses_slaac(nic)
         if renderer == "networkd":
             _networkd_first(name, after.get("mac"), nic, ports)
     label = "bridge %s, %s" % (name, renderer)

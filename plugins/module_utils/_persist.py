@@ -336,6 +336,9 @@ def bridge_files(renderer, view, ports=(), routes=()):
             lines.extend(["", "iface %s inet6 static" % name, "    address %s" % addr])
             if num == 0:
                 lines.extend(_ifupdown_routes(routes, inet6=True))
+        if view.get("ipv6_autoconf"):
+            # SLAAC, as the NIC had it (router advertisements accepted, addresses made from them)
+            lines.extend(["", "iface %s inet6 auto" % name])
         return {bridge_paths(renderer, name)[0]: head + "\n".join(lines) + "\n"}
     netdev = ["[NetDev]", "Name=%s" % name, "Kind=bridge"]
     if view.get("mac"):
@@ -349,8 +352,8 @@ def bridge_files(renderer, view, ports=(), routes=()):
     network = ["[Match]", "Name=%s" % name, "", "[Link]", "RequiredForOnline=no", "", "[Network]"]
     network += ["Address=%s" % a for a in view.get("addresses", [])]
     # a bridge whose ports have no carrier yet (TAPs without a guest) still gets its addresses
-    network += ["ConfigureWithoutCarrier=yes", "IgnoreCarrierLoss=yes", "IPv6AcceptRA=no",
-                "LinkLocalAddressing=ipv6"]
+    network += ["ConfigureWithoutCarrier=yes", "IgnoreCarrierLoss=yes",
+                "IPv6AcceptRA=%s" % _yes(view.get("ipv6_autoconf")), "LinkLocalAddressing=ipv6"]
     for route in routes:
         network += ["", "[Route]", "Destination=%s" % route["dst"]]
         if route.get("gateway"):
@@ -446,6 +449,47 @@ for f in /etc/network/interfaces.d/hypervisor-networking-2-*; do
 done
 exit 0
 """
+
+
+# ---- IPv6 autoconfiguration (SLAAC) of a NIC that becomes a bridge port ---------------
+
+IF_INET6 = "/proc/net/if_inet6"
+IFA_F_PERMANENT = 0x80
+
+
+def _sysctl_int(path):
+    try:
+        with open(path) as handle:
+            return int(handle.read().strip())
+    except (IOError, OSError, ValueError):
+        return None
+
+
+def nic_uses_slaac(nic):
+    """True when ``nic`` takes IPv6 addresses from router advertisements now: it accepts
+    them, autoconfigures from them, and holds a global address the kernel made (not
+    permanent: it expires unless the next advertisement renews it)."""
+    conf = "/proc/sys/net/ipv6/conf/%s/" % nic
+    if (_sysctl_int(conf + "accept_ra") or 0) <= 0 or _sysctl_int(conf + "autoconf") != 1:
+        return False
+    for line in (read_text(IF_INET6) or "").splitlines():
+        fields = line.split()
+        # address, ifindex, prefix length, scope (0: global), flags, name
+        if len(fields) == 6 and fields[5] == nic and int(fields[3], 16) == 0 \
+                and not int(fields[4], 16) & IFA_F_PERMANENT:
+            return True
+    return False
+
+
+def persisted_autoconf(renderer, bridge):
+    """Whether our persisted files of ``bridge`` take SLAAC (None: no file of ours yet)."""
+    path = bridge_paths(renderer, bridge)[-1]
+    text = read_text(path)
+    if text is None or not is_ours(text):
+        return None
+    if renderer == "networkd":
+        return "\nIPv6AcceptRA=yes\n" in text
+    return "\niface %s inet6 auto\n" % bridge in text + "\n"
 
 
 # ---- the host's own ifupdown stanza of a NIC that becomes a bridge port ---------------

@@ -286,3 +286,58 @@ def test_revert_replays_every_kind_of_action(lan):
     with open(path + ".reverted") as handle:
         results = json.load(handle)["results"]
     assert results and all(r["ok"] for r in results), results
+
+
+@contextlib.contextmanager
+def router_advertisements(peer, tmp_path):
+    """The peer advertises 2001:db8:5::/64 for SLAAC (dnsmasq, RA only: no DHCP, no DNS)."""
+    peer.run("ip", "addr", "add", "2001:db8:5::1/64", "dev", "eth0", "nodad")
+    proc = subprocess.Popen(["ip", "netns", "exec", peer.name, "dnsmasq", "--no-daemon", "--conf-file=/dev/null",
+                             "--port=0", "--interface=eth0", "--bind-interfaces", "--enable-ra",
+                             "--dhcp-range=::,constructor:eth0,ra-stateless,64",
+                             "--dhcp-leasefile=%s" % (tmp_path / "leases"), "--pid-file="],
+                            stdout=subprocess.DEVNULL, stderr=open(str(tmp_path / "ra.log"), "w"))
+    try:
+        yield
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def slaac_addresses(ns, dev):
+    return [a["local"] for a in ns.json("ip", "-j", "-6", "addr", "show", "dev", dev)[0]["addr_info"]
+            if a["local"].startswith("2001:db8:5:") and a.get("dynamic")]
+
+
+def test_a_slaac_nic_gives_a_slaac_bridge(lan, tmp_path):
+    """A NIC that takes its IPv6 address from router advertisements gives a bridge whose
+    persisted files take it that way too (the bridge has the NIC's MAC: the same address),
+    and keep saying so on the next run."""
+    hv, peer = lan
+    hv.run("sysctl", "-qw", "net.ipv6.conf.eth0.accept_ra=1", "net.ipv6.conf.eth0.autoconf=1")
+    with router_advertisements(peer, tmp_path):
+        for _attempt in range(60):
+            if slaac_addresses(hv, "eth0"):
+                break
+            time.sleep(0.25)
+        assert slaac_addresses(hv, "eth0"), hv.run("ip", "-6", "addr").stdout
+        etc = tmp_path / "etc"
+        args = {"name": "br0", "migrate_from": "eth0", "nf_call_iptables": False, "persist": True,
+                "renderer": "networkd"}
+        check = hv.module("linux_bridge", args, check_mode=True, etc=etc)
+        res = hv.module("linux_bridge", args, etc=etc)
+        assert res["rc"] == 0 and res["diff"]["after"]["files"] == check["diff"]["after"]["files"], res
+        network = (etc / "upper" / "systemd" / "network" / "00-hypervisor-networking-br0.network").read_text()
+        assert "IPv6AcceptRA=yes" in network
+    # the advertisements gone (and the NIC a port, taking none of its own): the files stay
+    assert hv.module("linux_bridge", args, etc=etc)["changed"] is False
+
+
+def test_a_nic_without_slaac_gives_a_bridge_without(lan, tmp_path):
+    hv, _peer = lan
+    hv.run("sysctl", "-qw", "net.ipv6.conf.eth0.accept_ra=0")
+    etc = tmp_path / "etc"
+    args = {"name": "br0", "migrate_from": "eth0", "nf_call_iptables": False, "persist": True, "renderer": "networkd"}
+    assert hv.module("linux_bridge", args, etc=etc)["rc"] == 0
+    network = (etc / "upper" / "systemd" / "network" / "00-hypervisor-networking-br0.network").read_text()
+    assert "IPv6AcceptRA=no" in network

@@ -28,9 +28,27 @@ def test_ifupdown_bridge_stanzas():
     assert path == "/etc/network/interfaces.d/hypervisor-networking-1-br0"
     assert _persist.is_ours(text)
     assert body(text) == [
-        "auto br0", "iface br0 inet static", "    bridge_ports none", "    bridge_ports_condone_regex .*", "    bridge_stp off", "    bridge_fd 0",
-        "    bridge_maxwait 0", "    bridge_hw 02:11:22:33:44:55", "    address 192.168.100.1/24", "",
-        "iface br0 inet6 static", "    address fd00:100::1/64"]
+        "auto br0", "iface br0 inet static", "    bridge_ports none", "    bridge_ports_condone_regex .*",
+        "    bridge_stp off", "    bridge_fd 0", "    bridge_maxwait 0", "    bridge_hw 02:11:22:33:44:55",
+        "    address 192.168.100.1/24", "", "iface br0 inet6 static", "    address fd00:100::1/64"]
+
+
+def test_slaac_of_the_nic_goes_to_the_bridge_in_both_managers(tmp_path, monkeypatch):
+    (_path, text), = _persist.bridge_files("ifupdown", dict(BRIDGE, ipv6_autoconf=True)).items()
+    assert body(text)[-2:] == ["", "iface br0 inet6 auto"]
+    files = _persist.bridge_files("networkd", dict(BRIDGE, ipv6_autoconf=True))
+    assert "IPv6AcceptRA=yes" in body(files["/etc/systemd/network/00-hypervisor-networking-br0.network"])
+    files = _persist.bridge_files("networkd", BRIDGE)
+    assert "IPv6AcceptRA=no" in body(files["/etc/systemd/network/00-hypervisor-networking-br0.network"])
+    # what our files say is read back (it stays once there)
+    monkeypatch.setattr(_persist, "NETWORKD_DIR", str(tmp_path))
+    monkeypatch.setattr(_persist, "IFUPDOWN_DIR", str(tmp_path))
+    assert _persist.persisted_autoconf("networkd", "br0") is None
+    for renderer in ("networkd", "ifupdown"):
+        for slaac in (True, False):
+            for path, content in _persist.bridge_files(renderer, dict(BRIDGE, ipv6_autoconf=slaac)).items():
+                (tmp_path / os.path.basename(path)).write_text(content)
+            assert _persist.persisted_autoconf(renderer, "br0") is slaac, (renderer, slaac)
 
 
 def test_ifupdown_migrated_bridge_carries_the_nic_and_its_routes():
