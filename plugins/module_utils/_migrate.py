@@ -21,6 +21,7 @@ import socket
 import struct
 import time
 
+from ansible_collections.hypervisor.networking.plugins.module_utils import _persist
 from ansible_collections.hypervisor.networking.plugins.module_utils import _validate as v
 from ansible_collections.hypervisor.networking.plugins.module_utils._bridge import _is_link_local6, plan_bridge
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import StateError, ValidationError
@@ -121,6 +122,65 @@ def _probe_target(routes, moved):
             if iface.version == 4 and ipaddress.ip_address(gateway) in iface.network:
                 return str(iface.ip), gateway
     return None
+
+
+def takes_advertisements(desired, plan):
+    """True when this run moves a NIC that takes IPv6 router advertisements into the bridge
+    (read before the move)."""
+    return bool(plan) and desired["state"] == "present" and bool(desired["migrate_from"]) and \
+        _persist.accepts_ra(desired["migrate_from"])
+
+
+def settle(name, mac, probe, solicit):
+    """After the change: False when the gateway ``probe`` names does not answer ARP on the
+    bridge; with ``solicit`` (the NIC took router advertisements), the bridge then asks for
+    them, so the kernel learns the IPv6 default route and SLAAC addresses there now."""
+    if probe and arp_probe(name, mac, probe[0], probe[1]) is None:
+        return False
+    if solicit:
+        solicit_routers(name)
+    return True
+
+
+IFA_F_TENTATIVE = 0x40
+
+
+def _link_local_ready(ifname):
+    for line in (_persist.read_text(_persist.IF_INET6) or "").splitlines():
+        fields = line.split()
+        if len(fields) == 6 and fields[5] == ifname and fields[0].startswith("fe80") \
+                and not int(fields[4], 16) & IFA_F_TENTATIVE:
+            return True
+    return False
+
+
+def solicit_routers(ifname, timeout=3.0):
+    """Router solicitations on ``ifname`` from its link-local address, once that has passed
+    duplicate address detection. The kernel sends none of its own here (the bridge came up
+    already holding the NIC's static IPv6 addresses), and the routers' next periodic
+    advertisement may be minutes away. Best effort: without IPv6 nothing is sent."""
+    deadline = time.monotonic() + timeout
+    while not _link_local_ready(ifname):
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(0.1)
+    try:
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+    except (IOError, OSError):
+        return
+    try:
+        index = socket.if_nametoindex(ifname)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, index)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)  # RFC 4861: 255 or dropped
+        for attempt in range(2):
+            # type 133, code 0, checksum (the kernel's), reserved
+            sock.sendto(struct.pack("!BBHI", 133, 0, 0, 0), ("ff02::2", 0, 0, index))
+            if attempt == 0:
+                time.sleep(0.5)
+    except (IOError, OSError):
+        return
+    finally:
+        sock.close()
 
 
 def arp_probe(ifname, mac, source, target, timeout=3.0):

@@ -25,6 +25,7 @@ IFF_UP = 0x1
 IFA_F_PERMANENT = 0x80  # set on configured addresses, not on kernel-generated ones
 IFA_F_NODAD = 0x02
 RTPROT_KERNEL = 2  # routes the kernel derives from addresses
+RTPROT_RA = 9  # routes the kernel learnt from router advertisements
 RT_TABLE_LOCAL = 255
 RT_TABLE_MAIN = 254
 USER_HZ = 100  # IFLA_BR_FORWARD_DELAY is in clock_t (centiseconds)
@@ -313,15 +314,17 @@ class Netlink(object):
         return None
 
     def routes(self, name):
-        """Routes through ``name`` that someone configured (static, DHCP, RA): list of
-        dicts. Kernel-made routes (prefix routes of addresses, proto kernel) and the local
-        table follow the addresses by themselves and are left out."""
+        """Routes through ``name`` that someone configured (static, DHCP): list of dicts.
+        Kernel-made routes (prefix routes of addresses, proto kernel), the local table, and
+        routes learnt from router advertisements (proto ra: the kernel's, learnt again on
+        whichever link takes the advertisements; one of them moved by hand makes the kernel
+        refuse every later advertisement on that link) are left out."""
         result = []
         index = self._idx(name)
         for family in (socket.AF_INET, socket.AF_INET6):
             for msg in self._ipr.get_routes(family=family, oif=index):
                 table = msg.get_attr("RTA_TABLE") or msg["table"]
-                if msg["proto"] == RTPROT_KERNEL or table == RT_TABLE_LOCAL or msg["type"] != 1:  # unicast
+                if msg["proto"] in (RTPROT_KERNEL, RTPROT_RA) or table == RT_TABLE_LOCAL or msg["type"] != 1:
                     continue
                 if msg.get_attr("RTA_OIF") != index:
                     continue

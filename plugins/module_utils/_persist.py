@@ -465,12 +465,16 @@ def _sysctl_int(path):
         return None
 
 
+def accepts_ra(nic):
+    """True when ``nic`` takes router advertisements (its default route, SLAAC)."""
+    return (_sysctl_int("/proc/sys/net/ipv6/conf/%s/accept_ra" % nic) or 0) > 0
+
+
 def nic_uses_slaac(nic):
     """True when ``nic`` takes IPv6 addresses from router advertisements now: it accepts
     them, autoconfigures from them, and holds a global address the kernel made (not
     permanent: it expires unless the next advertisement renews it)."""
-    conf = "/proc/sys/net/ipv6/conf/%s/" % nic
-    if (_sysctl_int(conf + "accept_ra") or 0) <= 0 or _sysctl_int(conf + "autoconf") != 1:
+    if not accepts_ra(nic) or _sysctl_int("/proc/sys/net/ipv6/conf/%s/autoconf" % nic) != 1:
         return False
     for line in (read_text(IF_INET6) or "").splitlines():
         fields = line.split()

@@ -315,11 +315,12 @@ def _apply(want, plan, report, executor):
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
     if report["arm"]:
         _rollback.arm(name, [a.undo for a in reversed(plan.actions) if a.undo], desired["rollback_timeout"])
+    solicit = _migrate.takes_advertisements(desired, report["bridge_plan"])
     try:
         with report["journal"].creating(_tap.created(report["taps_plan"])):
             _engine.apply(plan, executor, context="network %s" % name)
         probe = report["probe"]
-        if probe and _migrate.arp_probe(name, report["bridge_after"]["mac"], probe[0], probe[1]) is None:
+        if not _migrate.settle(name, report["bridge_after"].get("mac"), probe, solicit):
             raise ApplyError("%s: the gateway %s did not answer ARP on %s after the migration from %s; every "
                              "change was undone" % (name, probe[1], name, desired["migrate_from"]),
                              applied=plan.lines(), rolled_back=plan.undo_all(executor))

@@ -332,9 +332,10 @@ def _run(module):
                 signal.signal(signal.SIGHUP, signal.SIG_IGN)
             if arm:
                 _rollback.arm(name, [a.undo for a in reversed(whole.actions) if a.undo], desired["rollback_timeout"])
+            solicit = _migrate.takes_advertisements(desired, plan)
             try:
                 _engine.apply(whole, executor, context=name)
-                if probe and _migrate.arp_probe(name, after["mac"], probe[0], probe[1]) is None:
+                if not _migrate.settle(name, after.get("mac"), probe, solicit):
                     raise ApplyError("%s: the gateway %s did not answer ARP on %s after the migration from %s; "
                                      "every change was undone" % (name, probe[1], name, desired["migrate_from"]),
                                      applied=whole.lines(), rolled_back=whole.undo_all(executor))

@@ -309,26 +309,40 @@ def slaac_addresses(ns, dev):
             if a["local"].startswith("2001:db8:5:") and a.get("dynamic")]
 
 
+def ra_default_routes(ns):
+    return [(r["dev"], r.get("protocol")) for r in ns.json("ip", "-j", "-6", "route", "show", "default")]
+
+
 def test_a_slaac_nic_gives_a_slaac_bridge(lan, tmp_path):
-    """A NIC that takes its IPv6 address from router advertisements gives a bridge whose
-    persisted files take it that way too (the bridge has the NIC's MAC: the same address),
-    and keep saying so on the next run."""
+    """A NIC that takes its IPv6 address and default route from router advertisements: the
+    bridge takes them at once (same MAC, same address; it solicits an advertisement, and the
+    learnt default route is the kernel's to learn again there, not moved by hand, which made
+    the kernel refuse every later advertisement on the bridge), and its persisted files take
+    them that way too, and keep saying so on the next run."""
     hv, peer = lan
     hv.run("sysctl", "-qw", "net.ipv6.conf.eth0.accept_ra=1", "net.ipv6.conf.eth0.autoconf=1")
     with router_advertisements(peer, tmp_path):
         for _attempt in range(60):
-            if slaac_addresses(hv, "eth0"):
+            if slaac_addresses(hv, "eth0") and ra_default_routes(hv):
                 break
             time.sleep(0.25)
-        assert slaac_addresses(hv, "eth0"), hv.run("ip", "-6", "addr").stdout
+        nic = slaac_addresses(hv, "eth0")
+        assert nic and ra_default_routes(hv) == [("eth0", "ra")], hv.run("ip", "-6", "route").stdout
         etc = tmp_path / "etc"
         args = {"name": "br0", "migrate_from": "eth0", "nf_call_iptables": False, "persist": True,
                 "renderer": "networkd"}
         check = hv.module("linux_bridge", args, check_mode=True, etc=etc)
         res = hv.module("linux_bridge", args, etc=etc)
         assert res["rc"] == 0 and res["diff"]["after"]["files"] == check["diff"]["after"]["files"], res
+        assert not [a for a in res["actions"] if "fe80:" in a], res["actions"]
         network = (etc / "upper" / "systemd" / "network" / "00-hypervisor-networking-br0.network").read_text()
-        assert "IPv6AcceptRA=yes" in network
+        assert "IPv6AcceptRA=yes" in network and "Gateway=fe80" not in network
+        for _attempt in range(40):
+            if slaac_addresses(hv, "br0") and ("br0", "ra") in ra_default_routes(hv):
+                break
+            time.sleep(0.25)
+        assert slaac_addresses(hv, "br0") == nic, hv.run("ip", "-6", "addr").stdout
+        assert ("br0", "ra") in ra_default_routes(hv), hv.run("ip", "-6", "route").stdout
     # the advertisements gone (and the NIC a port, taking none of its own): the files stay
     assert hv.module("linux_bridge", args, etc=etc)["changed"] is False
 
