@@ -146,12 +146,8 @@ IFA_F_TENTATIVE = 0x40
 
 
 def _link_local_ready(ifname):
-    for line in (_persist.read_text(_persist.IF_INET6) or "").splitlines():
-        fields = line.split()
-        if len(fields) == 6 and fields[5] == ifname and fields[0].startswith("fe80") \
-                and not int(fields[4], 16) & IFA_F_TENTATIVE:
-            return True
-    return False
+    return any(addr.startswith("fe80") and not flags & IFA_F_TENTATIVE
+               for addr, _scope, flags in _persist.inet6_addresses(ifname))
 
 
 def solicit_routers(ifname, timeout=3.0):

@@ -465,6 +465,17 @@ def _sysctl_int(path):
         return None
 
 
+def inet6_addresses(name):
+    """[(address in hex, scope, flags)] of link ``name`` as /proc/net/if_inet6 lists them
+    (scope 0: global, 0x20: link; flags: IFA_F_*)."""
+    found = []
+    for line in (read_text(IF_INET6) or "").splitlines():
+        fields = line.split()
+        if len(fields) == 6 and fields[5] == name:
+            found.append((fields[0], int(fields[3], 16), int(fields[4], 16)))
+    return found
+
+
 def accepts_ra(nic):
     """True when ``nic`` takes router advertisements (its default route, SLAAC)."""
     return (_sysctl_int("/proc/sys/net/ipv6/conf/%s/accept_ra" % nic) or 0) > 0
@@ -476,13 +487,7 @@ def nic_uses_slaac(nic):
     permanent: it expires unless the next advertisement renews it)."""
     if not accepts_ra(nic) or _sysctl_int("/proc/sys/net/ipv6/conf/%s/autoconf" % nic) != 1:
         return False
-    for line in (read_text(IF_INET6) or "").splitlines():
-        fields = line.split()
-        # address, ifindex, prefix length, scope (0: global), flags, name
-        if len(fields) == 6 and fields[5] == nic and int(fields[3], 16) == 0 \
-                and not int(fields[4], 16) & IFA_F_PERMANENT:
-            return True
-    return False
+    return any(scope == 0 and not flags & IFA_F_PERMANENT for _a, scope, flags in inet6_addresses(nic))
 
 
 def persisted_autoconf(renderer, bridge):
