@@ -9,6 +9,7 @@
 #                           them before or after this collection's run
 #   bookworm-ifupdown2-rN   systemd as PID 1 with ifupdown2 (Proxmox VE's ifupdown) instead of
 #                           ifupdown, its /etc/network/interfaces sourcing interfaces.d
+#   bookworm-nm-rN          systemd as PID 1 with NetworkManager (1.42) and dnsmasq-base
 #   <suite>-boot-rN         the qemu image with systemd as PID 1 and udev (networkd waits for it), ifupdown (+ bridge-utils)
 #                           and systemd-networkd (either enabled by a scenario), and on
 #                           bookworm docker.io enabled: a reboot is a container restart
@@ -92,6 +93,12 @@ IFUPDOWN2_STEPS='RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-ge
       systemd systemd-sysv dbus udev ifupdown2 >/dev/null \
  && printf "source /etc/network/interfaces.d/*\\n\\nauto lo\\niface lo inet loopback\\n" > /etc/network/interfaces \
  && systemctl mask getty@tty1.service console-getty.service systemd-logind.service >/dev/null 2>&1; true'
+NM_REV=1
+# NetworkManager (the RHEL family's manager; Debian's desktops): dbus and udev, no ifupdown
+# stanza for any NIC; dnsmasq-base plays the LAN's DHCP server and router in a namespace
+NM_STEPS='RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      systemd systemd-sysv dbus udev network-manager dnsmasq-base >/dev/null \
+ && systemctl mask getty@tty1.service console-getty.service systemd-logind.service >/dev/null 2>&1; true'
 LEGACY_STEPS='RUN update-alternatives --set iptables /usr/sbin/iptables-legacy \
  && update-alternatives --set ip6tables /usr/sbin/ip6tables-legacy'
 
@@ -108,6 +115,8 @@ $PEERS_STEPS" || return 1
   if [ "$1" = bookworm ]; then
     derive "$1" "ifupdown2-r$IFUPDOWN2_REV" "FROM localhost/hn-test:$1-r$IMAGE_REV
 $IFUPDOWN2_STEPS" || return 1
+    derive "$1" "nm-r$NM_REV" "FROM localhost/hn-test:$1-r$IMAGE_REV
+$NM_STEPS" || return 1
   fi
   local extra=""
   [ "$1" = bookworm ] && extra="docker.io"

@@ -40,11 +40,18 @@ options:
       - systemd-networkd applies the first matching C(.network) by file name, so the host's own file
         for a NIC that becomes a bridge port, such as C(10-eth0.network), does not win over ours; a file
         of the host's that matches the bridge or a port and still sorts first is refused, naming it.
-      - V(networkmanager) is refused in this release (set O(persist=false) on NetworkManager hosts).
-      - V(auto) picks NetworkManager when it runs (and so refuses), else systemd-networkd when it is
-        enabled and ifupdown configures nothing but C(lo), else ifupdown when installed; it fails,
-        naming both, when ifupdown and networkd both configure interfaces. Removal (O(state=absent))
-        needs no manager - where none can be told, our files are looked for in both places.
+      - V(networkmanager) - keyfiles in C(/etc/NetworkManager/system-connections/)
+        (C(hypervisor-networking-bridge-<bridge>.nmconnection), C(-port-<nic>), C(-tap-<tap>), mode
+        0600): a C(bridge), an C(ethernet) port with C(autoconnect-priority=999) (it, not the admin's
+        own profile of the NIC, takes the NIC at boot), a C(tun) profile in tap mode per TAP. A running
+        NetworkManager loads the changed profiles and activates them (C(nmcli connection load), C(up)),
+        which re-applies the same addresses and ports; the admin's profiles are never edited or deleted.
+        A bridge's C(forward_delay) below 2 is refused (NetworkManager's range is 2 to 30 seconds).
+      - V(auto) picks systemd-networkd when it is enabled and ifupdown configures nothing but C(lo),
+        else NetworkManager when it runs and ifupdown configures nothing but C(lo), else ifupdown
+        when installed; it fails, naming both, when ifupdown and networkd (or NetworkManager and
+        networkd) both manage interfaces. Removal (O(state=absent)) needs no manager - where none
+        can be told, our files are looked for in every manager's place.
     type: str
     choices: [auto, ifupdown, networkd, networkmanager]
     default: auto

@@ -10,7 +10,8 @@ import os
 import shutil
 
 from ansible_collections.hypervisor.networking.plugins.module_utils import _bridge, _migrate, _persist
-from ansible_collections.hypervisor.networking.plugins.module_utils._errors import DependencyError, HypervisorNetworkingError, StateError
+from ansible_collections.hypervisor.networking.plugins.module_utils._errors import (
+    DependencyError, HypervisorNetworkingError, StateError, ValidationError)
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _boot
 from ansible_collections.hypervisor.networking.plugins.module_utils._plan import Plan
 
@@ -51,6 +52,11 @@ def bridge_renderer(persist, requested, desired):
             return _persist.ANY
     renderer = _persist.detect(requested)
     _persist.check_renderer(renderer)
+    delay = desired["bridge"]["forward_delay"]
+    if renderer == _persist.NM and desired["state"] == "present" and delay is not None and delay < 2:
+        # NetworkManager reads 0 as its default, 15 s: each activation would undo this run
+        raise ValidationError("forward_delay", delay, "NetworkManager persists forward delays of 2 to 30 seconds; "
+                              "leave it unset, or set persist=false")
     if renderer == "ifupdown" and not _persist.is_ifupdown2() and not shutil.which("brctl", path=BRIDGE_UTILS_PATH):
         # ifupdown brings bridges up at boot only through bridge-utils' hook
         raise DependencyError("renderer=ifupdown: bridges come up at boot through bridge-utils' ifupdown hook; "
@@ -81,7 +87,7 @@ def bridge_files(renderer, desired, after, routes, get_bin_path, firewall=True):
     name, nic = desired["name"], desired["migrate_from"]
     if renderer == _persist.ANY:
         want = {}
-        for each in ("ifupdown", "networkd"):
+        for each in ("ifupdown", "networkd", _persist.NM):
             want.update(_persist.bridge_want(each, name, None, [], []))
         files = _persist.plan_files(want, "bridge %s" % name)
         for each in _persist.noted_nics(name):  # the NICs' own ifupdown stanzas, given back
@@ -133,7 +139,7 @@ def tap_files(params, taps, after, purged, option="taps[].name"):
         try:
             renderers = [_persist.detect("auto")]
         except HypervisorNetworkingError:
-            renderers = ["ifupdown", "networkd"]
+            renderers = ["ifupdown", "networkd", _persist.NM]
     if renderers is None:
         renderers = [_persist.detect(params["renderer"])]
         _persist.check_renderer(renderers[0])

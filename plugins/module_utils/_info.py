@@ -246,9 +246,9 @@ def firewall_view(module, links, uplink, warnings):
     return view
 
 
-def persistence_view(links, addrs, warnings, sets=()):
+def persistence_view(links, addrs, warnings, sets=(), nm_active=None):
     """Our persisted files and each difference between them and what runs (``sets``: our
-    firewall sets as they run)."""
+    firewall sets as they run; ``nm_active``: NetworkManager's active profiles, where it runs)."""
     view = {"renderer": None, "files": [], "drift": []}
     running = set((s["kind"], s["name"], s["backend"]) for s in sets if s["translates"])
     for path in sorted(glob.glob(_boot.STORE_DIR + "/*.json")):
@@ -266,11 +266,11 @@ def persistence_view(links, addrs, warnings, sets=()):
     except HypervisorNetworkingError as exc:
         view["renderer_error"] = exc.msg
     patterns = [_persist.IFUPDOWN_DIR + "/hypervisor-networking-*", _persist.NETWORKD_DIR + "/*hypervisor-networking*",
-                _boot.STORE_DIR + "/*.json", _boot.UNIT_FILE]
+                _persist.NM_DIR + "/hypervisor-networking-*", _boot.STORE_DIR + "/*.json", _boot.UNIT_FILE]
     view["files"] = sorted(p for pattern in patterns for p in glob.glob(pattern)
                            if p.endswith(".json") or _persist.is_ours(_persist.read_text(p)))
     persisted_taps = set()
-    for renderer in ("ifupdown", "networkd"):
+    for renderer in ("ifupdown", "networkd", _persist.NM):
         paths = glob.glob(_persist.bridge_paths(renderer, "*")[-1])  # ifupdown stanzas, .network
         if renderer == "networkd":
             paths += glob.glob(_persist.old_networkd_paths("bridge", "*")[-1])
@@ -285,14 +285,15 @@ def persistence_view(links, addrs, warnings, sets=()):
                                      "boot, or run the role" % (name, path))
                 continue
             running = set(addrs.get(links[name]["index"], []))
-            persisted = set(re.findall(r"^\s*(?:address|Address=)\s*(\S+)$", text.replace("Address=", "address "),
-                                       re.M))
+            # ifupdown `address A`, networkd `Address=A`, NetworkManager `addressN=A`
+            persisted = set(re.findall(r"^\s*(?:address\s+|Address=|address\d+=)(\S+)$", text, re.M))
             for addr in sorted(persisted - running):
                 view["drift"].append("%s: %s is persisted but not configured now" % (name, addr))
             for addr in sorted(a for a in running - persisted if not a.startswith("fe80:")):
                 view["drift"].append("%s: %s is configured now but not persisted: it is lost at the next reboot, "
                                      "and %s may refuse to take the interface down" % (
-                                         name, addr, "ifdown" if renderer == "ifupdown" else "networkd"))
+                                         name, addr, {"ifupdown": "ifdown", _persist.NM: "NetworkManager"}.get(
+                                             renderer, "networkd")))
         taps = _persist.our_tap_names(renderer)
         persisted_taps.update(taps)
         for tap in taps:
@@ -302,8 +303,41 @@ def persistence_view(links, addrs, warnings, sets=()):
         if link["kind"] == "tun" and link.get("alias") == _tap.MANAGED_ALIAS and name not in persisted_taps \
                 and view["files"]:
             view["drift"].append("TAP %s runs but is not persisted: it is lost at the next reboot" % name)
+    if nm_active is not None:
+        view["drift"].extend(nm_drift(links, nm_active))
     warnings.extend(view["drift"])
     return view
+
+
+def nm_active_profiles(module):
+    """{profile UUID: device} of NetworkManager's active connections; None where it does not
+    run (read-only: nmcli lists, changes nothing)."""
+    nmcli = module.get_bin_path("nmcli")
+    if nmcli is None or not os.path.isdir(_persist.NM_RUN):
+        return None
+    rc, out, _err = module.run_command([nmcli, "-t", "-f", "UUID,DEVICE", "connection", "show", "--active"])
+    if rc != 0:
+        return None
+    return dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+
+
+def nm_drift(links, nm_active):
+    """Our NetworkManager profiles that do not run on their link: NetworkManager does not
+    manage that link as persisted (another profile holds it, or none: it is external)."""
+    drift = []
+    for path in sorted(glob.glob(os.path.join(_persist.NM_DIR, "hypervisor-networking-*.nmconnection"))):
+        text = _persist.read_text(path)
+        match = re.search(r"^interface-name=(\S+)$", text or "", re.M)
+        if not match or not _persist.is_ours(text) or "\nautoconnect=true\n" not in text:
+            continue
+        name, uuid = match.group(1), _persist.nm_uuid(path)
+        if name in links and nm_active.get(uuid) != name:
+            others = sorted(u for u, dev in nm_active.items() if dev == name)
+            drift.append("%s: NetworkManager does not run our profile %s on it (%s): it manages the link otherwise "
+                         "until the next boot or `nmcli connection up %s`" % (
+                             name, path, "active there: %s" % ", ".join(others) if others else "no profile active",
+                             uuid))
+    return drift
 
 
 def forward_target(module, name, port, proto="tcp"):

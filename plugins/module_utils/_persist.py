@@ -2,8 +2,8 @@
 # Copyright: (c) 2026, hypervisor.networking contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Persistent facet of links, private to this collection: the host's own network manager
-(ifupdown or systemd-networkd) carries bridges and TAPs across a reboot, from files this
-collection writes and alone removes.
+(ifupdown, systemd-networkd or NetworkManager) carries bridges and TAPs across a reboot, from
+files this collection writes and alone removes.
 
 Every file starts with HEADER; a file without it is someone else's and is never written
 over or removed. Files are planned as a Plan of file_write/file_remove actions (with their
@@ -19,6 +19,7 @@ import os
 import re
 import stat
 import tempfile
+import uuid
 
 from ansible_collections.hypervisor.networking.plugins.module_utils import _rundir
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import StateError, ValidationError
@@ -33,6 +34,14 @@ IFUPDOWN_DIR = "/etc/network/interfaces.d"
 IFUPDOWN_BRIDGE_HOOK = "/etc/network/if-pre-up.d/bridge"  # bridge-utils: bridge_ports & co
 IFUPDOWN_TAP_HOOK = "/etc/network/if-up.d/hypervisor-networking"
 NETWORKD_DIR = "/etc/systemd/network"
+# NetworkManager's keyfiles: read by every NetworkManager (the RHEL family's ifcfg-rh plugin
+# included), root's alone (mode 0600, or NetworkManager ignores them)
+NM = "networkmanager"
+NM_DIR = "/etc/NetworkManager/system-connections"
+NM_RUN = "/run/NetworkManager"
+NM_MODE = 0o600
+# profiles' UUIDs are derived from their file names: the same on every run and every host
+_NM_UUIDS = uuid.UUID("5b0f3c1e-6a43-4c8e-9d1e-2f6b7c0a9e11")
 
 # names that go into file names and manager syntax: what set names and bridges accept
 _PERSIST_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}\Z")
@@ -106,27 +115,36 @@ def ifupdown_interfaces(path=IFUPDOWN_MAIN, _seen=None):
     return found
 
 
+def nm_runs():
+    """NetworkManager runs here (its runtime directory exists) or starts at boot."""
+    return os.path.isdir(NM_RUN) or _systemd_enabled("NetworkManager.service")
+
+
 def detect(requested):
-    """'ifupdown' or 'networkd' for ``renderer`` (auto: the manager that manages this host)."""
-    if requested == "networkmanager" or (requested == "auto" and os.path.isdir("/run/NetworkManager")):
-        raise ValidationError("renderer", requested if requested != "auto" else "auto (NetworkManager runs here)",
-                              "NetworkManager is not supported by this release: persist with ifupdown or "
-                              "systemd-networkd, or set persist=false")
+    """'ifupdown', 'networkd' or 'networkmanager' for ``renderer`` (auto: the manager that
+    manages this host)."""
     if requested != "auto":
         return requested
     networkd = _systemd_enabled("systemd-networkd.service") or os.path.exists("/run/systemd/netif/state")
     ifupdown = os.path.exists("/sbin/ifup") and os.path.exists(IFUPDOWN_MAIN)
     ifupdown_used = ifupdown and any(i != "lo" and not is_ours(read_text(p))
                                      for i, p in ifupdown_interfaces().items())
+    nm = nm_runs()
+    if networkd and nm:
+        raise StateError("renderer=auto: both NetworkManager and systemd-networkd run here; set renderer to the one "
+                         "that should carry the bridge")
     if networkd and not ifupdown_used:
         return "networkd"
+    if nm and not ifupdown_used:
+        return NM
     if ifupdown and not networkd:
+        # Debian's NetworkManager leaves the interfaces ifupdown configures to ifupdown
         return "ifupdown"
     if networkd and ifupdown_used:
         raise StateError("renderer=auto: both ifupdown (%s) and systemd-networkd configure interfaces here; "
                          "set renderer to the one that should carry the bridge" % IFUPDOWN_MAIN)
-    raise StateError("renderer=auto: neither ifupdown nor systemd-networkd manages this host (NetworkManager, "
-                     "netplan without networkd and others are not supported); set renderer or persist=false")
+    raise StateError("renderer=auto: neither ifupdown, systemd-networkd nor NetworkManager manages this host; "
+                     "set renderer or persist=false")
 
 
 IFUPDOWN2_DIR = "/usr/share/ifupdown2"
@@ -151,6 +169,8 @@ def check_renderer(renderer):
                              % IFUPDOWN_BRIDGE_HOOK)
     elif renderer == "networkd" and not os.path.isdir(NETWORKD_DIR):
         raise StateError("renderer=networkd: %s does not exist (is systemd-networkd installed?)" % NETWORKD_DIR)
+    elif renderer == NM and not os.path.isdir(NM_DIR):
+        raise StateError("renderer=networkmanager: %s does not exist (is NetworkManager installed?)" % NM_DIR)
 
 
 def _ifupdown_reads(path):
@@ -185,8 +205,20 @@ def old_networkd_paths(kind, name):
     return [base + ".network"] if kind == "port" else [base + ".netdev", base + ".network"]
 
 
+def _nm_path(kind, name):
+    # the kind's word first: a bridge called "port-eth0" and the port eth0 get two names
+    return os.path.join(NM_DIR, "hypervisor-networking-%s-%s.nmconnection" % (kind, name))
+
+
+def nm_uuid(path):
+    """The UUID of our profile in file ``path``."""
+    return str(uuid.uuid5(_NM_UUIDS, os.path.basename(path)))
+
+
 def bridge_paths(renderer, name):
     """Files describing bridge ``name``."""
+    if renderer == NM:
+        return [_nm_path("bridge", name)]
     if renderer == "ifupdown":
         return [os.path.join(IFUPDOWN_DIR, "hypervisor-networking-1-" + _file_key(name))]
     base = _networkd_base("bridge", name)
@@ -194,7 +226,9 @@ def bridge_paths(renderer, name):
 
 
 def port_paths(renderer, name):
-    """networkd: a declared port's own .network (ifupdown lists ports in the bridge)."""
+    """networkd, NetworkManager: a declared port's own file (ifupdown lists ports in the bridge)."""
+    if renderer == NM:
+        return [_nm_path("port", name)]
     if renderer == "ifupdown":
         return []
     return [_networkd_base("port", name) + ".network"]
@@ -202,6 +236,8 @@ def port_paths(renderer, name):
 
 def tap_paths(renderer, name):
     """Files describing TAP ``name``."""
+    if renderer == NM:
+        return [_nm_path("tap", name)]
     if renderer == "ifupdown":
         return [os.path.join(IFUPDOWN_DIR, "hypervisor-networking-2-" + _file_key(name))]
     base = _networkd_base("tap", name)
@@ -300,6 +336,72 @@ def _yes(flag):
     return "yes" if flag else "no"
 
 
+def _true(flag):
+    return "true" if flag else "false"
+
+
+def _keyfile(head, path, kind, name, sections):
+    """A NetworkManager keyfile of ours: its profile named and identified after the file."""
+    conn = [("id", os.path.basename(path)[:-len(".nmconnection")]), ("uuid", nm_uuid(path)), ("type", kind),
+            ("interface-name", name)]
+    lines = []
+    for section, pairs in [("connection", conn + sections[0][1])] + list(sections[1:]):
+        lines += ([""] if lines else []) + ["[%s]" % section] + ["%s=%s" % pair for pair in pairs]
+    return head + "\n".join(lines) + "\n"
+
+
+def _nm_ip(family, addresses, routes, autoconf=False):
+    """[ipv4] or [ipv6] of a bridge profile: its addresses and the routes moved onto it."""
+    inet6 = family == "ipv6"
+    pairs = []
+    for num, addr in enumerate(addresses, 1):
+        pairs.append(("address%d" % num, addr))
+    num = 0
+    for route in routes:
+        if (":" in route["dst"]) != inet6 or not route.get("gateway"):
+            continue
+        if route["dst"] in ("0.0.0.0/0", "::/0"):
+            pairs.append(("gateway", route["gateway"]))
+            if route.get("metric"):
+                pairs.append(("route-metric", str(route["metric"])))
+            continue
+        num += 1
+        pairs.append(("route%d" % num, ",".join([route["dst"], route["gateway"]] +
+                                                ([str(route["metric"])] if route.get("metric") else []))))
+    if inet6:
+        # SLAAC and the link-local address as the kernel makes them (from the MAC), not
+        # NetworkManager's stable-privacy default: the NIC's SLAAC address stays the bridge's
+        method = "auto" if autoconf else ("manual" if addresses else "ignore")
+        return [("method", method)] + ([("addr-gen-mode", "eui64")] if method != "ignore" else []) + pairs
+    return [("method", "manual" if addresses else "disabled")] + pairs
+
+
+def _nm_bridge(name, head, view, ports, routes, v4, v6):
+    """NetworkManager profiles of a bridge and its declared ports."""
+    path = bridge_paths(NM, name)[0]
+    ethernet = ([("cloned-mac-address", view["mac"])] if view.get("mac") else []) + (
+        [("mtu", str(view["mtu_declared"]))] if view.get("mtu_declared") else [])
+    bridge = [("stp", _true(view.get("stp")))]
+    if (view.get("forward_delay") or 0) >= 2:
+        # NetworkManager's range starts at 2 s (a 0 there is its default, 15 s); without
+        # STP the delay holds no frame back
+        bridge.append(("forward-delay", str(view["forward_delay"])))
+    if view.get("vlan_filtering"):
+        bridge.append(("vlan-filtering", "true"))
+    sections = [("connection", [("autoconnect", "true")])] + ([("ethernet", ethernet)] if ethernet else []) + [
+        ("bridge", bridge), ("ipv4", _nm_ip("ipv4", v4, routes)),
+        ("ipv6", _nm_ip("ipv6", v6, routes, view.get("ipv6_autoconf")))]
+    files = {path: _keyfile(head, path, "bridge", name, sections)}
+    for port in ports:
+        port_path = port_paths(NM, port)[0]
+        # the highest priority: at boot this profile, not the host's own for the NIC, takes it
+        files[port_path] = _keyfile(
+            header("linux_bridge", "port %s of bridge %s" % (port, name)) + "# port %s\n" % port, port_path,
+            "ethernet", port, [("connection", [("autoconnect", "true"), ("autoconnect-priority", "999"),
+                                               ("master", name), ("slave-type", "bridge")])])
+    return files
+
+
 def bridge_files(renderer, view, ports=(), routes=()):
     """{path: text} persisting bridge ``view`` (name, addresses, mac, mtu, stp,
     forward_delay, vlan_filtering), its declared ``ports`` and ``routes`` (each dst, gateway,
@@ -308,6 +410,8 @@ def bridge_files(renderer, view, ports=(), routes=()):
     head = header("linux_bridge", "bridge %s" % name) + "# bridge %s\n" % name
     v4 = [a for a in view.get("addresses", []) if ":" not in a]
     v6 = [a for a in view.get("addresses", []) if ":" in a]
+    if renderer == NM:
+        return _nm_bridge(name, head, view, ports, routes, v4, v6)
     if renderer == "ifupdown":
         lines = ["auto %s" % name, "iface %s inet %s" % (name, "static" if v4 else "manual")]
         for port in ports:
@@ -391,6 +495,8 @@ def tap_files(renderer, tap):
     name = tap["name"]
     owner = tap["owner"] if tap.get("owner") is not None else 0
     head = header("tap_iface", "TAP %s" % name) + "# tap %s\n" % name
+    if renderer == NM:
+        return {tap_paths(NM, name)[0]: _nm_tap(head, tap, owner)}
     if renderer == "ifupdown":
         # ifupdown has no TAP method: the device is made by ip tuntap in pre-up
         create = ["ip", "tuntap", "add", "dev", name, "mode", "tap"]
@@ -433,6 +539,22 @@ def tap_files(renderer, tap):
         network.append("Bridge=%s" % tap["bridge"])
     netdev_path, network_path = tap_paths(renderer, name)
     return {netdev_path: head + "\n".join(netdev) + "\n", network_path: head + "\n".join(network) + "\n"}
+
+
+def _nm_tap(head, tap, owner):
+    """A TAP's NetworkManager profile (NetworkManager makes it at boot, udev done, MAC set)."""
+    path = tap_paths(NM, tap["name"])[0]
+    conn = [("autoconnect", _true(tap.get("up", True)))]
+    if tap.get("bridge"):
+        conn += [("master", tap["bridge"]), ("slave-type", "bridge")]
+    ethernet = [("cloned-mac-address", tap["mac"])] + ([("mtu", str(tap["mtu"]))] if tap.get("mtu") else [])
+    tun = [("mode", "2"), ("owner", str(owner))] + ([("group", str(tap["group"]))] if tap.get("group") is not None
+                                                   else [])
+    tun += [("multi-queue", _true(tap.get("multi_queue"))), ("pi", "false"), ("vnet-hdr", _true(tap.get("vnet_hdr")))]
+    sections = [("connection", conn), ("ethernet", ethernet), ("tun", tun)]
+    if not tap.get("bridge"):
+        sections += [("ipv4", [("method", "disabled")]), ("ipv6", [("method", "ignore")])]
+    return _keyfile(head, path, "tun", tap["name"], sections)
 
 
 # ifdown/ifup of a bridge (bridge-utils deletes and re-creates it) releases its TAPs; this
@@ -498,6 +620,8 @@ def persisted_autoconf(renderer, bridge):
         return None
     if renderer == "networkd":
         return "\nIPv6AcceptRA=yes\n" in text
+    if renderer == NM:
+        return "\n[ipv6]\nmethod=auto\n" in text
     return "\niface %s inet6 auto\n" % bridge in text + "\n"
 
 
@@ -636,7 +760,7 @@ def plan_files(want, label, modes=None, ours=(), facet="persistent"):
                              "persist=false" % path)
         if text == current:
             continue
-        mode = (modes or {}).get(path, 0o644)
+        mode = (modes or {}).get(path, NM_MODE if path.startswith(NM_DIR + "/") else 0o644)
         if text is None:
             plan.add("remove %s (%s: %s)" % (path, facet, label), "file_remove", {"path": path},
                      undo=("file_write", {"path": path, "content": current, "mode": mode}))
@@ -696,9 +820,12 @@ def bridge_want(renderer, name, view, ports, routes):
     """{path: text or None} for bridge ``name``: its files (``view`` None: none), and the
     networkd port files of ours naming this bridge that ``ports`` no longer lists."""
     want = dict((path, None) for path in bridge_paths(renderer, name))
-    if renderer == "networkd":
-        want.update((path, None) for path in old_networkd_paths("bridge", name))
-        for path in glob.glob(port_paths(renderer, "*")[0]) + glob.glob(old_networkd_paths("port", "*")[0]):
+    if renderer in ("networkd", NM):
+        old = []
+        if renderer == "networkd":
+            want.update((path, None) for path in old_networkd_paths("bridge", name))
+            old = glob.glob(old_networkd_paths("port", "*")[0])
+        for path in glob.glob(port_paths(renderer, "*")[0]) + old:
             text = read_text(path)
             if is_ours(text) and re.search(r"^# Managed by .*: port \S+ of bridge %s\)\.$" % re.escape(name), text, re.M):
                 want[path] = None
@@ -744,7 +871,7 @@ def texts_after(plan):
                 for a in plan)
 
 
-def networkd_reload(module):
+def _networkd_reload(module):
     """Let a running systemd-networkd read the files we changed (it manages the links it
     matches from then on; what it applies is what the runtime facet already made)."""
     networkctl = module.get_bin_path("networkctl")
@@ -754,3 +881,58 @@ def networkd_reload(module):
     if rc != 0:
         module.warn("networkctl reload failed (%s): systemd-networkd reads the new files at its next start"
                     % err.strip())
+
+
+_NM_ORDER = ("bridge", "port", "tap")
+
+
+def _nm_changes(plan):
+    """[(path, text or None)] of our NetworkManager profiles a file plan writes or removes,
+    bridges first (a port's profile activates its bridge's)."""
+    found = [(a.args["path"], a.args.get("content")) for a in plan
+             if a.op in ("file_write", "file_remove") and a.args["path"].startswith(NM_DIR + "/")]
+    kind = lambda path: _NM_ORDER.index(os.path.basename(path).split("-")[2])  # noqa: E731
+    return sorted(found, key=lambda change: (kind(change[0]), change[0]))
+
+
+def _nm_activates(text):
+    return text is not None and "\nautoconnect=true\n" in text
+
+
+def manager_lines(renderer, plan):
+    """What tell_manager does after ``plan`` (for the actions list, check mode included)."""
+    changes = _nm_changes(plan) if renderer in (NM, ANY) else []
+    if not changes:
+        return []
+    lines = ["NetworkManager: load %s" % ", ".join(os.path.basename(p) for p, _t in changes)]
+    for path, text in changes:
+        if _nm_activates(text):
+            name = re.search(r"^interface-name=(\S+)$", text, re.M).group(1)
+            lines.append("NetworkManager: activate profile %s on %s" % (os.path.basename(path)[:-13], name))
+    return lines
+
+
+def tell_manager(module, renderer, plan):
+    """After a file plan was applied: the running manager reads what changed. networkd
+    reloads; NetworkManager loads our changed profiles (a removed file's profile goes) and
+    activates the written ones, so that it manages our links as persisted. An activation
+    finds the links as the run made them: it re-applies the same addresses and ports."""
+    if renderer == "networkd":
+        _networkd_reload(module)
+        return
+    changes = _nm_changes(plan) if renderer in (NM, ANY) else []
+    nmcli = module.get_bin_path("nmcli")
+    if not changes or nmcli is None or not os.path.isdir(NM_RUN):
+        return  # NetworkManager reads them at its next start
+    rc, _out, err = module.run_command([nmcli, "connection", "load"] + [p for p, _t in changes])
+    if rc != 0:
+        module.warn("nmcli connection load failed (%s): NetworkManager reads our profiles at its next start"
+                    % err.strip())
+        return
+    for path, text in changes:
+        if not _nm_activates(text):
+            continue
+        rc, _out, err = module.run_command([nmcli, "--wait", "30", "connection", "up", "uuid", nm_uuid(path)])
+        if rc != 0:
+            module.warn("NetworkManager did not activate %s (%s): the links run as this run made them, and "
+                        "come up from the profile at the next boot" % (path, err.strip()))

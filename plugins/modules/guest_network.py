@@ -392,16 +392,16 @@ def run(module):
             if not want.present and not module.check_mode:
                 _rollback.forget(want.name)  # nothing of a removed network stays under /run
             network = _views(want, report, None if module.check_mode or not plan else nl)
-    if report["dhcp"] and not module.check_mode:
-        _dhcp.finish(module, report["dhcp"])
     if files and not module.check_mode:
         _boot.daemon_reload(module, files)
         _boot.prune()
-        if renderer == "networkd":
-            _persist.networkd_reload(module)
+        # before dnsmasq (re)starts: NetworkManager's activation puts the bridge's address back
+        _persist.tell_manager(module, renderer, files)
+    if report["dhcp"] and not module.check_mode:
+        _dhcp.finish(module, report["dhcp"])
     fw = report["fw"]
     runtime = [report[k] for k in ("forwarding", "bridge_plan", "taps_plan", "localnet")]
-    actions = list(report["lines"])
+    actions = list(report["lines"]) + _persist.manager_lines(renderer, files)
     if report["arm"]:
         actions.append("arm a revert of %s in %d s unless confirmed" % (want.name, want.params["rollback_timeout"]))
     if confirm:

@@ -353,9 +353,8 @@ def _run(module):
     if files and not module.check_mode:
         _boot.daemon_reload(module, files)
         _boot.prune()
-        if renderer == "networkd":
-            _persist.networkd_reload(module)
-    actions = (fw.lines if fw else []) + plan.lines() + files.lines()
+        _persist.tell_manager(module, renderer, files)
+    actions = (fw.lines if fw else []) + plan.lines() + files.lines() + _persist.manager_lines(renderer, files)
     if arm:
         actions.append("arm a revert of %s in %d s unless confirmed" % (name, desired["rollback_timeout"]))
     if confirm:

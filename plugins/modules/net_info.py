@@ -110,7 +110,8 @@ persistence:
   description:
     - C(renderer) (the network manager that carries persisted links, null when none can be told,
       with C(renderer_error)), C(files) (this collection's persisted files), C(drift) (one sentence
-      per difference between what runs and what is persisted).
+      per difference between what runs and what is persisted; on a NetworkManager host also each
+      profile of ours that NetworkManager does not run on its link).
   returned: when persistence is gathered
   type: dict
 warnings_found:
@@ -162,7 +163,8 @@ def run(module):
         result["firewall"] = _info.firewall_view(module, links, uplink, warnings)
     if "persistence" in parts:
         sets = result["firewall"]["sets"] if "firewall" in result else _info.our_sets(module)
-        result["persistence"] = _info.persistence_view(links, addrs, warnings, sets)
+        result["persistence"] = _info.persistence_view(links, addrs, warnings, sets,
+                                                       _info.nm_active_profiles(module))
     result["warnings_found"] = warnings
     for warning in warnings:
         module.warn(warning)

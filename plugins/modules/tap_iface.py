@@ -236,9 +236,10 @@ def run(module):
             expect = [v for v in after if v["name"] in names]
             links, _addrs = nl.wait_until(_tap.settled(expect), addresses=False, only=names)
             after = [_tap.tap_view(links[v["name"]]) if v["name"] in links else v for v in after]
-    if files and not module.check_mode and renderer == "networkd":
-        _persist.networkd_reload(module)
-    result = {"changed": bool(plan or files), "actions": plan.lines() + files.lines(), "taps": after,
+    if files and not module.check_mode:
+        _persist.tell_manager(module, renderer, files)
+    result = {"changed": bool(plan or files), "taps": after,
+              "actions": plan.lines() + files.lines() + _persist.manager_lines(renderer, files),
               "purged": purged, "changed_runtime": bool(plan), "changed_persistent": bool(files),
               "persisted": [a.args["path"] for a in files],
               "renderer": None if renderer == _persist.ANY else renderer}

@@ -51,3 +51,22 @@ def test_brctl_show_text():
     assert text[0].split() == ["bridge", "name", "bridge", "id", "STP", "enabled", "interfaces"]
     assert text[1].split() == ["br0", "8000.021122334455", "yes", "eth0"]
     assert text[2].split() == ["vm1-tap"] and text[3].split() == ["br1", "8000.0211", "no"]
+
+
+def test_networkmanager_drift_names_the_link_our_profile_does_not_run_on(tmp_path, monkeypatch):
+    from ansible_collections.hypervisor.networking.plugins.module_utils import _persist
+    monkeypatch.setattr(_persist, "NM_DIR", str(tmp_path))
+    bridge = {"name": "br0", "addresses": ["192.168.100.1/24"], "mac": None, "stp": False, "forward_delay": 0}
+    tap = {"name": "vm1-tap", "owner": 0, "group": None, "bridge": "br0", "mac": "fe:00:00:00:00:01", "up": False}
+    for path, text in list(_persist.bridge_files("networkmanager", bridge).items()) + list(
+            _persist.tap_files("networkmanager", tap).items()):
+        (tmp_path / path.rsplit("/", 1)[1]).write_text(text)
+    (tmp_path / "uplink.nmconnection").write_text("[connection]\nid=uplink\ninterface-name=br0\nautoconnect=true\n")
+    ours = _persist.nm_uuid("hypervisor-networking-bridge-br0.nmconnection")
+    links = {"br0": {}, "vm1-tap": {}}
+    assert _info.nm_drift(links, {ours: "br0"}) == []  # and the TAP that is not to come up is not drift
+    (drift,) = _info.nm_drift(links, {"other-uuid": "br0"})
+    assert drift.startswith("br0: NetworkManager does not run our profile %s/hypervisor-networking-bridge-br0"
+                            % tmp_path) and "active there: other-uuid" in drift
+    assert "no profile active" in _info.nm_drift(links, {})[0]
+    assert _info.nm_drift({}, {}) == []  # a link that is not there is drift of its own

@@ -152,9 +152,92 @@ def test_ifupdown_interfaces_follows_sources(tmp_path, monkeypatch):
     assert not _persist._ifupdown_reads(str(sub / "hypervisor-networking-1-br0"))
 
 
-def test_networkmanager_is_refused_by_name():
-    with pytest.raises(ValidationError, match="renderer='networkmanager': NetworkManager is not supported"):
-        _persist.detect("networkmanager")
+NM = "/etc/NetworkManager/system-connections/"
+
+
+def keyfile(text):
+    """{section: {key: value}} of a keyfile, its header lines checked and dropped."""
+    assert _persist.is_ours(text)
+    found, section = {}, None
+    for line in body(text):
+        if line.startswith("["):
+            section = found.setdefault(line.strip("[]"), {})
+        elif line:
+            key, value = line.split("=", 1)
+            section[key] = value
+    return found
+
+
+def test_networkmanager_bridge_profile_and_its_ports():
+    routes = [{"dst": "0.0.0.0/0", "gateway": "192.168.100.254", "metric": 100},
+              {"dst": "10.9.0.0/16", "gateway": "192.168.100.253"}]
+    files = _persist.bridge_files("networkmanager", dict(BRIDGE, mtu_declared=9000), ["eth0"], routes)
+    assert sorted(files) == [NM + "hypervisor-networking-bridge-br0.nmconnection",
+                             NM + "hypervisor-networking-port-eth0.nmconnection"]
+    bridge = keyfile(files[NM + "hypervisor-networking-bridge-br0.nmconnection"])
+    assert bridge["connection"] == {
+        "id": "hypervisor-networking-bridge-br0", "uuid": _persist.nm_uuid("hypervisor-networking-bridge-br0.nmconnection"),
+        "type": "bridge", "interface-name": "br0", "autoconnect": "true"}
+    assert bridge["ethernet"] == {"cloned-mac-address": "02:11:22:33:44:55", "mtu": "9000"}
+    assert bridge["bridge"] == {"stp": "false"}  # NetworkManager reads forward-delay=0 as 15 s
+    assert bridge["ipv4"] == {"method": "manual", "address1": "192.168.100.1/24", "gateway": "192.168.100.254",
+                              "route-metric": "100", "route1": "10.9.0.0/16,192.168.100.253"}
+    assert bridge["ipv6"] == {"method": "manual", "addr-gen-mode": "eui64", "address1": "fd00:100::1/64"}
+    port = keyfile(files[NM + "hypervisor-networking-port-eth0.nmconnection"])
+    assert port["connection"]["master"] == "br0" and port["connection"]["slave-type"] == "bridge"
+    assert port["connection"]["autoconnect-priority"] == "999" and port["connection"]["type"] == "ethernet"
+    assert set(port) == {"connection"}
+
+
+def test_networkmanager_bridge_without_addresses_leaves_ipv6_to_the_kernel_and_takes_slaac_when_asked():
+    files = _persist.bridge_files("networkmanager", dict(BRIDGE, addresses=[], forward_delay=4, stp=True))
+    bridge = keyfile(files[NM + "hypervisor-networking-bridge-br0.nmconnection"])
+    assert bridge["bridge"] == {"stp": "true", "forward-delay": "4"}
+    assert bridge["ipv4"] == {"method": "disabled"} and bridge["ipv6"] == {"method": "ignore"}
+    files = _persist.bridge_files("networkmanager", dict(BRIDGE, addresses=[], ipv6_autoconf=True))
+    (text,) = files.values()
+    assert keyfile(text)["ipv6"] == {"method": "auto", "addr-gen-mode": "eui64"}
+
+
+def test_networkmanager_tap_profile():
+    (path, text), = _persist.tap_files("networkmanager", TAP).items()
+    assert path == NM + "hypervisor-networking-tap-vm1-tap.nmconnection"
+    tap = keyfile(text)
+    assert tap["connection"]["type"] == "tun" and tap["connection"]["master"] == "br0"
+    assert tap["ethernet"] == {"cloned-mac-address": "fe:00:00:00:00:01"}
+    assert tap["tun"] == {"mode": "2", "owner": "1500", "multi-queue": "true", "pi": "false", "vnet-hdr": "true"}
+    assert "ipv4" not in tap  # a port has no addresses of its own
+    (_path, text), = _persist.tap_files("networkmanager", dict(TAP, owner=None, group=107, bridge=None,
+                                                               up=False, multi_queue=False)).items()
+    tap = keyfile(text)
+    assert tap["connection"]["autoconnect"] == "false" and "master" not in tap["connection"]
+    assert tap["tun"]["owner"] == "0" and tap["tun"]["group"] == "107"  # no owner: root's, never everyone's
+    assert tap["ipv4"] == {"method": "disabled"} and tap["ipv6"] == {"method": "ignore"}
+
+
+def test_networkmanager_profiles_are_root_only_and_activated_bridge_first(tmp_path, monkeypatch):
+    monkeypatch.setattr(_persist, "NM_DIR", str(tmp_path))
+    want = _persist.tap_want("networkmanager", [TAP], [])
+    want.update(_persist.bridge_want("networkmanager", "br0", BRIDGE, [], []))
+    plan = _persist.plan_files(want, "test")
+    assert [a.args["mode"] for a in plan] == [0o600, 0o600]
+    assert _persist.manager_lines("networkmanager", plan) == [
+        "NetworkManager: load hypervisor-networking-bridge-br0.nmconnection, "
+        "hypervisor-networking-tap-vm1-tap.nmconnection",
+        "NetworkManager: activate profile hypervisor-networking-bridge-br0 on br0",
+        "NetworkManager: activate profile hypervisor-networking-tap-vm1-tap on vm1-tap"]
+    assert _persist.manager_lines("networkd", plan) == []
+
+
+def test_networkmanager_is_picked_where_it_runs(tmp_path, monkeypatch):
+    monkeypatch.setattr(_persist, "NM_RUN", str(tmp_path))
+    monkeypatch.setattr(_persist, "IFUPDOWN_MAIN", str(tmp_path / "interfaces"))
+    monkeypatch.setattr(_persist, "_systemd_enabled", lambda unit: False)
+    monkeypatch.setattr(os.path, "exists", lambda p, real=os.path.exists: p != "/run/systemd/netif/state" and real(p))
+    assert _persist.detect("auto") == "networkmanager"
+    monkeypatch.setattr(_persist, "_systemd_enabled", lambda unit: unit == "systemd-networkd.service")
+    with pytest.raises(StateError, match="both NetworkManager and systemd-networkd"):
+        _persist.detect("auto")
 
 
 def test_ifupdown_hook_is_there_while_a_tap_file_names_a_bridge(tmp_path, monkeypatch):
