@@ -88,6 +88,49 @@ def test_bridge_and_taps_persist_in_networkd_files(netns, tmp_path):
     assert upper(etc, NETWORKD + "50-host.network") == "[Match]\nName=eth0\n"
 
 
+NM = "/etc/NetworkManager/system-connections/"
+
+
+def test_bridge_and_taps_persist_in_networkmanager_keyfiles(netns, tmp_path):
+    etc = tmp_path / "etc"
+    (etc / "upper" / "NetworkManager" / "system-connections").mkdir(parents=True)  # NetworkManager installed
+    bridge, taps = dict(BRIDGE, renderer="networkmanager"), dict(TAPS, renderer="networkmanager")
+    netns.run("ip", "link", "add", "vp0", "type", "veth", "peer", "name", "vp1")
+    res = runs(netns, "linux_bridge", dict(bridge, ports=["vp0"]), etc)
+    assert res["renderer"] == "networkmanager"
+    assert sorted(res["persisted"]) == [NM + "hypervisor-networking-bridge-br0.nmconnection",
+                                        NM + "hypervisor-networking-port-vp0.nmconnection"]
+    # NetworkManager does not run in this namespace's host: the actions say what a running one is told
+    assert res["actions"][-3:] == [
+        "NetworkManager: load hypervisor-networking-bridge-br0.nmconnection, hypervisor-networking-port-vp0.nmconnection",
+        "NetworkManager: activate profile hypervisor-networking-bridge-br0 on br0",
+        "NetworkManager: activate profile hypervisor-networking-port-vp0 on vp0"]
+    profile = upper(etc, NM + "hypervisor-networking-bridge-br0.nmconnection")
+    mac = json.loads(netns.run("ip", "-j", "link", "show", "br0").stdout)[0]["address"]
+    assert "\naddress1=192.168.100.1/24\n" in profile and "\ncloned-mac-address=%s\n" % mac in profile
+    mode = os.stat(os.path.join(str(etc), "upper", "NetworkManager", "system-connections",
+                                "hypervisor-networking-bridge-br0.nmconnection")).st_mode & 0o777
+    assert mode == 0o600  # NetworkManager ignores keyfiles others can read
+    res = runs(netns, "tap_iface", taps, etc)
+    assert len(res["persisted"]) == 2
+    tap = json.loads(netns.run("ip", "-j", "link", "show", "vm2-tap").stdout)[0]
+    profile = upper(etc, NM + "hypervisor-networking-tap-vm2-tap.nmconnection")
+    assert "\nmaster=br0\n" in profile and "\ncloned-mac-address=%s\n" % tap["address"] in profile
+    assert "\nmulti-queue=true\n" in profile and "\nowner=0\n" in profile
+    netns.run("ip", "addr", "add", "192.168.100.254/24", "dev", "br0")
+    drift = netns.module("net_info", {"gather": ["persistence"]}, etc=etc)["persistence"]["drift"]
+    assert "br0: 192.168.100.254/24 is configured now but not persisted: it is lost at the next reboot, and " \
+           "NetworkManager may refuse to take the interface down" in drift
+    netns.run("ip", "addr", "del", "192.168.100.254/24", "dev", "br0")
+    # NetworkManager reads forward delays under 2 s as its default: refused before any change
+    refused = netns.module("linux_bridge", dict(bridge, forward_delay=0), etc=etc)
+    assert refused["rc"] != 0 and "forward_delay" in refused["msg"] and "NetworkManager" in refused["msg"]
+    for module, args in (("tap_iface", dict(taps, taps=[dict(t, state="absent") for t in taps["taps"]])),
+                         ("linux_bridge", dict(bridge, ports=["vp0"], state="absent"))):
+        assert netns.module(module, args, etc=etc)["rc"] == 0
+    assert os.listdir(os.path.join(str(etc), "upper", "NetworkManager", "system-connections")) == []
+
+
 def test_foreign_file_is_refused_before_any_change(netns, tmp_path):
     etc = tmp_path / "etc"
     theirs = etc / "upper" / "systemd" / "network"
