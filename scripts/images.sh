@@ -10,6 +10,8 @@
 #   bookworm-ifupdown2-rN   systemd as PID 1 with ifupdown2 (Proxmox VE's ifupdown) instead of
 #                           ifupdown, its /etc/network/interfaces sourcing interfaces.d
 #   bookworm-nm-rN          systemd as PID 1 with NetworkManager (1.42) and dnsmasq-base
+#   bookworm-dhcp-rN        systemd as PID 1 with ifupdown + isc-dhcp-client and networkd,
+#                           and dnsmasq-base (a DHCP uplink's LAN)
 #   <suite>-boot-rN         the qemu image with systemd as PID 1 and udev (networkd waits for it), ifupdown (+ bridge-utils)
 #                           and systemd-networkd (either enabled by a scenario), and on
 #                           bookworm docker.io enabled: a reboot is a container restart
@@ -99,6 +101,12 @@ NM_REV=1
 NM_STEPS='RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       systemd systemd-sysv dbus udev network-manager dnsmasq-base >/dev/null \
  && systemctl mask getty@tty1.service console-getty.service systemd-logind.service >/dev/null 2>&1; true'
+DHCP_REV=1
+# DHCP uplinks: ifupdown with isc-dhcp-client (dhclient) and systemd-networkd (either
+# enabled by the scenario); dnsmasq-base plays the LAN's DHCP server and router
+DHCP_STEPS='RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      systemd systemd-sysv dbus udev ifupdown bridge-utils isc-dhcp-client dnsmasq-base >/dev/null \
+ && systemctl mask getty@tty1.service console-getty.service systemd-logind.service >/dev/null 2>&1; true'
 LEGACY_STEPS='RUN update-alternatives --set iptables /usr/sbin/iptables-legacy \
  && update-alternatives --set ip6tables /usr/sbin/ip6tables-legacy'
 
@@ -117,6 +125,8 @@ $PEERS_STEPS" || return 1
 $IFUPDOWN2_STEPS" || return 1
     derive "$1" "nm-r$NM_REV" "FROM localhost/hn-test:$1-r$IMAGE_REV
 $NM_STEPS" || return 1
+    derive "$1" "dhcp-r$DHCP_REV" "FROM localhost/hn-test:$1-r$IMAGE_REV
+$DHCP_STEPS" || return 1
   fi
   local extra=""
   [ "$1" = bookworm ] && extra="docker.io"

@@ -49,6 +49,9 @@ def desired_state(params):
         if desired["name"] in ports:
             raise ValidationError("ports", desired["name"], "a bridge cannot be its own port")
         desired["ports"] = ports
+    desired["addressing"] = params.get("addressing") or "auto"
+    if desired["addressing"] != "auto" and not desired["migrate_from"]:
+        raise ValidationError("addressing", desired["addressing"], "applies together with migrate_from only")
     desired["rollback_timeout"] = params.get("rollback_timeout") or 0
     desired["confirm"] = bool(params.get("confirm"))
     if desired["rollback_timeout"] < 0 or (desired["rollback_timeout"] and not desired["migrate_from"]):

@@ -25,6 +25,7 @@ def bridge_plan(desired, nl, links, addrs):
     if not nic:
         plan, after = _bridge.plan_bridge(desired, links, addrs, _bridge.read_machine_id())
         return plan, after, None
+    _migrate.read_dynamic(desired, nl, links)
     if desired["state"] == "present":
         # a missing NIC has no routes; the planner refuses it with a message naming the option
         routes = nl.routes(nic) if nic in links else []
@@ -105,6 +106,12 @@ def bridge_files(renderer, desired, after, routes, get_bin_path, firewall=True):
             # the NIC's IPv6 autoconfiguration goes to the bridge, and stays in our files once
             # there (after a reboot the NIC, a port, takes no advertisements of its own)
             view["ipv6_autoconf"] = bool(_persist.persisted_autoconf(renderer, name)) or _persist.nic_uses_slaac(nic)
+            # and its IPv4 addressing: DHCP as the NIC had it (sticky once written, as the
+            # lease may have lapsed by the next run), or as the task says
+            view["dhcp"] = _migrate.addressing(desired) == "dhcp" or (
+                (desired.get("addressing") or "auto") == "auto" and bool(_persist.persisted_dhcp(renderer, name)))
+            if view["dhcp"]:
+                view["dhcp_identity"] = _persist.dhcp_identity(renderer, name, nic)
         if renderer == "networkd":
             _networkd_first(name, after.get("mac"), nic, ports)
     label = "bridge %s, %s" % (name, renderer)

@@ -55,11 +55,37 @@ def _route_text(route):
     return text
 
 
+ADDRESSING = ("auto", "static", "dhcp")
+
+
+def addressing(desired):
+    """'static' or 'dhcp': how the bridge of a migration takes its IPv4 address, now and in
+    the files. auto: as the NIC (or, once moved, the bridge) has it now - DHCP where an
+    address expires (a DHCP client's), else static."""
+    asked = desired.get("addressing") or "auto"
+    if asked != "auto":
+        return asked
+    return "dhcp" if desired.get("dynamic") else "static"
+
+
+def read_dynamic(desired, nl, links):
+    """Note in ``desired`` the expiring (DHCP) IPv4 addresses of the NIC and of the bridge
+    (what addressing() decides by, and what a migration moves with their lifetimes)."""
+    nic, name = desired["migrate_from"], desired["name"]
+    desired["dynamic"] = dict((link, nl.dynamic_addresses(link)) for link in (nic, name) if link in links)
+
+
 def plan_migration(desired, links, addrs, routes, machine_id=""):
-    """-> (Plan, predicted bridge view, probe) where probe is (source, gateway) or None."""
+    """-> (Plan, predicted bridge view, probe) where probe is (source, gateway) or None.
+    A DHCP lease's address moves with its remaining lifetimes (addressing dhcp: the client
+    that takes over on the bridge renews it) or as a permanent one (addressing static)."""
     nic, name = desired["migrate_from"], desired["name"]
     link = check_source(desired, links)
     moved = [a for a in addrs.get(link["index"], []) if not _is_link_local6(a)]
+    leased = list((desired.get("dynamic") or {}).get(nic, []))
+    if addressing(desired) == "static":
+        moved += [cidr for cidr, _valid, _preferred in leased if cidr not in moved]
+        leased = []
     bridge_desired = dict(desired, mac=desired["mac"] or link["mac"])
     if moved:
         bridge_desired["addresses"] = v.unique("addresses", list(desired["addresses"] or []) + moved)
@@ -67,6 +93,11 @@ def plan_migration(desired, links, addrs, routes, machine_id=""):
     for action in plan:
         if action.op == "addr_add" and action.args["cidr"] in moved:
             action.args["nodad"] = True
+    for cidr, valid, preferred in leased:
+        # the lifetimes count down: the line names the lease, not the seconds (check == real)
+        plan.add("add address %s to %s (a DHCP lease's, with its remaining lifetimes)" % (cidr, name),
+                 "addr_add", {"name": name, "cidr": cidr, "nodad": True, "lifetimes": (valid, preferred)},
+                 undo=("addr_del", {"name": name, "cidr": cidr}))
     if link["master"] != name:
         plan.add("enslave %s in %s" % (nic, name), "link_master", {"name": nic, "master": name},
                  undo=("link_master", {"name": nic, "master": None}))
@@ -77,7 +108,10 @@ def plan_migration(desired, links, addrs, routes, machine_id=""):
     for cidr in moved:
         plan.add("remove address %s from %s (now on %s)" % (cidr, nic, name), "addr_del", {"name": nic, "cidr": cidr},
                  undo=("addr_add", {"name": nic, "cidr": cidr, "nodad": True}))
-    return plan, after, _probe_target(routes, moved)
+    for cidr, valid, preferred in leased:
+        plan.add("remove address %s from %s (now on %s)" % (cidr, nic, name), "addr_del", {"name": nic, "cidr": cidr},
+                 undo=("addr_add", {"name": nic, "cidr": cidr, "nodad": True, "lifetimes": (valid, preferred)}))
+    return plan, after, _probe_target(routes, moved + [cidr for cidr, _v, _p in leased])
 
 
 def plan_restore(desired, links, addrs, routes):
@@ -101,6 +135,15 @@ def plan_restore(desired, links, addrs, routes):
         if cidr not in present:
             plan.add("add address %s to %s (from %s)" % (cidr, nic, name), "addr_add",
                      {"name": nic, "cidr": cidr, "nodad": True}, undo=("addr_del", {"name": nic, "cidr": cidr}))
+    leased = (desired.get("dynamic") or {}).get(name, [])
+    on_nic = [cidr for cidr, _v, _p in (desired.get("dynamic") or {}).get(nic, [])]
+    for cidr, valid, preferred in leased:
+        if cidr not in on_nic:
+            plan.add("add address %s to %s (from %s, a DHCP lease's, with its remaining lifetimes)"
+                     % (cidr, nic, name), "addr_add",
+                     {"name": nic, "cidr": cidr, "nodad": True, "lifetimes": (valid, preferred)},
+                     undo=("addr_del", {"name": nic, "cidr": cidr}))
+    moved += [cidr for cidr, _v, _p in leased]
     plan.add("release %s from %s" % (nic, name), "link_master", {"name": nic, "master": None},
              undo=("link_master", {"name": nic, "master": name}))
     for route in routes:

@@ -258,11 +258,13 @@ class Netlink(object):
         """Enslave ``name`` to ``master``, or release it when master is None."""
         self._ipr.link("set", index=self._idx(name), master=self._idx(master) if master else 0)
 
-    def addr_add(self, name, cidr, nodad=False):
+    def addr_add(self, name, cidr, nodad=False, lifetimes=None):
         """Add an address; IPv4 gets the subnet broadcast (the seed's ``brd +``).
 
         ``nodad``: an address moved from another of our interfaces is known to be ours;
         skipping IPv6 duplicate address detection spares it a second of being tentative.
+        ``lifetimes``: (valid, preferred) seconds of a DHCP lease's address, which expires
+        as the lease does unless its client renews it (None: permanent).
         """
         iface = ipaddress.ip_interface(cidr)
         kwargs = {"index": self._idx(name), "address": str(iface.ip), "prefixlen": iface.network.prefixlen}
@@ -270,6 +272,9 @@ class Netlink(object):
             kwargs["broadcast"] = str(iface.network.broadcast_address)
         if nodad and iface.version == 6:
             kwargs["flags"] = IFA_F_NODAD
+        if lifetimes:
+            kwargs["IFA_CACHEINFO"] = {"ifa_valid": int(lifetimes[0]), "ifa_preferred": int(lifetimes[1]),
+                                       "cstamp": 0, "tstamp": 0}
         try:
             self._ipr.addr("add", **kwargs)
         except _deps.NetlinkError as exc:
@@ -312,6 +317,20 @@ class Netlink(object):
                 names = list(self._ipr.get_links(oif))
                 return net.with_prefixlen, names[0].get_attr("IFLA_IFNAME")
         return None
+
+    def dynamic_addresses(self, name):
+        """IPv4 addresses of ``name`` that expire (a DHCP client's: not IFA_F_PERMANENT):
+        [(cidr, valid seconds, preferred seconds)]; addresses() leaves them out."""
+        found = []
+        for msg in self._ipr.get_addr(index=self._idx(name), family=socket.AF_INET):
+            flags = msg.get_attr("IFA_FLAGS")
+            info = msg.get_attr("IFA_CACHEINFO")
+            if (msg["flags"] if flags is None else flags) & IFA_F_PERMANENT or info is None:
+                continue
+            addr = msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")
+            cidr = ipaddress.ip_interface("%s/%d" % (addr, msg["prefixlen"])).with_prefixlen
+            found.append((cidr, info["ifa_valid"], info["ifa_preferred"]))
+        return found
 
     def routes(self, name):
         """Routes through ``name`` that someone configured (static, DHCP): list of dicts.

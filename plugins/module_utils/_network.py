@@ -48,6 +48,7 @@ ARGUMENT_SPEC = dict(
     stp=dict(type="bool"),
     mtu=dict(type="int"),
     nf_call_iptables=dict(type="bool"),
+    addressing=dict(type="str", choices=["auto", "static", "dhcp"], default="auto"),
     rollback_timeout=dict(type="int", default=0),
     confirm=dict(type="bool", default=False),
     qemu_acl=dict(type="bool", default=True),
@@ -90,8 +91,8 @@ class Desired(object):
             for option in ("addresses", "forwards", "masquerade_exclude", "dhcp"):
                 if params[option]:
                     raise ValidationError(option, params[option], "applies to mode=nat only")
-        elif params["rollback_timeout"] or params["confirm"]:
-            option = "rollback_timeout" if params["rollback_timeout"] else "confirm"
+        elif params["rollback_timeout"] or params["confirm"] or params["addressing"] != "auto":
+            option = "rollback_timeout" if params["rollback_timeout"] else "confirm" if params["confirm"] else "addressing"
             raise ValidationError(option, params[option], "applies to mode=bridged only")
         if self.nat and self.present and not params["addresses"]:
             raise ValidationError("addresses", params["addresses"], "mode=nat needs the gateway address(es)")
@@ -106,6 +107,7 @@ class Desired(object):
             ports=params["ports"], mtu=params["mtu"], stp=params["stp"], nf_call_iptables=nf_call,
             confirm=params["confirm"]))
         self.bridge["rollback_timeout"] = params["rollback_timeout"]
+        self.bridge["addressing"] = params["addressing"]
         items = []
         for pos, item in enumerate(params["taps"] or []):
             item = dict((k, val) for k, val in item.items() if val is not None)

@@ -29,6 +29,7 @@ HEADER = "# Managed by the hypervisor.networking collection"
 RENDERERS = ("auto", "ifupdown", "networkd", "networkmanager")
 ANY = "any"  # removal where no manager can be told: our files in either manager's place
 
+RTPROT_DHCP = 16
 IFUPDOWN_MAIN = "/etc/network/interfaces"
 IFUPDOWN_DIR = "/etc/network/interfaces.d"
 IFUPDOWN_BRIDGE_HOOK = "/etc/network/if-pre-up.d/bridge"  # bridge-utils: bridge_ports & co
@@ -351,7 +352,8 @@ def _keyfile(head, path, kind, name, sections):
 
 
 def _nm_ip(family, addresses, routes, autoconf=False):
-    """[ipv4] or [ipv6] of a bridge profile: its addresses and the routes moved onto it."""
+    """[ipv4] or [ipv6] of a bridge profile: its addresses and the routes moved onto it
+    (``autoconf``: IPv4 by DHCP, IPv6 by SLAAC)."""
     inet6 = family == "ipv6"
     pairs = []
     for num, addr in enumerate(addresses, 1):
@@ -373,7 +375,7 @@ def _nm_ip(family, addresses, routes, autoconf=False):
         # NetworkManager's stable-privacy default: the NIC's SLAAC address stays the bridge's
         method = "auto" if autoconf else ("manual" if addresses else "ignore")
         return [("method", method)] + ([("addr-gen-mode", "eui64")] if method != "ignore" else []) + pairs
-    return [("method", "manual" if addresses else "disabled")] + pairs
+    return [("method", "auto" if autoconf else "manual" if addresses else "disabled")] + pairs
 
 
 def _nm_bridge(name, head, view, ports, routes, v4, v6):
@@ -389,7 +391,7 @@ def _nm_bridge(name, head, view, ports, routes, v4, v6):
     if view.get("vlan_filtering"):
         bridge.append(("vlan-filtering", "true"))
     sections = [("connection", [("autoconnect", "true")])] + ([("ethernet", ethernet)] if ethernet else []) + [
-        ("bridge", bridge), ("ipv4", _nm_ip("ipv4", v4, routes)),
+        ("bridge", bridge), ("ipv4", _nm_ip("ipv4", v4, routes, view.get("dhcp"))),
         ("ipv6", _nm_ip("ipv6", v6, routes, view.get("ipv6_autoconf")))]
     files = {path: _keyfile(head, path, "bridge", name, sections)}
     for port in ports:
@@ -412,8 +414,9 @@ def bridge_files(renderer, view, ports=(), routes=()):
     v6 = [a for a in view.get("addresses", []) if ":" in a]
     if renderer == NM:
         return _nm_bridge(name, head, view, ports, routes, v4, v6)
+    dhcp = view.get("dhcp")
     if renderer == "ifupdown":
-        lines = ["auto %s" % name, "iface %s inet %s" % (name, "static" if v4 else "manual")]
+        lines = ["auto %s" % name, "iface %s inet %s" % (name, "dhcp" if dhcp else "static" if v4 else "manual")]
         for port in ports:
             # a port carries no address or route of its own: what an earlier configuration
             # of a migrated NIC left (firmware, DHCP, a hand-made address) goes first
@@ -431,10 +434,11 @@ def bridge_files(renderer, view, ports=(), routes=()):
             lines.append("    bridge_hw %s" % view["mac"])
         if view.get("mtu_declared"):
             lines.append("    mtu %d" % view["mtu_declared"])
-        if v4:
+        if v4 and not dhcp:
             lines.append("    address %s" % v4[0])
+        if v4 or dhcp:
             lines.extend(_ifupdown_routes(routes, inet6=False))
-        for extra in v4[1:]:
+        for extra in (v4 if dhcp else v4[1:]):
             lines.extend(["", "iface %s inet static" % name, "    address %s" % extra])
         for num, addr in enumerate(v6):
             lines.extend(["", "iface %s inet6 static" % name, "    address %s" % addr])
@@ -455,9 +459,17 @@ def bridge_files(renderer, view, ports=(), routes=()):
         netdev.append("VLANFiltering=yes")
     network = ["[Match]", "Name=%s" % name, "", "[Link]", "RequiredForOnline=no", "", "[Network]"]
     network += ["Address=%s" % a for a in view.get("addresses", [])]
+    if dhcp:
+        network.append("DHCP=yes")
     # a bridge whose ports have no carrier yet (TAPs without a guest) still gets its addresses
     network += ["ConfigureWithoutCarrier=yes", "IgnoreCarrierLoss=yes",
                 "IPv6AcceptRA=%s" % _yes(view.get("ipv6_autoconf")), "LinkLocalAddressing=ipv6"]
+    identity = view.get("dhcp_identity") if dhcp else None
+    if identity:
+        # the identity the NIC's client had: the server keeps the lease for the bridge
+        network += ["", "[DHCPv4]", "ClientIdentifier=%s" % identity[0]]
+        if identity[1] is not None:
+            network.append("IAID=%d" % identity[1])
     for route in routes:
         network += ["", "[Route]", "Destination=%s" % route["dst"]]
         if route.get("gateway"):
@@ -623,6 +635,49 @@ def persisted_autoconf(renderer, bridge):
     if renderer == NM:
         return "\n[ipv6]\nmethod=auto\n" in text
     return "\niface %s inet6 auto\n" % bridge in text + "\n"
+
+
+def persisted_dhcp(renderer, bridge):
+    """Whether our persisted files of ``bridge`` take IPv4 by DHCP (None: no file of ours)."""
+    path = bridge_paths(renderer, bridge)[-1]
+    text = read_text(path)
+    if text is None or not is_ours(text):
+        return None
+    if renderer == "networkd":
+        return "\nDHCP=yes\n" in text
+    if renderer == NM:
+        return "\n[ipv4]\nmethod=auto\n" in text
+    return "\niface %s inet dhcp\n" % bridge in text
+
+
+NETWORKD_LEASES = "/run/systemd/netif/leases"
+
+
+def dhcp_identity(renderer, bridge, nic):
+    """networkd: the DHCP client identity the bridge keeps, so that the server sees the NIC's
+    client again and keeps its lease: ('mac', None) or ('duid', IAID), read from the NIC's
+    networkd lease, else from our file of the bridge; None: networkd's default. (networkd's
+    default identifier derives its IAID from the interface's name: the bridge would be a new
+    client. ifupdown's dhclient sends no identifier and NetworkManager's internal client the
+    MAC by default: the bridge has the NIC's MAC.)"""
+    if renderer != "networkd":
+        return None
+    index = read_text("/sys/class/net/%s/ifindex" % nic)
+    lease = read_text(os.path.join(NETWORKD_LEASES, index.strip())) if index else None
+    match = re.search(r"^CLIENTID=([0-9a-fA-F]+)$", lease or "", re.M)
+    if match:
+        client_id = match.group(1).lower()
+        if client_id.startswith("01"):
+            return ("mac", None)
+        if client_id.startswith("ff") and len(client_id) >= 10:
+            return ("duid", int(client_id[2:10], 16))
+        return None
+    text = read_text(bridge_paths(renderer, bridge)[-1]) or ""
+    if not is_ours(text):
+        return None
+    kind = re.search(r"^ClientIdentifier=(mac|duid)$", text, re.M)
+    iaid = re.search(r"^IAID=(\d+)$", text, re.M)
+    return (kind.group(1), int(iaid.group(1)) if iaid else None) if kind else None
 
 
 # ---- the host's own ifupdown stanza of a NIC that becomes a bridge port ---------------
@@ -830,7 +885,11 @@ def bridge_want(renderer, name, view, ports, routes):
             if is_ours(text) and re.search(r"^# Managed by .*: port \S+ of bridge %s\)\.$" % re.escape(name), text, re.M):
                 want[path] = None
     if view is not None:
-        moved = [dict(r, dst=_route_dst(r)) for r in routes if r.get("table") in (None, 254)]
+        # a DHCP bridge's client installs the routes of its lease: the default route and
+        # what a DHCP client made (proto dhcp) are not written down
+        moved = [dict(r, dst=_route_dst(r)) for r in routes if r.get("table") in (None, 254) and not (
+            view.get("dhcp") and r.get("family", 2) == 2 and (r["dst"] in ("default", "0.0.0.0/0")
+                                                               or r.get("proto") == RTPROT_DHCP))]
         want.update(bridge_files(renderer, view, ports, moved))
     return want
 
@@ -912,13 +971,88 @@ def manager_lines(renderer, plan):
     return lines
 
 
-def tell_manager(module, renderer, plan):
+DHCLIENT_LEASES = "/var/lib/dhcp"
+IFUPDOWN_STATE = "/run/network"
+
+
+def _dhclient_paths(ifname):
+    """(pid file, lease file) of ifupdown's dhclient for ``ifname`` (what ifup gives it)."""
+    return "/run/dhclient.%s.pid" % ifname, os.path.join(DHCLIENT_LEASES, "dhclient.%s.leases" % ifname)
+
+
+def _bridge_dhcp_change(plan, bridge):
+    """(before, after) of 'our ifupdown file of ``bridge`` takes DHCP' across a file plan."""
+    path = bridge_paths("ifupdown", bridge)[0]
+    for action in plan:
+        if action.args.get("path") == path:
+            undo = action.undo[1] if action.undo else {}
+            before = undo.get("content") if action.undo and action.undo[0] == "file_write" else None
+            marker = "\niface %s inet dhcp\n" % bridge
+            return (before is not None and marker in before,
+                    action.args.get("content") is not None and marker in action.args["content"])
+    return None
+
+
+def _move_lease(module, source, target):
+    """dhclient's lease of ``source`` as ``target``'s (the bridge has the NIC's MAC: the same
+    client to the server), so that the client started there asks for the same address."""
+    text = read_text(_dhclient_paths(source)[1])
+    if text:
+        text = text.replace('interface "%s";' % source, 'interface "%s";' % target)
+        FileExecutor(module).file_write(_dhclient_paths(target)[1], text, 0o644)
+
+
+def _dhclient_stop(module, dhclient, ifname):
+    """Stop ifupdown's dhclient of ``ifname`` without releasing its lease (-x)."""
+    pid_file = _dhclient_paths(ifname)[0]
+    if os.path.exists(pid_file):
+        rc, _out, err = module.run_command([dhclient, "-4", "-x", "-pf", pid_file, ifname])
+        if rc != 0:
+            module.warn("dhclient -x of %s failed (%s)" % (ifname, err.strip()))
+
+
+def ifupdown_dhcp_handover(module, plan, nic, bridge, present):
+    """ifupdown has no daemon to tell: when our files make a migrated NIC's bridge take DHCP
+    (or give it back), the DHCP client moves here. To the bridge: the NIC's dhclient stops
+    without releasing (-x), its lease becomes the bridge's, `ifup <bridge>` starts the
+    bridge's client as ifupdown does at boot (it finds the bridge, its port and its address as
+    the run made them). Back: the bridge's client stops, the lease becomes the NIC's, and the
+    NIC's client starts as ifup starts it."""
+    change = _bridge_dhcp_change(plan, bridge)
+    dhclient = module.get_bin_path("dhclient")
+    if change is None or dhclient is None:
+        return
+    before, after = change
+    if present and after and not before:
+        _dhclient_stop(module, dhclient, nic)
+        _move_lease(module, nic, bridge)
+        ifup = module.get_bin_path("ifup")
+        if ifup and not (read_text(os.path.join(IFUPDOWN_STATE, "ifstate.%s" % bridge)) or "").strip():
+            rc, _out, err = module.run_command([ifup, bridge])
+            if rc != 0:
+                module.warn("ifup %s failed (%s): the bridge keeps the lease's address until it expires; its "
+                            "DHCP client starts at the next boot" % (bridge, err.strip()))
+    elif not present and before:
+        _dhclient_stop(module, dhclient, bridge)
+        _move_lease(module, bridge, nic)
+        pid_file, lease_file = _dhclient_paths(nic)
+        rc, _out, err = module.run_command([dhclient, "-4", "-v", "-i", "-pf", pid_file, "-lf", lease_file, nic])
+        if rc != 0:
+            module.warn("dhclient of %s failed (%s): its DHCP client starts at the next boot" % (nic, err.strip()))
+
+
+def tell_manager(module, renderer, plan, migration=None):
     """After a file plan was applied: the running manager reads what changed. networkd
     reloads; NetworkManager loads our changed profiles (a removed file's profile goes) and
     activates the written ones, so that it manages our links as persisted. An activation
-    finds the links as the run made them: it re-applies the same addresses and ports."""
+    finds the links as the run made them: it re-applies the same addresses and ports.
+    ``migration``: (NIC, bridge, present) of a physical bridge, whose DHCP client ifupdown
+    cannot move itself."""
     if renderer == "networkd":
         _networkd_reload(module)
+        return
+    if renderer == "ifupdown" and migration and migration[0]:
+        ifupdown_dhcp_handover(module, plan, *migration)
         return
     changes = _nm_changes(plan) if renderer in (NM, ANY) else []
     nmcli = module.get_bin_path("nmcli")

@@ -171,6 +171,15 @@ options:
       - Left out - V(false) for O(mode=nat) (guest to guest traffic is accepted in this collection's
         chain of every FORWARD, as libvirt does), unchanged for O(mode=bridged).
     type: bool
+  addressing:
+    description:
+      - V(bridged) only. How the bridge takes the NIC's IPv4 address, now and in the persisted files
+        (M(hypervisor.networking.linux_bridge)'s O(hypervisor.networking.linux_bridge#module:addressing)).
+      - V(auto) - as the NIC has it now (DHCP when its address expires, else static); V(static); V(dhcp).
+    type: str
+    choices: [auto, static, dhcp]
+    default: auto
+    version_added: 0.3.0
   rollback_timeout:
     description: V(bridged) only. Arm a revert of the migration that runs unless a second call with
       O(confirm=true) comes within this many seconds.
@@ -396,7 +405,9 @@ def run(module):
         _boot.daemon_reload(module, files)
         _boot.prune()
         # before dnsmasq (re)starts: NetworkManager's activation puts the bridge's address back
-        _persist.tell_manager(module, renderer, files)
+        desired = report["desired"]
+        _persist.tell_manager(module, renderer, files,
+                              (desired["migrate_from"], want.name, desired["state"] == "present"))
     if report["dhcp"] and not module.check_mode:
         _dhcp.finish(module, report["dhcp"])
     fw = report["fw"]

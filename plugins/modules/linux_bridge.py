@@ -105,6 +105,23 @@ options:
         the bridge (keeping its own MAC, which the bridge had copied), and the bridge is deleted.
     type: str
     version_added: 0.2.0
+  addressing:
+    description:
+      - With O(migrate_from), how the bridge takes its IPv4 address, now and in the persisted files.
+      - V(auto) - as the NIC has it now. An address that expires (a DHCP client's) moves with its
+        remaining lifetimes and the bridge is persisted with DHCP (ifupdown C(inet dhcp), networkd
+        C(DHCP=yes) with the NIC's client identity, NetworkManager C(method=auto)); the bridge has the
+        NIC's MAC, so the server sees the same client and keeps the lease. The host's manager takes
+        the DHCP client over to the bridge once the files are written (ifupdown: the NIC's dhclient
+        stops without releasing its lease, C(ifup) starts the bridge's). Otherwise static. Once
+        written, DHCP stays (the lease may have lapsed by the next run).
+      - V(static) - the addresses as they are now, made permanent and persisted as static.
+      - V(dhcp) - persisted with DHCP whatever the NIC has now.
+      - SLAAC follows the NIC whatever this says.
+    type: str
+    choices: [auto, static, dhcp]
+    default: auto
+    version_added: 0.3.0
   rollback_timeout:
     description:
       - With O(migrate_from), seconds after which the migration reverts itself unless a later call
@@ -277,6 +294,7 @@ ARGUMENT_SPEC = dict(
     vlan_filtering=dict(type="bool"),
     nf_call_iptables=dict(type="bool"),
     migrate_from=dict(type="str"),
+    addressing=dict(type="str", choices=["auto", "static", "dhcp"], default="auto"),
     rollback_timeout=dict(type="int", default=0),
     confirm=dict(type="bool", default=False),
     persist=dict(type="bool", default=True),
@@ -353,7 +371,7 @@ def _run(module):
     if files and not module.check_mode:
         _boot.daemon_reload(module, files)
         _boot.prune()
-        _persist.tell_manager(module, renderer, files)
+        _persist.tell_manager(module, renderer, files, (desired["migrate_from"], name, desired["state"] == "present"))
     actions = (fw.lines if fw else []) + plan.lines() + files.lines() + _persist.manager_lines(renderer, files)
     if arm:
         actions.append("arm a revert of %s in %d s unless confirmed" % (name, desired["rollback_timeout"]))

@@ -355,3 +355,74 @@ def test_a_nic_without_slaac_gives_a_bridge_without(lan, tmp_path):
     assert hv.module("linux_bridge", args, etc=etc)["rc"] == 0
     network = (etc / "upper" / "systemd" / "network" / "00-hypervisor-networking-br0.network").read_text()
     assert "IPv6AcceptRA=no" in network
+
+
+def leased(ns, dev):
+    """(address, valid_lft) of the expiring IPv4 addresses of ``dev`` (a DHCP client's)."""
+    return [(a["local"], a["valid_life_time"]) for link in ns.json("ip", "-j", "-4", "addr", "show", "dev", dev)
+            for a in link["addr_info"] if a.get("dynamic")]
+
+
+@pytest.fixture
+def dhcp_lan(lan):
+    """eth0 as a DHCP client leaves it: 198.51.100.10/24 that expires (valid 300 s,
+    preferred 250 s), the default route via .1 `proto dhcp` metric 100 (the measured case of
+    the migration that failed on its first route and undid itself)."""
+    hv, peer = lan
+    hv.run("ip", "addr", "del", "198.51.100.10/24", "dev", "eth0")
+    hv.run("ip", "addr", "add", "198.51.100.10/24", "brd", "+", "dev", "eth0", "valid_lft", "300",
+           "preferred_lft", "250")
+    hv.run("ip", "route", "replace", "default", "via", "198.51.100.1", "dev", "eth0", "proto", "dhcp", "metric", "100")
+    return hv, peer
+
+
+@pytest.mark.parametrize("renderer, persisted, needles, absent", [
+    ("networkd", "systemd/network/00-hypervisor-networking-br0.network", ["\nDHCP=yes\n"], ["Gateway="]),
+    ("ifupdown", "network/interfaces.d/hypervisor-networking-1-br0", ["\niface br0 inet dhcp\n"],
+     ["gateway ", "inet static\n    address 198.51.100.10/24"]),
+    ("networkmanager", "NetworkManager/system-connections/hypervisor-networking-bridge-br0.nmconnection",
+     ["\n[ipv4]\nmethod=auto\n"], ["gateway=", "address1=198.51.100.10"]),
+])
+def test_a_dhcp_nic_gives_a_dhcp_bridge(dhcp_lan, tmp_path, renderer, persisted, needles, absent):
+    """The lease's address moves with its lifetimes (the client that takes over renews it),
+    the DHCP routes move with it, the files say DHCP and carry no route the lease brings; a
+    second run changes nothing; absent gives the NIC the expiring address back."""
+    hv, peer = dhcp_lan
+    etc = tmp_path / "etc"
+    (etc / "upper" / "NetworkManager" / "system-connections").mkdir(parents=True)
+    args = {"name": "br0", "migrate_from": "eth0", "nf_call_iptables": False, "persist": True, "renderer": renderer}
+    if renderer == "ifupdown":
+        args["persist"] = False  # this host has no ifupdown; the stanza is checked by the unit tests
+    ping = subprocess.Popen(["ip", "netns", "exec", peer.name, "ping", "-n", "-q", "-i", "0.01", "-c", "300",
+                             "-W", "1", "198.51.100.10"], stdout=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    check = hv.module("linux_bridge", args, check_mode=True, etc=etc)
+    res = hv.module("linux_bridge", args, etc=etc)
+    assert res["rc"] == 0 and res["actions"] == check["actions"], res
+    summary = [line for line in ping.communicate(timeout=30)[0].splitlines() if "transmitted" in line][0]
+    print("DHCP NIC migration under ping (%s): %s" % (renderer, summary))
+    assert int(summary.split()[0]) - int(summary.split()[3]) <= 10, summary
+    assert any("a DHCP lease's" in a for a in res["actions"]), res["actions"]
+    (address, valid), = leased(hv, "br0")
+    assert address == "198.51.100.10" and 0 < valid <= 300 and leased(hv, "eth0") == []
+    assert ("default", "198.51.100.1", "br0", 100) in routes(hv)
+    assert [r["protocol"] for r in hv.json("ip", "-j", "route", "show", "default")] == ["dhcp"]
+    if args["persist"]:
+        text = (etc / "upper" / persisted).read_text()
+        assert all(n in text for n in needles) and not any(n in text for n in absent), text
+    again = hv.module("linux_bridge", args, etc=etc)
+    assert again["rc"] == 0 and again["changed"] is False, again
+    gone = hv.module("linux_bridge", dict(args, state="absent"), etc=etc)
+    assert gone["rc"] == 0, gone
+    (address, valid), = leased(hv, "eth0")
+    assert address == "198.51.100.10" and 0 < valid <= 300
+    assert ("default", "198.51.100.1", "eth0", 100) in routes(hv)
+
+
+def test_static_addressing_makes_the_lease_permanent(dhcp_lan):
+    hv, _peer = dhcp_lan
+    res = hv.module("linux_bridge", {"name": "br0", "migrate_from": "eth0", "addressing": "static"})
+    assert res["rc"] == 0 and res["bridge"]["addresses"][0] == "198.51.100.10/24", res
+    assert leased(hv, "br0") == []  # permanent now
+    bad = hv.module("linux_bridge", {"name": "br1", "addressing": "dhcp"})
+    assert bad["rc"] != 0 and "addressing='dhcp'" in bad["msg"], bad

@@ -285,3 +285,51 @@ def test_first_matching_host_file_by_name_across_directories(tmp_path, monkeypat
     assert _persist.networkd_file_before(ours, "eth0") is None
     (lib / "00-a.network").write_text(_persist.HEADER + "\n[Match]\nName=eth0\n")  # ours: not the host's
     assert _persist.networkd_file_before(ours, "eth0") is None
+
+
+def test_dhcp_bridge_in_every_manager():
+    view = dict(BRIDGE, addresses=[], dhcp=True, dhcp_identity=("duid", 3158064683))
+    (_path, text), = _persist.bridge_files("ifupdown", view, ["eth0"]).items()
+    assert "iface br0 inet dhcp" in body(text) and not any(l.strip().startswith("address") for l in body(text))
+    files = _persist.bridge_files("networkd", view, ["eth0"])
+    network = body(files["/etc/systemd/network/00-hypervisor-networking-br0.network"])
+    assert "DHCP=yes" in network and network[network.index("[DHCPv4]"):][:3] == [
+        "[DHCPv4]", "ClientIdentifier=duid", "IAID=3158064683"]
+    files = _persist.bridge_files("networkmanager", view, ["eth0"])
+    assert keyfile(files[NM + "hypervisor-networking-bridge-br0.nmconnection"])["ipv4"] == {"method": "auto"}
+    # a static address beside the lease stays, as its own stanza in ifupdown
+    (_path, text), = _persist.bridge_files("ifupdown", dict(view, addresses=["10.0.0.1/24"]), ["eth0"]).items()
+    assert body(text)[-3:] == ["", "iface br0 inet static", "    address 10.0.0.1/24"]
+
+
+def test_a_dhcp_bridge_persists_no_route_its_lease_brings():
+    routes = [{"dst": "default", "family": 2, "gateway": "198.51.100.1", "metric": 100, "proto": 3, "table": 254},
+              {"dst": "203.0.113.0/24", "family": 2, "gateway": "198.51.100.1", "metric": None, "proto": 16,
+               "table": 254},
+              {"dst": "192.0.2.0/24", "family": 2, "gateway": "198.51.100.9", "metric": None, "proto": 4,
+               "table": 254}]
+    view = dict(BRIDGE, addresses=[], dhcp=True)
+    want = _persist.bridge_want("networkd", "br0", view, ["eth0"], routes)
+    network = want["/etc/systemd/network/00-hypervisor-networking-br0.network"]
+    assert "Destination=192.0.2.0/24" in network and "0.0.0.0/0" not in network and "203.0.113" not in network
+
+
+@pytest.mark.parametrize("lease, ours, identity", [
+    ("CLIENTID=ffbc3b2f2b000200005ab2e1c8e0f1\n", None, ("duid", 0xbc3b2f2b)),
+    ("CLIENTID=01020000000011\n", None, ("mac", None)),
+    (None, "[DHCPv4]\nClientIdentifier=duid\nIAID=7\n", ("duid", 7)),  # moved already: our file says
+    (None, None, None),
+])
+def test_networkd_dhcp_identity_carries_over(tmp_path, monkeypatch, lease, ours, identity):
+    monkeypatch.setattr(_persist, "NETWORKD_LEASES", str(tmp_path))
+    monkeypatch.setattr(_persist, "NETWORKD_DIR", str(tmp_path))
+    real = _persist.read_text
+    monkeypatch.setattr(_persist, "read_text", lambda p: "7\n" if p == "/sys/class/net/eth0/ifindex" else real(p))
+    if lease:
+        (tmp_path / "7").write_text("# This is private data. Do not parse.\nADDRESS=198.51.100.10\n" + lease)
+    if ours:
+        path = _persist.bridge_paths("networkd", "br0")[-1]
+        with open(path, "w") as handle:
+            handle.write(_persist.header("linux_bridge", "bridge br0") + ours)
+    assert _persist.dhcp_identity("networkd", "br0", "eth0") == identity
+    assert _persist.dhcp_identity("ifupdown", "br0", "eth0") is None
