@@ -112,6 +112,10 @@ def bridge_files(renderer, desired, after, routes, get_bin_path, firewall=True):
                 (desired.get("addressing") or "auto") == "auto" and bool(_persist.persisted_dhcp(renderer, name)))
             if view["dhcp"]:
                 view["dhcp_identity"] = _persist.dhcp_identity(renderer, name, nic)
+                # the NIC's IPv4 addresses are its lease's (a client's, the next boot's too):
+                # only those the task declares are written down
+                view["addresses"] = [a for a in view.get("addresses", [])
+                                     if ":" in a or a in (desired["addresses"] or [])]
         if renderer == "networkd":
             _networkd_first(name, after.get("mac"), nic, ports)
     label = "bridge %s, %s" % (name, renderer)

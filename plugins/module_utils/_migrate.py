@@ -65,14 +65,17 @@ def addressing(desired):
     asked = desired.get("addressing") or "auto"
     if asked != "auto":
         return asked
-    return "dhcp" if desired.get("dynamic") else "static"
+    dynamic = desired.get("dynamic") or {}
+    return "dhcp" if any(dynamic.values()) or desired.get("nic_dhcp") else "static"
 
 
 def read_dynamic(desired, nl, links):
     """Note in ``desired`` the expiring (DHCP) IPv4 addresses of the NIC and of the bridge
-    (what addressing() decides by, and what a migration moves with their lifetimes)."""
+    (what addressing() decides by, and what a migration moves with their lifetimes), and
+    whether ifupdown configures the NIC by DHCP (its dhclient makes permanent addresses)."""
     nic, name = desired["migrate_from"], desired["name"]
     desired["dynamic"] = dict((link, nl.dynamic_addresses(link)) for link in (nic, name) if link in links)
+    desired["nic_dhcp"] = _persist.ifupdown_dhcp(nic)
 
 
 def plan_migration(desired, links, addrs, routes, machine_id=""):

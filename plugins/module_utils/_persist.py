@@ -650,6 +650,15 @@ def persisted_dhcp(renderer, bridge):
     return "\niface %s inet dhcp\n" % bridge in text
 
 
+def ifupdown_dhcp(nic):
+    """ifupdown configures ``nic`` by DHCP (`iface <nic> inet dhcp`): its dhclient makes the
+    lease's address permanent, so only the stanza tells a lease from a static address."""
+    path = ifupdown_interfaces().get(nic)
+    if path is None or not os.path.exists("/sbin/ifup"):
+        return False
+    return bool(re.search(r"^\s*iface\s+%s\s+inet\s+dhcp\s*$" % re.escape(nic), read_text(path) or "", re.M))
+
+
 NETWORKD_LEASES = "/run/systemd/netif/leases"
 
 

@@ -88,3 +88,37 @@ def test_restore_order_and_nothing_when_gone():
     assert _migrate.plan_restore(desired(state="absent"), {"eth0": NIC}, {}, [])[0].lines() == []
     with pytest.raises(StateError, match="not a port of br0"):
         _migrate.plan_restore(desired(state="absent"), {"eth0": NIC, "br0": bridge}, addrs, [])
+
+
+@pytest.mark.parametrize("asked, dynamic, nic_dhcp, expected", [
+    ("auto", {"eth0": [("198.51.100.10/24", 300, 250)], "br0": []}, False, "dhcp"),
+    ("auto", {"eth0": [], "br0": [("198.51.100.10/24", 90, 40)]}, False, "dhcp"),  # moved already
+    ("auto", {"eth0": [], "br0": []}, True, "dhcp"),  # ifupdown's dhclient: permanent, by its stanza
+    ("auto", {"eth0": [], "br0": []}, False, "static"),
+    ("static", {"eth0": [("198.51.100.10/24", 300, 250)]}, False, "static"),
+    ("dhcp", {}, False, "dhcp"),
+])
+def test_addressing_follows_the_nic(asked, dynamic, nic_dhcp, expected):
+    want = dict(desired(addressing=asked), dynamic=dynamic, nic_dhcp=nic_dhcp)
+    assert _migrate.addressing(want) == expected
+
+
+def test_a_lease_moves_with_its_lifetimes_or_made_permanent():
+    lease = {"eth0": [("198.51.100.10/24", 300, 250)]}
+    addrs = {2: ["2001:db8:1::10/64"]}
+    plan, after, probe = _migrate.plan_migration(dict(desired(), dynamic=lease), {"eth0": NIC}, addrs, [DEFAULT])
+    added = [a.args for a in plan.actions if a.op == "addr_add" and a.args["cidr"] == "198.51.100.10/24"]
+    assert added == [{"name": "br0", "cidr": "198.51.100.10/24", "nodad": True, "lifetimes": (300, 250)}]
+    assert after["addresses"] == ["2001:db8:1::10/64"]  # a lease's address is the client's, not ours
+    removal = [a for a in plan.actions if a.op == "addr_del" and a.args["cidr"] == "198.51.100.10/24"][0]
+    assert removal.undo[1]["lifetimes"] == (300, 250)  # the revert gives the NIC an expiring one back
+    assert probe == ("198.51.100.10", "198.51.100.1")
+    plan, after, _probe = _migrate.plan_migration(dict(desired(addressing="static"), dynamic=lease),
+                                                  {"eth0": NIC}, addrs, [DEFAULT])
+    assert after["addresses"] == ["198.51.100.10/24", "2001:db8:1::10/64"]
+    assert not any(a.args.get("lifetimes") for a in plan.actions)
+
+
+def test_addressing_needs_migrate_from():
+    with pytest.raises(ValidationError, match="addressing='dhcp'"):
+        _bridge.desired_state({"name": "br0", "migrate_from": None, "addressing": "dhcp"})
