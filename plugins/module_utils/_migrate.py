@@ -193,7 +193,7 @@ IFA_F_TENTATIVE = 0x40
 
 def _link_local_ready(ifname):
     return any(addr.startswith("fe80") and not flags & IFA_F_TENTATIVE
-               for addr, _scope, flags in _persist.inet6_addresses(ifname))
+               for addr, _scope, flags, _length in _persist.inet6_addresses(ifname))
 
 
 def solicit_routers(ifname, timeout=3.0):

@@ -273,8 +273,10 @@ class Netlink(object):
         if nodad and iface.version == 6:
             kwargs["flags"] = IFA_F_NODAD
         if lifetimes:
-            kwargs["IFA_CACHEINFO"] = {"ifa_valid": int(lifetimes[0]), "ifa_preferred": int(lifetimes[1]),
-                                       "cstamp": 0, "tstamp": 0}
+            # pyroute2 >= 0.8 reads valid_lft/preferred_lft; 0.7 (Debian 12, 13) reads the
+            # cacheinfo dict, which must come after them (their filter resets it)
+            kwargs["valid_lft"], kwargs["preferred_lft"] = int(lifetimes[0]), int(lifetimes[1])
+            kwargs["cacheinfo"] = {"valid": int(lifetimes[0]), "preferred": int(lifetimes[1])}
         try:
             self._ipr.addr("add", **kwargs)
         except _deps.NetlinkError as exc:

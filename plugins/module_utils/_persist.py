@@ -600,13 +600,13 @@ def _sysctl_int(path):
 
 
 def inet6_addresses(name):
-    """[(address in hex, scope, flags)] of link ``name`` as /proc/net/if_inet6 lists them
-    (scope 0: global, 0x20: link; flags: IFA_F_*)."""
+    """[(address in hex, scope, flags, prefix length)] of link ``name`` as /proc/net/if_inet6
+    lists them (scope 0: global, 0x20: link; flags: IFA_F_*)."""
     found = []
     for line in (read_text(IF_INET6) or "").splitlines():
         fields = line.split()
         if len(fields) == 6 and fields[5] == name:
-            found.append((fields[0], int(fields[3], 16), int(fields[4], 16)))
+            found.append((fields[0], int(fields[3], 16), int(fields[4], 16), int(fields[2], 16)))
     return found
 
 
@@ -616,12 +616,14 @@ def accepts_ra(nic):
 
 
 def nic_uses_slaac(nic):
-    """True when ``nic`` takes IPv6 addresses from router advertisements now: it accepts
-    them, autoconfigures from them, and holds a global address the kernel made (not
-    permanent: it expires unless the next advertisement renews it)."""
-    if not accepts_ra(nic) or _sysctl_int("/proc/sys/net/ipv6/conf/%s/autoconf" % nic) != 1:
-        return False
-    return any(scope == 0 and not flags & IFA_F_PERMANENT for _a, scope, flags in inet6_addresses(nic))
+    """True when ``nic`` takes IPv6 addresses from router advertisements now: it holds a
+    global /64 that expires unless the next advertisement renews it (not permanent), made
+    either by the kernel (it accepts advertisements and autoconfigures from them) or by the
+    manager's own client (systemd-networkd and NetworkManager take advertisements in user
+    space: the kernel's accept_ra is 0 there)."""
+    kernel = accepts_ra(nic) and _sysctl_int("/proc/sys/net/ipv6/conf/%s/autoconf" % nic) == 1
+    return any(scope == 0 and not flags & IFA_F_PERMANENT and (kernel or length == 64)
+               for _a, scope, flags, length in inet6_addresses(nic))
 
 
 def persisted_autoconf(renderer, bridge):
@@ -1074,6 +1076,11 @@ def tell_manager(module, renderer, plan, migration=None):
         return
     for path, text in changes:
         if not _nm_activates(text):
+            continue
+        # NetworkManager may have activated it already (a port, when its bridge came up; a
+        # profile it autoconnected on load): `up` again would detach and re-attach the link
+        rc, out, _err = module.run_command([nmcli, "-g", "GENERAL.STATE", "connection", "show", "uuid", nm_uuid(path)])
+        if rc == 0 and out.strip() in ("activated", "activating"):
             continue
         rc, _out, err = module.run_command([nmcli, "--wait", "30", "connection", "up", "uuid", nm_uuid(path)])
         if rc != 0:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 
@@ -77,29 +78,65 @@ def acks(host, v4):
     return log.count("DHCPACK(lan0) %s 52:54:00:77:00:10" % v4)
 
 
-def test_the_lease_is_renewed_from_the_bridge():
-    """One wait for all three (T1 of a 2-minute lease is a minute): the server acknowledges
-    a renewal, after which the bridge's address is fresh and the NIC has none (no client of
-    the NIC's renewed it)."""
+RENEWED = {}
+
+
+def renewals():
+    """One wait for all three hosts (T1 of a 2-minute lease is a minute): {host: (the bridge's
+    lease address after the server acknowledged a renewal, the NIC's addresses then)}."""
     hosts = dict((name, testinfra.get_host("podman://%s" % name)) for name in HOSTS)
     start = {}
     for name, host in hosts.items():
         v4 = holds_the_lease(host)
         start[name] = (v4, acks(host, v4))
-    renewed = {}
     deadline = time.time() + 90
-    while time.time() < deadline and len(renewed) < len(hosts):
+    while time.time() < deadline and len(RENEWED) < len(hosts):
         for name, host in hosts.items():
             v4, count = start[name]
-            if name not in renewed and acks(host, v4) > count:
+            if name not in RENEWED and acks(host, v4) > count:
                 time.sleep(0.5)  # the client's script sets the address
-                renewed[name] = (addresses(host, "br0").get(v4), addresses(host, "eth1"))
+                RENEWED[name] = (addresses(host, "br0").get(v4), addresses(host, "eth1"))
         time.sleep(1)
-    assert sorted(renewed) == sorted(hosts), (start, renewed)
-    for name, (bridge, nic) in renewed.items():
-        assert bridge and bridge[1] and bridge[2] >= 100 and nic == {}, (name, bridge, nic)
+    return RENEWED
+
+
+def test_the_lease_is_renewed_from_the_bridge(host):
+    """The server acknowledges a renewal, after which the bridge's address is fresh and the
+    NIC has none (no client of the NIC's renewed it)."""
+    name = name_of(host)
+    found = RENEWED if name in RENEWED else renewals()
+    assert name in found, found
+    bridge, nic = found[name]
+    assert bridge and bridge[1] and bridge[2] >= 100 and nic == {}, (name, bridge, nic)
 
 
 def test_after_a_reboot_the_bridge_takes_its_lease_again(host):
     host = restart(name_of(host))
     holds_the_lease(host)
+
+
+def test_absent_gives_the_nic_its_lease_and_client_back(host):
+    name = name_of(host)
+    revive_cgroup(name)
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    scenario = env.get("MOLECULE_SCENARIO_DIRECTORY", os.path.dirname(os.path.dirname(__file__)))
+    proc = subprocess.run(["ansible-playbook", "-i", env["MOLECULE_INVENTORY_FILE"], "--limit", name,
+                           os.path.join(scenario, "converge.yml"), "-e", "physical_bridge_state=absent"],
+                          capture_output=True, text=True, env=env, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert host.run("ip link show br0").rc != 0
+    want = nic_before(host)
+    found = {}
+    for _attempt in range(60):  # the host's own client of the NIC takes the lease again
+        found = addresses(host, "eth1")
+        if sorted(found) == want:
+            break
+        time.sleep(0.5)
+    assert sorted(found) == want, (found, want)
+    routes = json.loads(host.check_output("ip -j route show default"))
+    assert [(r["gateway"], r["dev"]) for r in routes] == [("10.77.0.1", "eth1")], routes
+    if name == "hn-dh-ifu":
+        assert host.file("/etc/network/interfaces").content_string == host.file(
+            "/root/interfaces.host").content_string
+        assert "eth1" in host.check_output("ps -o args= -C dhclient")
+        assert "br0" not in host.check_output("ps -o args= -C dhclient")
