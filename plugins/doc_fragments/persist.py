@@ -42,7 +42,7 @@ options:
         of the host's that matches the bridge or a port and still sorts first is refused, naming it.
       - V(networkmanager) - keyfiles in C(/etc/NetworkManager/system-connections/)
         (C(hypervisor-networking-bridge-<bridge>.nmconnection), C(-port-<nic>), C(-tap-<tap>), mode
-        0600): a C(bridge), an C(ethernet) port with C(autoconnect-priority=999) (it, not the admin's
+        0600) - a C(bridge), an C(ethernet) port with C(autoconnect-priority=999) (it, not the admin's
         own profile of the NIC, takes the NIC at boot), a C(tun) profile in tap mode per TAP. A running
         NetworkManager loads the changed profiles and activates them (C(nmcli connection load), C(up)),
         which re-applies the same addresses and ports; the admin's profiles are never edited or deleted.

@@ -112,7 +112,7 @@ options:
         remaining lifetimes and the bridge is persisted with DHCP (ifupdown C(inet dhcp), networkd
         C(DHCP=yes) with the NIC's client identity, NetworkManager C(method=auto)); the bridge has the
         NIC's MAC, so the server sees the same client and keeps the lease. The host's manager takes
-        the DHCP client over to the bridge once the files are written (ifupdown: the NIC's dhclient
+        the DHCP client over to the bridge once the files are written (ifupdown - the NIC's dhclient
         stops without releasing its lease, C(ifup) starts the bridge's). Otherwise static. Once
         written, DHCP stays (the lease may have lapsed by the next run).
       - V(static) - the addresses as they are now, made permanent and persisted as static.
