@@ -560,8 +560,9 @@ def _nm_tap(head, tap, owner):
     if tap.get("bridge"):
         conn += [("master", tap["bridge"]), ("slave-type", "bridge")]
     ethernet = [("cloned-mac-address", tap["mac"])] + ([("mtu", str(tap["mtu"]))] if tap.get("mtu") else [])
-    tun = [("mode", "2"), ("owner", str(owner))] + ([("group", str(tap["group"]))] if tap.get("group") is not None
-                                                   else [])
+    tun = [("mode", "2"), ("owner", str(owner))]
+    if tap.get("group") is not None:
+        tun.append(("group", str(tap["group"])))
     tun += [("multi-queue", _true(tap.get("multi_queue"))), ("pi", "false"), ("vnet-hdr", _true(tap.get("vnet_hdr")))]
     sections = [("connection", conn), ("ethernet", ethernet), ("tun", tun)]
     if not tap.get("bridge"):
@@ -882,6 +883,12 @@ def _route_dst(route):
     return "::/0" if route.get("family") == 10 else "0.0.0.0/0"  # AF_INET6
 
 
+def _leased_route(route):
+    """An IPv4 route a DHCP client made: the default route, or one of proto dhcp."""
+    return route.get("family", 2) == 2 and (route["dst"] in ("default", "0.0.0.0/0")
+                                            or route.get("proto") == RTPROT_DHCP)
+
+
 def bridge_want(renderer, name, view, ports, routes):
     """{path: text or None} for bridge ``name``: its files (``view`` None: none), and the
     networkd port files of ours naming this bridge that ``ports`` no longer lists."""
@@ -898,9 +905,8 @@ def bridge_want(renderer, name, view, ports, routes):
     if view is not None:
         # a DHCP bridge's client installs the routes of its lease: the default route and
         # what a DHCP client made (proto dhcp) are not written down
-        moved = [dict(r, dst=_route_dst(r)) for r in routes if r.get("table") in (None, 254) and not (
-            view.get("dhcp") and r.get("family", 2) == 2 and (r["dst"] in ("default", "0.0.0.0/0")
-                                                               or r.get("proto") == RTPROT_DHCP))]
+        moved = [dict(r, dst=_route_dst(r)) for r in routes
+                 if r.get("table") in (None, 254) and not (view.get("dhcp") and _leased_route(r))]
         want.update(bridge_files(renderer, view, ports, moved))
     return want
 
@@ -961,8 +967,7 @@ def _nm_changes(plan):
     bridges first (a port's profile activates its bridge's)."""
     found = [(a.args["path"], a.args.get("content")) for a in plan
              if a.op in ("file_write", "file_remove") and a.args["path"].startswith(NM_DIR + "/")]
-    kind = lambda path: _NM_ORDER.index(os.path.basename(path).split("-")[2])  # noqa: E731
-    return sorted(found, key=lambda change: (kind(change[0]), change[0]))
+    return sorted(found, key=lambda change: (_NM_ORDER.index(os.path.basename(change[0]).split("-")[2]), change[0]))
 
 
 def _nm_activates(text):
