@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 """A DHCP and SLAAC uplink becomes a bridge port on each manager (networkd, ifupdown with
 dhclient, NetworkManager): the bridge holds the same lease and SLAAC address, the LAN's ping
-through the move loses at most a few packets, the lease is renewed from the bridge, and
-after a reboot the bridge takes its lease again by DHCP."""
+through the move loses at most a few packets (counted, also into $HN_RESULTS, default
+/tmp/hn-results, dhcp-uplink-loss.txt), the lease is renewed from the bridge, after a reboot
+the bridge takes its lease again by DHCP, and absent gives the NIC its lease and client back."""
 from __future__ import annotations
 
 import json
@@ -68,7 +69,12 @@ def test_the_lans_ping_lost_a_few_packets_at_most(host):
     log = host.file("/var/lib/hn-lan/ping.log").content_string
     lost = log.count("no answer yet")
     replies = log.count("bytes from")
-    print("%s: LAN ping through the move (20 ms apart): %d answered, %d lost" % (name_of(host), replies, lost))
+    line = "%s: LAN ping through the move (20 ms apart): %d answered, %d lost" % (name_of(host), replies, lost)
+    print(line)
+    directory = os.environ.get("HN_RESULTS", "/tmp/hn-results")  # for the record, as molecule/reboot's
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "dhcp-uplink-loss.txt"), "a") as handle:
+        handle.write("%s %s\n" % (time.strftime("%Y-%m-%dT%H:%M:%S"), line))
     assert replies > 100 and lost <= 10, log[-2000:]
 
 
