@@ -627,30 +627,30 @@ def nic_uses_slaac(nic):
                for _a, scope, flags, length in inet6_addresses(nic))
 
 
-def persisted_autoconf(renderer, bridge):
-    """Whether our persisted files of ``bridge`` take SLAAC (None: no file of ours yet)."""
-    path = bridge_paths(renderer, bridge)[-1]
-    text = read_text(path)
+# what our bridge files say when they take IPv6 by SLAAC / IPv4 by DHCP, per manager
+_AUTO_MARKS = {"ipv6": {"networkd": "\nIPv6AcceptRA=yes\n", NM: "\n[ipv6]\nmethod=auto\n",
+                        "ifupdown": "\niface %s inet6 auto\n"},
+               "ipv4": {"networkd": "\nDHCP=yes\n", NM: "\n[ipv4]\nmethod=auto\n", "ifupdown": "\niface %s inet dhcp\n"}}
+
+
+def _persisted_auto(renderer, bridge, family):
+    """Whether our persisted files of ``bridge`` configure ``family`` automatically (None: no
+    file of ours yet)."""
+    text = read_text(bridge_paths(renderer, bridge)[-1])
     if text is None or not is_ours(text):
         return None
-    if renderer == "networkd":
-        return "\nIPv6AcceptRA=yes\n" in text
-    if renderer == NM:
-        return "\n[ipv6]\nmethod=auto\n" in text
-    return "\niface %s inet6 auto\n" % bridge in text + "\n"
+    mark = _AUTO_MARKS[family][renderer]
+    return (mark % bridge if "%s" in mark else mark) in text + "\n"
+
+
+def persisted_autoconf(renderer, bridge):
+    """Whether our persisted files of ``bridge`` take SLAAC (None: no file of ours yet)."""
+    return _persisted_auto(renderer, bridge, "ipv6")
 
 
 def persisted_dhcp(renderer, bridge):
     """Whether our persisted files of ``bridge`` take IPv4 by DHCP (None: no file of ours)."""
-    path = bridge_paths(renderer, bridge)[-1]
-    text = read_text(path)
-    if text is None or not is_ours(text):
-        return None
-    if renderer == "networkd":
-        return "\nDHCP=yes\n" in text
-    if renderer == NM:
-        return "\n[ipv4]\nmethod=auto\n" in text
-    return "\niface %s inet dhcp\n" % bridge in text
+    return _persisted_auto(renderer, bridge, "ipv4")
 
 
 def ifupdown_dhcp(nic):

@@ -333,3 +333,17 @@ def test_networkd_dhcp_identity_carries_over(tmp_path, monkeypatch, lease, ours,
             handle.write(_persist.header("linux_bridge", "bridge br0") + ours)
     assert _persist.dhcp_identity("networkd", "br0", "eth0") == identity
     assert _persist.dhcp_identity("ifupdown", "br0", "eth0") is None
+
+
+@pytest.mark.parametrize("renderer", ["ifupdown", "networkd", "networkmanager"])
+def test_persisted_dhcp_and_slaac_are_read_back_from_our_files(tmp_path, monkeypatch, renderer):
+    for name in ("IFUPDOWN_DIR", "NETWORKD_DIR", "NM_DIR"):
+        monkeypatch.setattr(_persist, name, str(tmp_path))
+    assert _persist.persisted_dhcp(renderer, "br0") is None  # no file of ours yet
+    for dhcp, autoconf in ((True, False), (False, True)):
+        view = dict(BRIDGE, addresses=[], dhcp=dhcp, ipv6_autoconf=autoconf)
+        for path, text in _persist.bridge_files(renderer, view, ["eth0"]).items():
+            with open(path, "w") as handle:
+                handle.write(text)
+        assert _persist.persisted_dhcp(renderer, "br0") is dhcp
+        assert _persist.persisted_autoconf(renderer, "br0") is autoconf
