@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 
 from ansible_collections.hypervisor.networking.plugins.module_utils import _rundir
 from ansible_collections.hypervisor.networking.plugins.module_utils import _validate as v
@@ -24,8 +25,9 @@ HEADER = ("# Managed by the hypervisor.networking collection (ip_forward module)
 
 
 def proc_path(key, root=PROC_SYS):
-    """net.ipv4.ip_forward -> /proc/sys/net/ipv4/ip_forward."""
-    return os.path.join(root, *key.split("."))
+    """net.ipv4.ip_forward -> /proc/sys/net/ipv4/ip_forward; a key naming an interface is
+    written with '/' (net/ipv6/conf/eth0.100/accept_ra: the name may hold dots)."""
+    return os.path.join(root, *key.split("/" if "/" in key else "."))
 
 
 def read_runtime(key, root=PROC_SYS):
@@ -78,15 +80,15 @@ def plan_runtime(desired, current):
     return plan
 
 
-def plan_persistent(desired, path, current_text):
+def plan_persistent(desired, path, current_text, drop=()):
     """Desired values merged into the drop-in -> (Plan, new text). Keys with None keep
-    whatever line the file has; other keys' lines are kept as they are. A file we did
-    not write (no header of ours) is refused: rewriting it would drop its comments and
-    its '-' prefixes, and it is the admin's."""
+    whatever line the file has; other keys' lines are kept as they are, but those in
+    ``drop`` go. A file we did not write (no header of ours) is refused: rewriting it would
+    drop its comments and its '-' prefixes, and it is the admin's."""
     if current_text is not None and not current_text.startswith(HEADER.splitlines()[0]):
         raise StateError("%s exists and was not written by this collection: choose another sysctl_file, "
                          "or move its lines elsewhere and remove it" % path)
-    pairs = parse_dropin(current_text)
+    pairs = [(key, value) for key, value in parse_dropin(current_text) if key not in drop]
     merged = dict(pairs)
     order = [key for key, _value in pairs]
     for key, value in desired.items():
@@ -104,6 +106,44 @@ def plan_persistent(desired, path, current_text):
         plan.add("%s %s (persistent: %s)" % (verb, path, ", ".join("%s = %s" % (k, merged[k]) for k in order)),
                  "file_write", {"path": path, "content": text}, undo=undo)
     return plan, text
+
+
+IPV6_ROUTE = "/proc/net/ipv6_route"
+RTF_ADDRCONF = 0x40000  # a route learnt from a router advertisement
+_ACCEPT_RA_RE = re.compile(r"^net/ipv6/conf/([^/]+)/accept_ra\Z")
+
+
+def accept_ra_key(link):
+    return "net/ipv6/conf/%s/accept_ra" % link
+
+
+def ra_default_links(route_file=IPV6_ROUTE):
+    """Links whose IPv6 default route the kernel learnt from router advertisements."""
+    found = set()
+    for line in (read_text(route_file) or "").splitlines():
+        fields = line.split()  # dst, dst length, src, src length, gateway, metric, refs, use, flags, link
+        if len(fields) == 10 and int(fields[1], 16) == 0 and int(fields[8], 16) & RTF_ADDRCONF:
+            found.add(fields[9])
+    return sorted(found)
+
+
+def plan_ra_uplinks(ipv6, current_text, root=PROC_SYS, route_file=IPV6_ROUTE):
+    """IPv6 forwarding makes the kernel ignore router advertisements on links with
+    accept_ra=1, and drop the default routes learnt from them: a host whose uplink takes its
+    default route that way would lose it. -> ({key: value} to set before forwarding goes
+    on (accept_ra=2: advertisements taken while forwarding), [keys our drop-in drops],
+    [links kept]). IPv6 forwarding on: every link with such a route and accept_ra=1, and
+    the links our drop-in already keeps. Off: those links back to 1, their lines gone."""
+    ours = [key for key, value in parse_dropin(current_text) if _ACCEPT_RA_RE.match(key) and value == "2"]
+    if ipv6 is None:
+        return {}, [], [_ACCEPT_RA_RE.match(key).group(1) for key in ours]
+    if not ipv6:
+        back = dict((key, 1) for key in ours if read_runtime(key, root) == 2)
+        return back, ours, []
+    keys = list(ours) + [accept_ra_key(link) for link in ra_default_links(route_file)
+                         if read_runtime(accept_ra_key(link), root) == 1 and accept_ra_key(link) not in ours]
+    return dict((key, 2) for key in keys if read_runtime(key, root) is not None), [], \
+        sorted(_ACCEPT_RA_RE.match(key).group(1) for key in keys)
 
 
 class SysctlExecutor(FileExecutor):

@@ -29,8 +29,11 @@ options:
     description:
       - Value of C(net.ipv6.conf.all.forwarding).
       - Left out, IPv6 forwarding is left alone, at runtime and in the drop-in.
-      - Enabling it makes the host stop accepting router advertisements on interfaces that
-        use the kernel default C(accept_ra=1).
+      - Enabling it would make the kernel ignore router advertisements on links with its default
+        C(accept_ra=1), and drop the default routes it learnt from them. Each link that has such
+        a route keeps it - its C(accept_ra) becomes 2 (advertisements taken while forwarding)
+        before forwarding goes on, at runtime and in the drop-in, and RV(ra_uplinks) names it.
+        V(false) sets them back to 1 and removes their lines.
     type: bool
   persist:
     description:
@@ -56,6 +59,15 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+ra_uplinks:
+  description:
+    - Links whose default route is learnt from router advertisements and that keep taking them while
+      IPv6 forwarding is on (C(accept_ra=2), set by this module).
+  returned: always
+  type: list
+  elements: str
+  sample: [eth0]
+  version_added: 0.3.0
 actions:
   description: One line per change made (or planned, in check mode); runtime first, then persistent.
   returned: always
@@ -102,19 +114,28 @@ def run(module):
     params = module.params
     path = _sysctl.check_dropin_path("sysctl_file", params["sysctl_file"]) if params["persist"] else None
     desired = dict((KEYS[k], None if params[k] is None else int(params[k])) for k in ("ipv4", "ipv6"))
-    current = dict((key, _sysctl.read_runtime(key)) for key in KEYS.values())
-    runtime = _sysctl.plan_runtime(desired, current)
     old_text = _persist.read_text(path) if path else None
-    persistent, new_text = _sysctl.plan_persistent(desired, path, old_text) if path else (Plan(), None)
+    # uplinks that learn their default route from router advertisements keep it: accept_ra=2
+    # set before forwarding goes on (the kernel drops those routes then unless it is 2)
+    ra_keys, dropped, ra_uplinks = _sysctl.plan_ra_uplinks(params["ipv6"], old_text)
+    if params["ipv6"]:
+        desired = dict(list(ra_keys.items()) + list(desired.items()))
+    else:
+        desired.update(ra_keys)
+    current = dict((key, _sysctl.read_runtime(key)) for key in desired)
+    runtime = _sysctl.plan_runtime(desired, current)
+    # IPv6 forwarding off: the links go back to 1 at runtime, and their lines out of the file
+    lines = dict((key, None if key in dropped else value) for key, value in desired.items())
+    persistent, new_text = _sysctl.plan_persistent(lines, path, old_text, dropped) if path else (Plan(), None)
     plan = Plan(runtime.actions + persistent.actions)
     if plan and not module.check_mode:
         _engine.apply(plan, _engine.Executor(module), context="")
     after = dict(current, **dict((k, val) for k, val in desired.items() if val is not None))
     if not module.check_mode:
-        after = dict((key, _sysctl.read_runtime(key)) for key in KEYS.values())
+        after = dict((key, _sysctl.read_runtime(key)) for key in current)
     forwarding = dict((k, None if after[key] is None else bool(after[key])) for k, key in KEYS.items())
     result = {"changed": bool(plan), "actions": plan.lines(), "forwarding": forwarding, "persisted": path,
-              "changed_runtime": bool(runtime), "changed_persistent": bool(persistent)}
+              "changed_runtime": bool(runtime), "changed_persistent": bool(persistent), "ra_uplinks": ra_uplinks}
     if module._diff:
         before = {"runtime": current, "file": old_text}
         result["diff"] = DiffTracker(before, {"runtime": after, "file": new_text if path else old_text}).diff()

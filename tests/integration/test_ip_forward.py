@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 
 import pytest
 
@@ -125,3 +126,44 @@ def test_forwarding_moves_packets_between_subnets(netns, make_netns):
     res = netns.module(M, {"ipv4": True, "persist": False})
     assert res["changed"] is True
     left.run("ping", "-c", "2", "-W", "2", "198.51.100.2")
+
+
+def ra_default_routes(ns):
+    return [(r["dev"], r.get("protocol")) for r in ns.json("ip", "-j", "-6", "route", "show", "default")]
+
+
+def test_an_uplink_with_an_ra_default_route_keeps_it(netns, make_netns, dropin, tmp_path):
+    """IPv6 forwarding on: the kernel ignores advertisements on accept_ra=1 links and drops
+    the default routes learnt from them, unless accept_ra is 2 first; off again: 1."""
+    import test_migrate  # pylint: disable=import-outside-toplevel
+    peer = make_netns("hn-rtr")
+    netns.run("ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", peer.name)
+    for ns in (netns, peer):
+        ns.run("ip", "link", "set", "eth0", "up")
+    set_proc(netns, V6, 0)
+    set_proc(netns, "net/ipv6/conf/eth0/accept_ra", 1)
+    key = "net/ipv6/conf/eth0/accept_ra"
+    with test_migrate.router_advertisements(peer, tmp_path):
+        for _attempt in range(60):
+            if ra_default_routes(netns):
+                break
+            time.sleep(0.25)
+        assert ra_default_routes(netns) == [("eth0", "ra")]
+        args = {"ipv4": True, "ipv6": True, "sysctl_file": dropin}
+        check = netns.module(M, args, check_mode=True)
+        res = netns.module(M, args)
+        assert res["rc"] == 0 and res["actions"] == check["actions"] and res["ra_uplinks"] == ["eth0"], res
+        assert res["actions"].index("set %s = 2 (runtime, was 1)" % key) < res["actions"].index(
+            "set net.ipv6.conf.all.forwarding = 1 (runtime, was 0)")
+        assert proc(netns, key) == 2 and proc(netns, V6) == 1
+        assert ra_default_routes(netns) == [("eth0", "ra")]  # not dropped
+        with open(dropin) as handle:
+            assert "%s = 2\n" % key in handle.read()
+        again = netns.module(M, args)
+        assert again["changed"] is False and again["ra_uplinks"] == ["eth0"], again
+        # forwarding off: the link takes advertisements as the kernel's default, the line goes
+        off = netns.module(M, dict(args, ipv6=False))
+        assert off["rc"] == 0 and off["ra_uplinks"] == [] and proc(netns, key) == 1 and proc(netns, V6) == 0, off
+        with open(dropin) as handle:
+            assert "accept_ra" not in handle.read()
+        assert netns.module(M, dict(args, ipv6=False))["changed"] is False

@@ -63,3 +63,39 @@ def test_runtime_read_write_under_a_fake_root(tmp_path):
     assert _sysctl.read_runtime(V6, str(tmp_path)) is None
     _sysctl.SysctlExecutor(module=None, root=str(tmp_path)).sysctl_write(V4, 1)
     assert _sysctl.read_runtime(V4, str(tmp_path)) == 1
+
+
+ROUTES = (
+    # an RA-learnt default route (RTF_UP|GATEWAY|DEFAULT|ADDRCONF|EXPIRES), a static default, an RA prefix route
+    "00000000000000000000000000000000 00 00000000000000000000000000000000 00 fe80000000000000f09443fffe83625d "
+    "00000400 00000001 00000000 00450003     eth0\n"
+    "00000000000000000000000000000000 00 00000000000000000000000000000000 00 20010db8000000000000000000000001 "
+    "00000400 00000001 00000000 00000003     eth1\n"
+    "20010db8000500000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 "
+    "00000100 00000001 00000000 00040001  eth0.100\n")
+
+
+def test_links_with_an_ra_default_route(tmp_path):
+    route_file = tmp_path / "ipv6_route"
+    route_file.write_text(ROUTES)
+    assert _sysctl.ra_default_links(str(route_file)) == ["eth0"]
+
+
+def test_ra_uplinks_kept_while_forwarding_and_given_back(tmp_path):
+    route_file = tmp_path / "ipv6_route"
+    route_file.write_text(ROUTES)
+    conf = tmp_path / "net" / "ipv6" / "conf"
+    for link, value in (("eth0", 1), ("eth1", 1), ("eth0.100", 2)):
+        (conf / link).mkdir(parents=True)
+        (conf / link / "accept_ra").write_text("%d\n" % value)
+    root = str(tmp_path)
+    assert _sysctl.proc_path("net/ipv6/conf/eth0.100/accept_ra", root) == str(conf / "eth0.100" / "accept_ra")
+    assert _sysctl.plan_ra_uplinks(True, None, root, str(route_file)) == (
+        {"net/ipv6/conf/eth0/accept_ra": 2}, [], ["eth0"])
+    ours = _sysctl.render_dropin([("net.ipv6.conf.all.forwarding", "1"), ("net/ipv6/conf/eth0.100/accept_ra", "2")])
+    assert _sysctl.plan_ra_uplinks(None, ours, root, str(route_file)) == ({}, [], ["eth0.100"])
+    assert _sysctl.plan_ra_uplinks(False, ours, root, str(route_file)) == (
+        {"net/ipv6/conf/eth0.100/accept_ra": 1}, ["net/ipv6/conf/eth0.100/accept_ra"], [])
+    _plan, text = _sysctl.plan_persistent({"net.ipv6.conf.all.forwarding": 0}, "/x", ours,
+                                          ["net/ipv6/conf/eth0.100/accept_ra"])
+    assert "accept_ra" not in text and "net.ipv6.conf.all.forwarding = 0" in text
