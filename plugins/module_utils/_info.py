@@ -326,11 +326,7 @@ def nm_drift(links, nm_active):
     manage that link as persisted (another profile holds it, or none: it is external)."""
     drift = []
     for path in sorted(glob.glob(os.path.join(_persist.NM_DIR, "hypervisor-networking-*.nmconnection"))):
-        text = _persist.read_text(path)
-        match = re.search(r"^interface-name=(\S+)$", text or "", re.M)
-        if not match or not _persist.is_ours(text) or "\nautoconnect=true\n" not in text:
-            continue
-        name, uuid = match.group(1), _persist.nm_uuid(path)
+        name, uuid = _persist.nm_link(_persist.read_text(path)), _persist.nm_uuid(path)
         if name in links and nm_active.get(uuid) != name:
             others = sorted(u for u, dev in nm_active.items() if dev == name)
             drift.append("%s: NetworkManager does not run our profile %s on it (%s): it manages the link otherwise "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from ansible_collections.hypervisor.networking.plugins.module_utils import _bridge, _dhcp, _facets, _persist, _sysctl, _tap
+from ansible_collections.hypervisor.networking.plugins.module_utils import _bridge, _dhcp, _facets, _migrate, _persist, _sysctl, _tap
 from ansible_collections.hypervisor.networking.plugins.module_utils import _validate as v
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import StateError, ValidationError
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _boot, _tx
@@ -48,7 +48,7 @@ ARGUMENT_SPEC = dict(
     stp=dict(type="bool"),
     mtu=dict(type="int"),
     nf_call_iptables=dict(type="bool"),
-    addressing=dict(type="str", choices=["auto", "static", "dhcp"], default="auto"),
+    addressing=dict(type="str", choices=list(_migrate.ADDRESSING), default="auto"),
     rollback_timeout=dict(type="int", default=0),
     confirm=dict(type="bool", default=False),
     qemu_acl=dict(type="bool", default=True),

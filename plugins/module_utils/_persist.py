@@ -211,6 +211,11 @@ def _nm_path(kind, name):
     return os.path.join(NM_DIR, "hypervisor-networking-%s-%s.nmconnection" % (kind, name))
 
 
+def nm_id(path):
+    """The id of our profile in file ``path``: the file's name without .nmconnection."""
+    return os.path.basename(path)[:-len(".nmconnection")]
+
+
 def nm_uuid(path):
     """The UUID of our profile in file ``path``."""
     return str(uuid.uuid5(_NM_UUIDS, os.path.basename(path)))
@@ -343,7 +348,7 @@ def _true(flag):
 
 def _keyfile(head, path, kind, name, sections):
     """A NetworkManager keyfile of ours: its profile named and identified after the file."""
-    conn = [("id", os.path.basename(path)[:-len(".nmconnection")]), ("uuid", nm_uuid(path)), ("type", kind),
+    conn = [("id", nm_id(path)), ("uuid", nm_uuid(path)), ("type", kind),
             ("interface-name", name)]
     lines = []
     for section, pairs in [("connection", conn + sections[0][1])] + list(sections[1:]):
@@ -970,8 +975,13 @@ def _nm_changes(plan):
     return sorted(found, key=lambda change: (_NM_ORDER.index(os.path.basename(change[0]).split("-")[2]), change[0]))
 
 
-def _nm_activates(text):
-    return text is not None and "\nautoconnect=true\n" in text
+def nm_link(text):
+    """The link a profile of ours comes up on (it autoconnects), or None: not ours, or a
+    profile left down (a TAP with up=false)."""
+    if not is_ours(text) or "\nautoconnect=true\n" not in text:
+        return None
+    match = re.search(r"^interface-name=(\S+)$", text, re.M)
+    return match.group(1) if match else None
 
 
 def manager_lines(renderer, plan):
@@ -981,9 +991,8 @@ def manager_lines(renderer, plan):
         return []
     lines = ["NetworkManager: load %s" % ", ".join(os.path.basename(p) for p, _t in changes)]
     for path, text in changes:
-        if _nm_activates(text):
-            name = re.search(r"^interface-name=(\S+)$", text, re.M).group(1)
-            lines.append("NetworkManager: activate profile %s on %s" % (os.path.basename(path)[:-13], name))
+        if nm_link(text):
+            lines.append("NetworkManager: activate profile %s on %s" % (nm_id(path), nm_link(text)))
     return lines
 
 
@@ -1080,7 +1089,7 @@ def tell_manager(module, renderer, plan, migration=None):
                     % err.strip())
         return
     for path, text in changes:
-        if not _nm_activates(text):
+        if not nm_link(text):
             continue
         # NetworkManager may have activated it already (a port, when its bridge came up; a
         # profile it autoconnected on load): `up` again would detach and re-attach the link

@@ -294,7 +294,7 @@ ARGUMENT_SPEC = dict(
     vlan_filtering=dict(type="bool"),
     nf_call_iptables=dict(type="bool"),
     migrate_from=dict(type="str"),
-    addressing=dict(type="str", choices=["auto", "static", "dhcp"], default="auto"),
+    addressing=dict(type="str", choices=list(_migrate.ADDRESSING), default="auto"),
     rollback_timeout=dict(type="int", default=0),
     confirm=dict(type="bool", default=False),
     persist=dict(type="bool", default=True),
