@@ -45,10 +45,12 @@ from ansible_collections.hypervisor.networking.plugins.module_utils._plan import
 
 SPEC = dict(
     range=dict(type="str"),
+    range6=dict(type="str"),
     lease_time=dict(type="str", default="1h"),
     hosts=dict(type="list", elements="dict", default=[], options=dict(
         mac=dict(type="str", required=True),
         address=dict(type="str", required=True),
+        address6=dict(type="str"),
         name=dict(type="str"),
     )),
     dns=dict(type="bool", default=True),
@@ -85,18 +87,39 @@ def paths(bridge, persist):
 
 # ---- what is wanted ---------------------------------------------------------------------
 
-class Dhcp(object):
-    """The ``dhcp`` option, checked against the bridge's IPv4 gateway addresses."""
+# what dnsmasq's router advertisements say per ipv6_ra: the dhcp-range mode (with DNS:
+# ra-names, the SLAAC guests' names from their DHCPv4 leases answer AAAA too)
+RA_RANGE = {"slaac": ("ra-only", "ra-names"), "stateless": ("ra-stateless", "ra-stateless,ra-names")}
+RA_ONLY = {"range": None, "range6": None, "lease_time": "1h", "hosts": [], "dns": False, "domain": None}
 
-    def __init__(self, value, addresses):
+
+class Dhcp(object):
+    """The ``dhcp`` option, checked against the bridge's gateway addresses; ``ra``: the
+    router advertisements of the bridge's IPv6 subnets (``ipv6_ra``; none without one).
+    Router advertisements alone (no ``dhcp``): ``Dhcp(RA_ONLY, ...)``."""
+
+    def __init__(self, value, addresses, ra="none"):
         self.lease_time = _lease_time(value["lease_time"])
         self.dns = bool(value["dns"])
         self.domain = _domain(value["domain"]) if value.get("domain") else None
-        gateways = [ipaddress.ip_interface(a) for a in addresses]
-        gateways = [g for g in gateways if g.version == 4]
+        interfaces = [ipaddress.ip_interface(a) for a in addresses]
+        gateways = [g for g in interfaces if g.version == 4]
+        gateways6 = [g for g in interfaces if g.version == 6 and not g.ip.is_link_local]
+        self.ra = ra if gateways6 else "none"
+        self.subnets6 = sorted(set(g.network for g in gateways6), key=str) if self.ra != "none" else []
         self.range = _range(value["range"], gateways) if value.get("range") else None
-        self.hosts = _hosts(value["hosts"] or [], gateways)
-        if self.range is None and not self.hosts and not self.dns:
+        self.range6 = _range(value["range6"], gateways6, "dhcp.range6", 6) if value.get("range6") else None
+        self.hosts = _hosts(value["hosts"] or [], gateways, gateways6)
+        six = [("dhcp.range6", value.get("range6"))] + [("dhcp.hosts[%d].address6" % i, h["address6"])
+                                                        for i, h in enumerate(self.hosts) if h["address6"]]
+        six = [(option, given) for option, given in six if given]
+        if six and self.ra != "stateful":
+            raise ValidationError(six[0][0], six[0][1], "DHCPv6 addresses are handed out with ipv6_ra=stateful "
+                                  "only (and an IPv6 gateway address)")
+        if self.ra == "stateful" and not six:
+            raise ValidationError("ipv6_ra", "stateful", "hands out DHCPv6 addresses: give dhcp.range6 or "
+                                  "dhcp.hosts[].address6")
+        if self.range is None and not self.hosts and not self.dns and self.ra == "none":
             raise ValidationError("dhcp", value, "no range, no hosts and dns=false leave nothing to serve; "
                                                  "leave dhcp out")
         # one dhcp-range per subnet served: the dynamic one, and a static one for every
@@ -112,7 +135,8 @@ class Dhcp(object):
     def as_dict(self):
         """The normalised option, as returned."""
         return {"range": "%s-%s" % self.range[:2] if self.range else None, "lease_time": self.lease_time,
-                "hosts": [dict(h) for h in self.hosts], "dns": self.dns, "domain": self.domain}
+                "hosts": [dict(h) for h in self.hosts], "dns": self.dns, "domain": self.domain,
+                "range6": "%s-%s" % self.range6[:2] if self.range6 else None, "ipv6_ra": self.ra}
 
 
 def _lease_time(value):
@@ -157,28 +181,33 @@ def _usable(option, value, address, gateways):
     return gateway
 
 
-def _range(value, gateways):
+_RANGE_EXAMPLE = {4: "192.168.100.100-192.168.100.199", 6: "fd00:100::100-fd00:100::1ff"}
+
+
+def _range(value, gateways, option="dhcp.range", version=4):
     """(first, last, network) of a range 'A-B'."""
     parts = str(value).replace(" ", "").split("-")
     try:
         if len(parts) != 2:
             raise ValueError("not two addresses")
-        first, last = ipaddress.IPv4Address(parts[0]), ipaddress.IPv4Address(parts[1])
+        first, last = ipaddress.ip_address(parts[0]), ipaddress.ip_address(parts[1])
+        if first.version != version or last.version != version:
+            raise ValueError("another family")
     except ValueError:
-        raise ValidationError("dhcp.range", value, "two IPv4 addresses joined by '-', like "
-                                                   "192.168.100.100-192.168.100.199")
+        raise ValidationError(option, value, "two IPv%d addresses joined by '-', like %s" % (
+            version, _RANGE_EXAMPLE[version]))
     if first > last:
-        raise ValidationError("dhcp.range", value, "the first address comes after the last")
-    gateway = _usable("dhcp.range", value, first, gateways)
-    if _usable("dhcp.range", value, last, gateways) is not gateway:
-        raise ValidationError("dhcp.range", value, "its ends are in different subnets")
+        raise ValidationError(option, value, "the first address comes after the last")
+    gateway = _usable(option, value, first, gateways)
+    if _usable(option, value, last, gateways) is not gateway:
+        raise ValidationError(option, value, "its ends are in different subnets")
     if first <= gateway.ip <= last:
-        raise ValidationError("dhcp.range", value, "holds the gateway's own address %s" % gateway.ip)
+        raise ValidationError(option, value, "holds the gateway's own address %s" % gateway.ip)
     return str(first), str(last), gateway.network
 
 
-def _hosts(items, gateways):
-    hosts, seen = [], {"mac": {}, "address": {}, "name": {}}
+def _hosts(items, gateways, gateways6=()):
+    hosts, seen = [], {"mac": {}, "address": {}, "address6": {}, "name": {}}
     for pos, item in enumerate(items):
         option = "dhcp.hosts[%d]" % pos
         mac = v.mac(option + ".mac", item["mac"])
@@ -187,14 +216,21 @@ def _hosts(items, gateways):
         except ValueError:
             raise ValidationError(option + ".address", item["address"], "an IPv4 address")
         _usable(option + ".address", item["address"], address, gateways)
+        address6 = None
+        if item.get("address6"):
+            try:
+                address6 = ipaddress.IPv6Address(str(item["address6"]).strip())
+            except ValueError:
+                raise ValidationError(option + ".address6", item["address6"], "an IPv6 address")
+            _usable(option + ".address6", item["address6"], address6, gateways6)
         name = item.get("name")
         if name is not None:
             name = str(name).lower()
             if not _LABEL_RE.match(name):
                 raise ValidationError(option + ".name", item["name"], "a host name: 1-63 letters, digits and "
                                                                       "'-', not starting or ending with '-'")
-        host = {"mac": mac, "address": str(address), "name": name}
-        for key in ("mac", "address", "name"):
+        host = {"mac": mac, "address": str(address), "address6": str(address6) if address6 else None, "name": name}
+        for key in ("mac", "address", "address6", "name"):
             if host[key] is not None and host[key] in seen[key]:
                 raise ValidationError("%s.%s" % (option, key), item[key], "also given by dhcp.hosts[%d]"
                                       % seen[key][host[key]])
@@ -235,13 +271,28 @@ def render(bridge, want, persist):
         # every address of the subnets served (not the number of fixed leases: adding one
         # stays a reload)
         conf.append("dhcp-lease-max=%d" % sum(max(net.num_addresses - 2, 1) for net in want.subnets))
-    hosts = ["%s,%s%s,%s" % (h["mac"], h["address"], "," + h["name"] if h["name"] else "", want.lease_time)
-             for h in want.hosts]
+    if want.subnets6:
+        # router advertisements carrying the bridge's MTU (read from it: a change follows),
+        # every 60 s, the router good for 30 min; with DNS, the gateway as resolver (RDNSS)
+        conf += ["enable-ra", "ra-param=%s,mtu:%s,60,1800" % (bridge, bridge)]
+        for net in want.subnets6:
+            if want.ra == "stateful":
+                if want.range6 and net == want.range6[2]:
+                    conf.append("dhcp-range=%s,%s,%d,%s" % (want.range6[0], want.range6[1], net.prefixlen,
+                                                            want.lease_time))
+                else:
+                    conf.append("dhcp-range=%s,static,%d,%s" % (net.network_address, net.prefixlen, want.lease_time))
+            else:
+                conf.append("dhcp-range=%s,%s,%d,%s" % (net.network_address, RA_RANGE[want.ra][want.dns],
+                                                        net.prefixlen, want.lease_time))
+    hosts = ["%s,%s%s%s,%s" % (h["mac"], h["address"], ",[%s]" % h["address6"] if h["address6"] else "",
+                               "," + h["name"] if h["name"] else "", want.lease_time) for h in want.hosts]
     names = []
     for h in want.hosts:
         if h["name"]:
-            names.append(" ".join([h["address"]] + (["%s.%s" % (h["name"], want.domain)] if want.domain else [])
-                                  + [h["name"]]))
+            for address in [h["address"]] + ([h["address6"]] if h["address6"] else []):
+                names.append(" ".join([address] + (["%s.%s" % (h["name"], want.domain)] if want.domain else [])
+                                      + [h["name"]]))
     return {where["conf"]: head + "\n".join(conf) + "\n",
             where["hosts"]: head + "".join(line + "\n" for line in hosts),
             where["names"]: head + "".join(line + "\n" for line in names)}

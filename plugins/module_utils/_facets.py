@@ -13,6 +13,7 @@ from ansible_collections.hypervisor.networking.plugins.module_utils import _brid
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import (
     DependencyError, HypervisorNetworkingError, StateError, ValidationError)
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _boot
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._model import BridgeSet
 from ansible_collections.hypervisor.networking.plugins.module_utils._plan import Plan
 
 BRIDGE_UTILS_PATH = "/usr/sbin:/sbin:/usr/bin:/bin"
@@ -94,7 +95,7 @@ def bridge_files(renderer, desired, after, routes, get_bin_path, firewall=True):
         for each in _persist.noted_nics(name):  # the NICs' own ifupdown stanzas, given back
             files.extend(_persist.plan_nic_stanza(each, name, False))
         if firewall:
-            files.extend(_boot.plan("bridge", name, None, get_bin_path))
+            files.extend(_boot.plan({BridgeSet(name, None): None}, get_bin_path))
         return files
     view = None
     ports = list(desired["ports"] or [])
@@ -128,9 +129,8 @@ def bridge_files(renderer, desired, after, routes, get_bin_path, firewall=True):
     nf_call = desired["bridge"]["nf_call_iptables"]
     if firewall and (nf_call is not None or desired["state"] == "absent"):
         # the accepts for frames bridged within the bridge come back with our firewall sets
-        keep = desired["state"] == "present" and nf_call is False
-        record = _boot.record_text("bridge", name, None, None, []) if keep else None
-        files.extend(_boot.plan("bridge", name, record, get_bin_path))
+        rset = BridgeSet(name, True if desired["state"] == "present" and nf_call is False else None)
+        files.extend(_boot.plan({rset: _boot.record_text(rset, None) if rset else None}, get_bin_path))
     return files
 
 

@@ -16,7 +16,8 @@ import socket
 from ansible_collections.hypervisor.networking.plugins.module_utils import _persist, _sysctl, _tap
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import HypervisorNetworkingError
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _boot, _iptables, _nft, _xtables
-from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._backend import CT_MARK, select_backend
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._backend import select_backend
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._model import CT_MARK
 
 # rtm_type, rtm_protocol and rtm_scope names as iproute2 prints them
 ROUTE_TYPES = {1: "unicast", 2: "local", 3: "broadcast", 4: "anycast", 5: "multicast", 6: "blackhole",
@@ -26,8 +27,6 @@ PROTOCOLS = {0: "unspec", 1: "redirect", 2: "kernel", 3: "boot", 4: "static", 8:
              186: "bgp", 187: "isis", 188: "ospf", 189: "rip", 192: "eigrp"}
 SCOPES = {0: "global", 200: "site", 253: "link", 254: "host", 255: "nowhere"}
 TABLES = {253: "default", 254: "main", 255: "local"}
-_NFT_CHAIN_RE = re.compile(r"^(masq|dnat)_(.+)_(pre|mark|out|post|fwd|in)\Z")
-_KINDS = {"masq": "masquerade", "dnat": "forwards", "M": "masquerade", "N": "forwards"}
 
 
 def route_flags(route):
@@ -128,58 +127,21 @@ def bridges_view(links, addrs):
     return out
 
 
-def _nft_sets(nft):
-    """Our sets in our nftables table, with counters summed over their rules."""
-    sets = {}
-    for obj in nft.table_objects():
-        rule = obj.get("rule")
-        if rule is None:
-            continue
-        match = _NFT_CHAIN_RE.match(rule["chain"])
-        if not match:
-            continue
-        entry = sets.setdefault((match.group(1), match.group(2)),
-                                {"rules": 0, "packets": 0, "bytes": 0, "translates": False})
-        entry["rules"] += 1
-        for stmt in rule["expr"]:
-            if isinstance(stmt, dict) and ("masquerade" in stmt or "dnat" in stmt):
-                entry["translates"] = True
-            counter = stmt.get("counter") if isinstance(stmt, dict) else None
-            if isinstance(counter, dict):
-                entry["packets"] += counter.get("packets", 0)
-                entry["bytes"] += counter.get("bytes", 0)
-    return [dict(v, kind=_KINDS[k], name=n, backend="nftables") for (k, n), v in sorted(sets.items())]
-
-
-def _legacy_sets(state):
-    """Our sets in iptables-legacy's nat and filter tables (chains HN-<hook><kind>-<name>)."""
-    sets = {}
-    for table in state.values():
-        for chain, rules in table["rules"].items():
-            match = re.match(r"^HN-([PDOFI])([MN])-(.+)\Z", chain)
-            if not match:
-                continue
-            entry = sets.setdefault((match.group(2), match.group(3)),
-                                    {"rules": 0, "packets": 0, "bytes": 0, "translates": False})
-            entry["rules"] += len(rules)
-            entry["translates"] = entry["translates"] or any(re.search(r"-j (MASQUERADE|DNAT)\b", r) for r in rules)
-            for packets, nbytes in table.get("counters", {}).get(chain, []):
-                entry["packets"] += packets
-                entry["bytes"] += nbytes
-    return [dict(v, kind=_KINDS[k], name=n, backend="iptables") for (k, n), v in sorted(sets.items())]
+def _legacy_backend(module):
+    """The iptables backend, to read what it holds (both families)."""
+    return _iptables.IptablesBackend(module.run_command, module.get_bin_path, dict(
+        (family, _xtables.Xtables(module.run_command, module.get_bin_path, command))
+        for family, command in _iptables.COMMAND.items()))
 
 
 def our_sets(module, nft=None, tables=None):
-    """This collection's masquerades and forward sets as they run, on both backends."""
+    """This collection's masquerades and forward sets as they run, on both backends, in
+    both families (read through the backends that write them)."""
     nft = nft or _nft.NftBackend(module.run_command, module.get_bin_path)
-    tables = tables if tables is not None else (nft.list_tables() if nft.available() else [])
-    sets = []
-    if "%s %s" % (_nft.FAMILY, _nft.TABLE) in tables:
-        sets.extend(_nft_sets(nft))
-    legacy = _xtables.Xtables(module.run_command, module.get_bin_path, "iptables-legacy")
-    if legacy.usable:
-        present = [t for t in ("nat", "filter") if t in _xtables.legacy_tables()]
-        sets.extend(_legacy_sets(legacy.save(present, counters=True)))
+    sets = nft.running(tables if tables is not None else nft.list_tables()) if nft.available() else []
+    legacy = _legacy_backend(module)
+    if legacy.available():
+        sets.extend(legacy.running(_boot.stored_names()))
     return sets
 
 
@@ -250,17 +212,16 @@ def persistence_view(links, addrs, warnings, sets=(), nm_active=None):
     """Our persisted files and each difference between them and what runs (``sets``: our
     firewall sets as they run; ``nm_active``: NetworkManager's active profiles, where it runs)."""
     view = {"renderer": None, "files": [], "drift": []}
-    running = set((s["kind"], s["name"], s["backend"]) for s in sets if s["translates"])
+    running = set((s["kind"], s["family"], s["name"], s["backend"]) for s in sets if s["translates"])
     for path in sorted(glob.glob(_boot.STORE_DIR + "/*.json")):
         try:
-            kind, name, backend, model, _hairpin = _boot.load_record(_persist.read_text(path))
+            rset, backend = _boot.load_record(_persist.read_text(path))
         except (ValueError, KeyError, TypeError, HypervisorNetworkingError):
             view["drift"].append("%s is not a record this collection can read" % path)
             continue
-        shown = {"masq": "masquerade", "dnat": "forwards"}.get(kind)
-        if shown and (kind != "dnat" or model.forwards) and (shown, name, backend) not in running:
-            view["drift"].append("%s %s is persisted (%s) but does not run on %s: it comes back at the next boot, "
-                                 "or run its module again" % (shown, name, path, backend))
+        if rset.translates and (rset.shown, rset.family, rset.name, backend) not in running:
+            view["drift"].append("%s is persisted (%s) but does not run on %s: it comes back at the next boot, "
+                                 "or run its module again" % (rset.label, path, backend))
     try:
         view["renderer"] = _persist.detect("auto")
     except HypervisorNetworkingError as exc:
@@ -338,31 +299,12 @@ def nm_drift(links, nm_active):
 
 def forward_target(module, name, port, proto="tcp"):
     """(to_addr, to_port, narrowed) of host port ``port`` in our forward set ``name``, on
-    either backend, or None; ``narrowed``: the forward matches only some interface, sources
-    or destination."""
+    either backend and in either family, or None; ``narrowed``: the forward matches only
+    some interface, sources or destination."""
     nft = _nft.NftBackend(module.run_command, module.get_bin_path)
-    if nft.available():
-        maps = dict((o["map"]["name"], o["map"].get("elem", [])) for o in nft.table_objects() if "map" in o)
-        for map_name, elems in sorted(maps.items()):
-            if map_name not in ["dnat_%s_%s" % (name, s) for s in _nft.MAP_SUFFIXES if s.startswith("addr_")]:
-                continue
-            ports = dict((_nft.canon(k), v) for k, v in maps.get(map_name.replace("_addr_", "_port_"), []))
-            for key, addr in elems:
-                parts = key.get("concat", []) if isinstance(key, dict) else []
-                if parts[-2:] == [proto, port]:
-                    # a forward narrowed by interface, source or destination has more key fields
-                    return addr, ports.get(_nft.canon(key), port), len(parts) > 2
-    legacy = _xtables.Xtables(module.run_command, module.get_bin_path, "iptables-legacy")
-    if legacy.usable and "nat" in _xtables.legacy_tables():
-        rules = legacy.save(["nat"]).get("nat", {}).get("rules", {})
-        for chain, lines in sorted(rules.items()):
-            if chain != _iptables.chain_name("dnat", name, "pre"):
-                continue
-            for line in lines:
-                match = re.search(r"-p %s .*--dport (\d+)(?::(\d+))? .*-j DNAT --to-destination ([\d.]+)(?::(\d+))?"
-                                  % proto, line)
-                if match and int(match.group(1)) <= port <= int(match.group(2) or match.group(1)):
-                    offset = port - int(match.group(1))
-                    narrowed = bool(re.search(r"(^| )(-i|-s|-d) ", line))
-                    return match.group(3), int(match.group(4)) + offset if match.group(4) else port, narrowed
+    for backend in ([nft] if nft.available() else []) + [_legacy_backend(module)]:
+        if backend.available():
+            found = backend.forward_target(name, port, proto)
+            if found:
+                return found
     return None

@@ -312,7 +312,7 @@ class Netlink(object):
             return None
         oif = routes[0].get_attr("RTA_OIF")
         target = ipaddress.ip_address(addr)
-        for msg in self._ipr.get_addr(index=oif, family=2):
+        for msg in self._ipr.get_addr(index=oif, family=socket.AF_INET6 if target.version == 6 else socket.AF_INET):
             net = ipaddress.ip_interface("%s/%d" % (msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS"),
                                                     msg["prefixlen"])).network
             if target in net:

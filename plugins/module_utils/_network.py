@@ -17,13 +17,19 @@ from ansible_collections.hypervisor.networking.plugins.module_utils._errors impo
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _boot, _tx
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._model import (
     FORWARD_SPEC,
+    BridgeSet,
     ForwardSet,
     Masquerade,
+    forward_sets,
+    family_of,
+    masquerade_sets,
+    masquerades,
     set_name,
 )
 from ansible_collections.hypervisor.networking.plugins.module_utils._plan import Plan
 
 FORWARD_KEY = "net.ipv4.ip_forward"
+FORWARD6_KEY = "net.ipv6.conf.all.forwarding"
 ACL_MARKER = "# %s hypervisor.networking %s %s"
 ACL_ROLES = ("guest_network", "nat_bridge", "physical_bridge")  # the words our ACL markers carry
 _VARIABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}\Z")
@@ -36,6 +42,8 @@ ARGUMENT_SPEC = dict(
     state=dict(type="str", choices=["present", "absent"], default="present"),
     mode=dict(type="str", choices=["nat", "bridged"], default="nat"),
     addresses=dict(type="list", elements="str"),
+    ipv6_nat=dict(type="bool", default=True),
+    ipv6_ra=dict(type="str", choices=["slaac", "stateless", "stateful", "none"], default="slaac"),
     uplink=dict(type="str", default=""),
     ports=dict(type="list", elements="str"),
     taps=dict(type="list", elements="dict", options=_tap.ITEM_SPEC, default=[]),
@@ -122,7 +130,7 @@ class Desired(object):
                                            bridge=None, up=True, mtu=None, mac=None, multi_queue=False,
                                            vnet_hdr=False), resolver)
         self.fset = None
-        self.subnets = []
+        self.subnets, self.subnets6 = [], []
         if self.nat and self.present:
             for cidr in self.bridge["addresses"]:
                 iface = ipaddress.ip_interface(cidr)
@@ -132,37 +140,62 @@ class Desired(object):
                         raise ValidationError("addresses", cidr, "the gateway needs a host address of its subnet, "
                                               "not the network or broadcast address")
                     self.subnets.append(iface.network.with_prefixlen)
+                elif not iface.ip.is_link_local:
+                    if iface.network.prefixlen != 64 and params["ipv6_ra"] in ("slaac", "stateless"):
+                        raise ValidationError("addresses", cidr, "guests configure themselves (SLAAC, ipv6_ra=%s) "
+                                              "in a /64 only" % params["ipv6_ra"])
+                    if iface.ip == iface.network.network_address:
+                        raise ValidationError("addresses", cidr, "the gateway needs a host address of its subnet, "
+                                              "not the subnet-router anycast address")
+                    self.subnets6.append(iface.network.with_prefixlen)
             if not self.subnets:
                 raise ValidationError("addresses", params["addresses"], "mode=nat needs an IPv4 gateway address")
-            self.masq_params = dict(name=self.name, source=self.subnets[0], out_interface=params["uplink"] or None,
-                                    exclude_destinations=DEFAULT_EXCLUDE if params["masquerade_exclude"] is None
-                                    else params["masquerade_exclude"], forward=True, bridge=self.name)
-            try:
-                # an empty uplink is found on the host: a valid name stands in for it here
-                Masquerade.from_params(dict(self.masq_params, out_interface=self.masq_params["out_interface"] or "x"))
-            except ValidationError as exc:
-                raise ValidationError(exc.option.replace("exclude_destinations", "masquerade_exclude"), exc.value,
-                                      exc.msg.split(": ", 1)[-1])
+            exclude = DEFAULT_EXCLUDE if params["masquerade_exclude"] is None else params["masquerade_exclude"]
+            self.masq_params = []
+            sources = [(self.subnets[0], True)] + [(net, params["ipv6_nat"]) for net in self.subnets6[:1]]
+            for source, nat in sources:
+                family = family_of(source)
+                self.masq_params.append(dict(
+                    name=self.name, source=source, out_interface=params["uplink"] or None, forward=True,
+                    bridge=self.name, nat=nat, exclude_destinations=[n for n in exclude if _is_family(n, family)]))
+            for each in self.masq_params:
+                try:
+                    # an empty uplink is found on the host: a valid name stands in for it here
+                    Masquerade.from_params(dict(each, out_interface=each["out_interface"] or "x"))
+                except ValidationError as exc:
+                    raise ValidationError(exc.option.replace("exclude_destinations", "masquerade_exclude"),
+                                          exc.value, exc.msg.split(": ", 1)[-1])
             self.fset = ForwardSet.from_params(dict(name=self.name, forwards=params["forwards"],
                                                     hairpin=params["hairpin"], localhost=params["localhost"],
                                                     forward=True))
         self.dhcp = None
-        if self.nat and self.present and params["dhcp"] is not None:
-            self.dhcp = _dhcp.Dhcp(params["dhcp"], self.bridge["addresses"])
+        if self.nat and self.present and (params["dhcp"] is not None or (self.subnets6 and params["ipv6_ra"] != "none")):
+            # the network's dnsmasq: DHCP and DNS, and the router advertisements of its IPv6 subnets
+            self.dhcp = _dhcp.Dhcp(params["dhcp"] or _dhcp.RA_ONLY, self.bridge["addresses"], params["ipv6_ra"])
         if params["persist"]:
             _persist.persist_name("name", self.name)
             if host:
                 _sysctl.check_dropin_path("sysctl_file", params["sysctl_file"])
 
-    def masquerade(self, uplink):
-        """The masquerade out of ``uplink``."""
-        return Masquerade.from_params(dict(self.masq_params, out_interface=uplink))
+    def masquerades(self, uplink):
+        """The masquerades out of ``uplink``, one per family (IPv6: with ``ipv6_nat``, else
+        the same accepts and isolation without the translation)."""
+        return [Masquerade.from_params(dict(each, out_interface=uplink)) for each in self.masq_params]
 
     def hairpin(self):
         """(subnet, bridge) pairs holding forward targets: the bridge's own subnets."""
-        targets = set(f.to_addr for f in self.fset.forwards)
-        return sorted(set((net, self.name) for net in self.subnets
-                          if any(ipaddress.ip_address(t) in ipaddress.ip_network(net) for t in targets)))
+        targets = set(ipaddress.ip_address(f.to_addr) for f in self.fset.forwards)
+        return sorted(set((net, self.name) for net in self.subnets + self.subnets6
+                          if any(t in ipaddress.ip_network(net) for t in targets)))
+
+
+def _is_family(text, family):
+    """True when ``text`` parses as a network of ``family``; anything else is left to the
+    model's validation (of the IPv4 masquerade), which names it."""
+    try:
+        return family_of(text) == family
+    except ValueError:
+        return family == "ipv4"
 
 
 def renamed(message, names):
@@ -272,53 +305,57 @@ def plan_acl(path, bridge, present, role):
 
 
 def firewall_sets(want, uplink):
-    """[(kind, name, model or None, hairpin)] of the network: masquerade, bridged frames'
-    accepts, published ports (None: gone)."""
+    """[RuleSet] of the network: masquerades, bridged frames' accepts, published ports, in
+    each family (model None: gone)."""
     name = want.name
     if not want.present:
-        return [("masq", name, None, []), ("bridge", name, None, None), ("dnat", name, None, [])]
+        return masquerade_sets(name, None) + [BridgeSet(name, None)] + forward_sets(None, name=name)
     sets = []
     if want.nat:
-        sets.append(("masq", name, want.masquerade(uplink), []))
+        sets.extend(masquerades(name, want.masquerades(uplink)))
     nf_call = want.bridge["bridge"]["nf_call_iptables"]
     if nf_call is not None:
-        sets.append(("bridge", name, True if nf_call is False else None, None))
+        sets.append(BridgeSet(name, True if nf_call is False else None))
     if want.nat:
-        fset = want.fset
-        sets.append(("dnat", name, fset if fset.forwards else None, want.hairpin() if fset.forwards else []))
+        sets.extend(forward_sets(want.fset, want.hairpin(), name))
     return sets
 
 
 def plan_forwarding(want):
-    """Forwarding on (runtime and drop-in); absent leaves it: other networks may need it."""
+    """-> (Plan, {key: value before}, {key: value after}, [uplinks kept]): forwarding on
+    (runtime and drop-in), IPv6's where the network has IPv6 subnets, after accept_ra=2 on
+    the links that take their default route from router advertisements (which IPv6
+    forwarding would make the kernel drop); absent leaves it: other networks may need it."""
     if not (want.present and want.nat):
-        return Plan(), {}
-    current = {FORWARD_KEY: _sysctl.read_runtime(FORWARD_KEY)}
-    plan = _sysctl.plan_runtime({FORWARD_KEY: 1}, current)
-    if want.params["persist"]:
-        path = want.params["sysctl_file"]
-        files, _text = _sysctl.plan_persistent({FORWARD_KEY: 1}, path, _persist.read_text(path))
+        return Plan(), {}, {}, []
+    desired, ra_uplinks = {}, []
+    path = want.params["sysctl_file"] if want.params["persist"] else None
+    text = _persist.read_text(path) if path else None
+    if want.subnets6:
+        ra_keys, _dropped, ra_uplinks = _sysctl.plan_ra_uplinks(True, text)
+        desired.update(ra_keys)
+        desired[FORWARD6_KEY] = 1
+    desired[FORWARD_KEY] = 1
+    current = dict((key, _sysctl.read_runtime(key)) for key in desired)
+    plan = _sysctl.plan_runtime(desired, current)
+    if path:
+        files, _text = _sysctl.plan_persistent(desired, path, text)
         plan.extend(files)
-    return plan, current
+    return plan, current, desired, ra_uplinks
 
 
-def plan_localnet(want, fw):
+def plan_localnet(sets, fw):
     """route_localnet as localhost forwards (this network's and other sets of ours) need it;
     without a firewall backend nothing of ours is known, and it is left alone."""
     if fw.backend is None:
         return Plan()
-    wanted = want.present and want.nat and bool(want.fset.forwards) and want.fset.localhost
-    return _sysctl.plan_route_localnet(wanted or fw.localhost_elsewhere, _boot.SYSCTL_FILE)
+    return _sysctl.plan_route_localnet(any(r.localhost for r in sets) or fw.localhost_elsewhere, _boot.SYSCTL_FILE)
 
 
 def boot_records(sets, backend):
-    """{(kind, name): record text or None} of the sets for the boot-time load."""
-    records = {}
-    for kind, name, model, hairpin in sets:
-        keep = model is not None
-        records[(kind, name)] = _boot.record_text(kind, name, None if kind == "bridge" else backend,
-                                                  None if kind == "bridge" else model, hairpin or []) if keep else None
-    return records
+    """{RuleSet: record text or None} of the sets for the boot-time load (the bridges'
+    accepts belong to no backend)."""
+    return dict((rset, _boot.record_text(rset, backend) if rset else None) for rset in sets)
 
 
 def plan_network(want, module, nl, links, addrs, backend, nft, renderer, pending):
@@ -331,7 +368,7 @@ def plan_network(want, module, nl, links, addrs, backend, nft, renderer, pending
         raise ValidationError("uplink", uplink, "the NIC to enslave must be another interface")
     desired = dict(want.bridge, migrate_from=None if want.nat else uplink)
     plan = Plan()
-    forwarding, forwarding_before = plan_forwarding(want)
+    forwarding, forwarding_before, forwarding_after, ra_uplinks = plan_forwarding(want)
     sets = firewall_sets(want, uplink)
     fw = _tx.plan_sets(backend, sets, nft, module.run_command, module.get_bin_path)
     bridge_plan, bridge_after, probe = _facets.bridge_plan(desired, nl, links, addrs)
@@ -371,12 +408,12 @@ def plan_network(want, module, nl, links, addrs, backend, nft, renderer, pending
                                                purge=want.params["purge_taps"]),
                                           want.taps, taps_after, purged)
         files.extend(tap_files)
-        files.extend(_boot.plan_many(boot_records(sets, backend.name if backend else None), module.get_bin_path))
+        files.extend(_boot.plan(boot_records(sets, backend.name if backend else None), module.get_bin_path))
     acl, acl_before, acl_after = Plan(), None, None
     if want.params["qemu_acl"]:
         acl, acl_before, acl_after = plan_acl(want.params["qemu_acl_file"], name, want.present,
                                               want.params["qemu_acl_role"])
-    localnet = plan_localnet(want, fw)
+    localnet = plan_localnet(sets, fw)
     dhcp, dhcp_files, dhcp_before, dhcp_after = _dhcp.plan(module, name, want.dhcp, want.params["persist"])
     # TAPs go last: a failure before that never has to recreate a deleted TAP (it would
     # come back with another ifindex, and a guest's open file is gone with it)
@@ -402,6 +439,7 @@ def plan_network(want, module, nl, links, addrs, backend, nft, renderer, pending
               "bridge_after": bridge_after,
               "taps_plan": taps_plan, "taps_after": taps_after, "purged": purged, "files": files,
               "forwarding": forwarding, "forwarding_before": forwarding_before, "acl": acl,
+              "forwarding_after": forwarding_after, "ra_uplinks": ra_uplinks,
               "acl_before": acl_before, "acl_after": acl_after, "localnet": localnet, "sets": sets,
               "dhcp": dhcp, "dhcp_files": dhcp_files, "dhcp_before": dhcp_before, "dhcp_after": dhcp_after,
               "probe": probe, "arm": arm, "desired": desired, "journal": journal, "lines": lines}

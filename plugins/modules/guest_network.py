@@ -47,10 +47,35 @@ options:
     choices: [nat, bridged]
     default: nat
   addresses:
-    description: V(nat) only. Gateway addresses on the bridge, for example V(192.168.100.1/24); the first
-      IPv4 one's subnet is masqueraded.
+    description:
+      - V(nat) only. Gateway addresses on the bridge, for example V(192.168.100.1/24); the first IPv4 one's
+        subnet is masqueraded.
+      - An IPv6 one (for example V(fd00:100::1/64), a /64 with O(ipv6_ra=slaac) or V(stateless)) makes the
+        network dual stack - IPv6 forwarding on (an uplink that takes its default route from router
+        advertisements keeps it - C(accept_ra=2) there, see RV(ra_uplinks)), router advertisements from the
+        network's dnsmasq (O(ipv6_ra)), its subnet masqueraded with O(ipv6_nat), and the same isolation as
+        in IPv4 - nothing from outside reaches a guest but replies and published ports.
     type: list
     elements: str
+  ipv6_nat:
+    description: V(nat) only. Masquerade the IPv6 subnet out of the uplink (NAT66, libvirt's
+      C(<nat ipv6='yes'/>), Incus' C(ipv6.nat)); V(false) - the subnet is routed (the upstream routes it to
+      this host), with the same isolation.
+    type: bool
+    default: true
+    version_added: 0.3.0
+  ipv6_ra:
+    description:
+      - V(nat) only, with an IPv6 address in O(addresses). Router advertisements from the network's dnsmasq
+        (it runs for them even without O(dhcp)) - V(slaac) (guests configure their addresses themselves),
+        V(stateless) (SLAAC, and DNS by DHCPv6), V(stateful) (DHCPv6 addresses from O(dhcp.range6) and
+        O(dhcp.hosts[].address6)), V(none).
+      - They carry the bridge's MTU and, with O(dhcp.dns), the gateway as resolver (RDNSS); guests that
+        configure themselves and have a DHCPv4 lease answer AAAA by their names.
+    type: str
+    choices: [slaac, stateless, stateful, none]
+    default: slaac
+    version_added: 0.3.0
   uplink:
     description:
       - V(nat) - the interface the masquerade translates out of; V(bridged) - the NIC to enslave.
@@ -91,11 +116,15 @@ options:
     suboptions:
       proto: {description: Protocol., type: str, choices: [tcp, udp], default: tcp}
       port: {description: Host port or range., type: raw, required: true}
-      to_addr: {description: Guest IPv4 address., type: str, required: true}
+      to_addr: {description: "Guest address; an IPv6 one publishes the port on the host's IPv6 addresses.", type: str, required: true}
       to_port: {description: Guest port or range., type: raw}
       in_interface: {description: Only traffic arriving on this interface., type: str}
       destination: {description: Only traffic to this host address., type: str}
-      sources: {description: "Only clients from these IPv4 networks; left out, any (an empty list is refused).", type: list, elements: str}
+      sources:
+        description: Only clients from these networks (of the family of O(forwards[].to_addr)); left out, any (an
+          empty list is refused).
+        type: list
+        elements: str
   hairpin:
     description: V(nat) only. Guests reach published ports through the host's address.
     type: bool
@@ -139,6 +168,11 @@ options:
           2 minutes, or V(infinite).
         type: str
         default: 1h
+      range6:
+        description: O(ipv6_ra=stateful) only. The DHCPv6 range, for example V(fd00:100::100-fd00:100::1ff), in the
+          subnet of an IPv6 address of O(addresses).
+        type: str
+        version_added: 0.3.0
       hosts:
         description: Fixed leases, one per MAC (a TAP's guest NIC MAC is the usual key); addresses in a subnet
           of O(addresses), each MAC, address and name once.
@@ -148,6 +182,7 @@ options:
         suboptions:
           mac: {description: The guest NIC's MAC., type: str, required: true}
           address: {description: Its IPv4 address., type: str, required: true}
+          address6: {description: "Its DHCPv6 address (O(ipv6_ra=stateful))", type: str, version_added: 0.3.0}
           name: {description: Its host name (answered by the DNS as C(<name>) and C(<name>.<domain>))., type: str}
       dns:
         description: Answer DNS on the gateway address (guest names from O(dhcp.hosts) and from the guests'
@@ -259,11 +294,20 @@ network:
     taps: {description: The listed TAPs as M(hypervisor.networking.tap_iface) reports them., type: list}
     purged: {description: TAPs removed because the list does not name them (or the network goes)., type: list}
     forwards: {description: The published ports (normalised)., type: list}
-    masquerade: {description: The masquerade (V(null) without one)., type: dict}
+    masquerade: {description: The IPv4 masquerade (V(null) without one)., type: dict}
+    masquerade6: {description: "The IPv6 one (V(null) without one; with O(ipv6_nat=false) it translates nothing - C(nat=false))", type: dict}
     uplink: {description: The uplink used., type: str}
     dhcp:
-      description: The DHCP and DNS service (normalised O(dhcp) and whether it runs); V(null) without one.
+      description: The DHCP and DNS service and the router advertisements (normalised O(dhcp), C(ipv6_ra) and
+        whether it runs); V(null) without one.
       type: dict
+ra_uplinks:
+  description: Links that take their IPv6 default route from router advertisements and keep it although IPv6
+    forwarding is on (C(accept_ra=2) there, at runtime and in O(sysctl_file)).
+  returned: always
+  type: list
+  elements: str
+  version_added: 0.3.0
 backend:
   description: The firewall backend used (V(auto) resolved).
   returned: always
@@ -309,6 +353,7 @@ from ansible_collections.hypervisor.networking.plugins.module_utils import (
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ApplyError, DependencyError
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _backend, _boot
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._apply import firewall_lock
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._model import MasqueradeSet
 from ansible_collections.hypervisor.networking.plugins.module_utils._netlink import Netlink
 from ansible_collections.hypervisor.networking.plugins.module_utils._plan import DiffTracker
 
@@ -353,10 +398,11 @@ def _views(want, report, nl):
             if want.present:
                 bridge = _bridge.bridge_view(want.name, links, addrs)
             taps = [_tap.tap_view(links[t["name"]]) if t["name"] in links else t for t in taps]
-    masq = [model.as_dict() for kind, _n, model, _h in report["sets"] if kind == "masq" and model]
+    masq = [rset.model.as_dict() for rset in report["sets"] if isinstance(rset, MasqueradeSet) and rset]
     return {"bridge": bridge, "taps": taps, "purged": report["purged"], "uplink": report["uplink"],
             "forwards": [f.as_dict() for f in want.fset.forwards] if want.fset and want.present else [],
-            "masquerade": masq[0] if masq else None,
+            "masquerade": ([m for m in masq if ":" not in m["source"]] or [None])[0],
+            "masquerade6": ([m for m in masq if ":" in m["source"]] or [None])[0],
             "dhcp": report["dhcp_after"] if want.dhcp is not None else None}
 
 
@@ -420,7 +466,7 @@ def run(module):
     persisted = [a.args["path"] for a in files] + [a.args["path"] for a in report["acl"]] + [
         a.args["path"] for a in report["dhcp_files"]]
     result = {"changed": bool(plan or confirm), "actions": actions, "network": network,
-              "backend": backend.name if backend else None,
+              "backend": backend.name if backend else None, "ra_uplinks": report["ra_uplinks"],
               "persisted": persisted, "renderer": None if renderer == _persist.ANY else renderer,
               "changed_runtime": bool(any(runtime) or fw or report["arm"] or confirm
                                       or any(a.op.startswith("dnsmasq_") for a in report["dhcp"])),
@@ -431,7 +477,7 @@ def run(module):
             for t in report["taps_after"]], "qemu_acl": report["acl_before"],
             "sysctl": report["forwarding_before"], "dhcp": report["dhcp_before"]}
         after = {"bridge": network["bridge"], "firewall": fw.after, "taps": network["taps"],
-                 "qemu_acl": report["acl_after"], "sysctl": dict((k, 1) for k in report["forwarding_before"]),
+                 "qemu_acl": report["acl_after"], "sysctl": report["forwarding_after"],
                  "dhcp": report["dhcp_after"]}
         if renderer is not None:
             before["files"], after["files"] = files_before, _persist.texts_after(files)

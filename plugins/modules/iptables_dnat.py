@@ -148,6 +148,7 @@ from ansible_collections.hypervisor.networking.plugins.module_utils._firewall im
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._model import (
     FORWARD_SPEC,
     ForwardSet,
+    forward_sets,
     set_name,
 )
 from ansible_collections.hypervisor.networking.plugins.module_utils._netlink import Netlink
@@ -189,7 +190,7 @@ def run(module):
     present = params["state"] == "present"
     fset = ForwardSet.from_params(params) if present else ForwardSet(name, [])
     subnets = hairpin_subnets(module, fset) if present else []
-    result = _apply.converge(module, "dnat", name, fset if present else None, subnets, params["backend"],
+    result = _apply.converge(module, forward_sets(fset if present else None, subnets, name, keep_empty=True), params["backend"],
                              params["persist"])
     result["forwards"] = [f.as_dict() for f in fset.forwards]
     return result

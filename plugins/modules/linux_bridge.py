@@ -276,6 +276,7 @@ from ansible_collections.hypervisor.networking.plugins.module_utils import (
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ApplyError
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _boot, _nft, _tx
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._apply import firewall_lock
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._model import BridgeSet
 from ansible_collections.hypervisor.networking.plugins.module_utils._netlink import Netlink
 from ansible_collections.hypervisor.networking.plugins.module_utils._plan import DiffTracker, Plan
 
@@ -326,7 +327,7 @@ def _run(module):
         nft = _nft.NftBackend(module.run_command, module.get_bin_path)
         nft = nft if nft.available() else None
         keep = True if desired["state"] == "present" and nf_call is False else None
-        fw = _tx.plan_sets(None, [("bridge", name, keep, None)], nft, module.run_command, module.get_bin_path)
+        fw = _tx.plan_sets(None, [BridgeSet(name, keep)], nft, module.run_command, module.get_bin_path)
     with Netlink() as nl:
         links, addrs = nl.links(), nl.addresses()
         before = _bridge.bridge_view(name, links, addrs)

@@ -109,7 +109,11 @@ rules:
 from ansible_collections.hypervisor.networking.plugins.module_utils import _module
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ValidationError
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _apply
-from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._model import Masquerade, set_name
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._model import (
+    Masquerade,
+    masquerade_sets,
+    set_name,
+)
 
 ARGUMENT_SPEC = dict(
     name=dict(type="str", required=True),
@@ -132,7 +136,7 @@ def run(module):
         if not params["source"]:
             raise ValidationError("source", params["source"], "required when state is present")
         rule = Masquerade.from_params(params)
-    result = _apply.converge(module, "masq", name, rule, [], params["backend"], params["persist"])
+    result = _apply.converge(module, masquerade_sets(name, rule), params["backend"], params["persist"])
     result["rule"] = dict(rule.as_dict(), state="present") if rule else {"name": name, "state": "absent"}
     return result
 

@@ -217,7 +217,8 @@ NETPEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "netpeer.py")
 class NatLab(object):
     """hv (the hypervisor: uplink up0 203.0.113.1/24, bridge br0 192.168.100.1/24),
     wan (203.0.113.2, plays the internet; no route to the guests), guests g1 (.2) and
-    g2 (.3) on br0 with hv as their gateway. Forwarding is on in hv."""
+    g2 (.3) on br0 with hv as their gateway. Forwarding is on in hv. The IPv6 side
+    (nat_lab6): up0 2001:db8:1::1/64, wan 2001:db8:1::2, br0 fd00:100::1/64, g1 ::2, g2 ::3."""
 
     def __init__(self, hv, wan, g1, g2):
         self.hv, self.wan, self.g1, self.g2 = hv, wan, g1, g2
@@ -244,9 +245,11 @@ class NatLab(object):
         return "\n".join(re.sub(r"\[\d+:\d+\]$", "[-:-]", l) for l in out.splitlines() if not l.startswith("#"))
 
     def ruleset(self):
-        """(nft ruleset text, iptables-legacy-save without timestamps and counters) of hv."""
+        """(nft ruleset text, iptables-legacy-save and ip6tables-legacy-save without
+        timestamps and counters) of hv."""
         nft = self.hv.run("nft", "list", "ruleset").stdout
-        legacy = self.hv.run("iptables-legacy-save", check=False).stdout
+        legacy = self.hv.run("iptables-legacy-save", check=False).stdout + \
+            self.hv.run("ip6tables-legacy-save", check=False).stdout
         # packet counters of built-in chains move with background traffic (IPv6 ND)
         return nft, "\n".join(re.sub(r"\[\d+:\d+\]$", "[-:-]", l) for l in legacy.splitlines()
                               if not l.startswith("#"))
@@ -257,8 +260,9 @@ class NatLab(object):
             proc.wait()
 
 
-def build_nat_lab(hv, wan, guests):
-    """Wire the NatLab topology between existing namespaces (also used by bench/)."""
+def build_nat_lab(hv, wan, guests, ipv6=False):
+    """Wire the NatLab topology between existing namespaces (also used by bench/); with
+    ``ipv6`` also its IPv6 side (NatLab's docstring)."""
     hv.run("ip", "link", "add", "up0", "type", "veth", "peer", "name", "eth0", "netns", wan.name)
     hv.run("ip", "addr", "add", "203.0.113.1/24", "dev", "up0")
     hv.run("ip", "link", "set", "up0", "up")
@@ -280,7 +284,27 @@ def build_nat_lab(hv, wan, guests):
     # when loaded on the machine, de-NATs hairpin replies on the bridge and hides bugs
     hv.run("sh", "-c", "[ ! -e /proc/sys/net/bridge/bridge-nf-call-iptables ] || "
                        "echo 0 > /proc/sys/net/bridge/bridge-nf-call-iptables")
+    if ipv6:
+        hv.run("sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+        for ns, dev, addr in [(hv, "up0", HV6 + "/64"), (wan, "eth0", WAN6 + "/64"), (hv, "br0", GW6 + "/64")] + \
+                [(g, "eth0", "fd00:100::%d/64" % (i + 2)) for i, g in enumerate(guests)]:
+            ns.run("ip", "-6", "addr", "add", addr, "dev", dev, "nodad")
+        for guest in guests:
+            guest.run("ip", "-6", "route", "add", "default", "via", GW6)
     return NatLab(hv, wan, guests[0], guests[1] if len(guests) > 1 else None)
+
+
+HV6, WAN6, GW6 = "2001:db8:1::1", "2001:db8:1::2", "fd00:100::1"
+
+
+@pytest.fixture
+def nat_lab6(netns, make_netns):
+    """The NatLab in both families."""
+    lab = build_nat_lab(netns, make_netns("hn-wan"), [make_netns("hn-g1"), make_netns("hn-g2")], ipv6=True)
+    try:
+        yield lab
+    finally:
+        lab.stop()
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ usage:
                                           MAC), then the address goes on IFACE with the
                                           router as default route; prints the lease as JSON
   dhcp_client.py renew IFACE ADDRESS      REQUEST of ADDRESS (INIT-REBOOT); prints the answer
-  dhcp_client.py query SERVER NAME        an A query; prints the addresses as JSON, or the
-                                          rcode, or "timeout"
+  dhcp_client.py query SERVER NAME [AAAA]  an A (or AAAA) query; prints the addresses as
+                                          JSON, or the rcode, or "timeout"
 """
 from __future__ import annotations
 
@@ -120,10 +120,11 @@ def renew(iface, address):
     return _describe(kind, yiaddr, opts) if kind else {"type": "timeout"}
 
 
-def query(server, name, timeout=3):
+def query(server, name, qtype="A", timeout=3):
     ident = random.getrandbits(16)
-    question = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0" + struct.pack("!HH", 1, 1)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    code = {"A": 1, "AAAA": 28}[qtype]
+    question = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0" + struct.pack("!HH", code, 1)
+    sock = socket.socket(socket.AF_INET6 if ":" in server else socket.AF_INET, socket.SOCK_DGRAM)
     sock.settimeout(timeout)
     try:
         sock.sendto(struct.pack("!HHHHHH", ident, 0x0100, 1, 0, 0, 0) + question, (server, 53))
@@ -142,8 +143,8 @@ def query(server, name, timeout=3):
         pos += 2 if data[pos] >= 0xC0 else 1
         rtype, _cls, _ttl, size = struct.unpack("!HHIH", data[pos:pos + 10])
         pos += 10
-        if rtype == 1:
-            answers.append(socket.inet_ntoa(data[pos:pos + size]))
+        if rtype == code:
+            answers.append(socket.inet_ntop(socket.AF_INET if code == 1 else socket.AF_INET6, data[pos:pos + size]))
         pos += size
     return answers
 

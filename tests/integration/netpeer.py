@@ -11,11 +11,18 @@ import socket
 import sys
 
 
+def _peer(addr):
+    """A client's address as it is: an IPv4 client of the dual-stack socket without ::ffff:."""
+    return addr[0][len("::ffff:"):] if addr[0].startswith("::ffff:") else addr[0]
+
+
 def serve(proto, port):
+    """One dual-stack socket: IPv4 and IPv6 clients alike."""
     kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
-    sock = socket.socket(socket.AF_INET, kind)
+    sock = socket.socket(socket.AF_INET6, kind)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("0.0.0.0", port))
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    sock.bind(("::", port))
     if proto == "tcp":
         sock.listen(16)
     print("listening", flush=True)
@@ -23,15 +30,15 @@ def serve(proto, port):
         if proto == "tcp":
             conn, addr = sock.accept()
             with conn:
-                conn.sendall(("peer=%s\n" % addr[0]).encode())
+                conn.sendall(("peer=%s\n" % _peer(addr)).encode())
         else:
             _data, addr = sock.recvfrom(2048)
-            sock.sendto(("peer=%s\n" % addr[0]).encode(), addr)
+            sock.sendto(("peer=%s\n" % _peer(addr)).encode(), addr)
 
 
 def connect(proto, host, port, timeout, source=None):
     kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
-    sock = socket.socket(socket.AF_INET, kind)
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, kind)
     sock.settimeout(timeout)
     if source:
         sock.bind((source, 0))

@@ -31,20 +31,26 @@ def boot(collections_path):
         sys.path.remove(collections_path)
 
 
-def rendered(boot, backend, legacy_alternative=False):
-    """{path: text} of the boot files for MASQ and DNAT stored under ``backend``."""
+MASQ6 = dict(MASQ, source="fd00:100::/64")
+DNAT6 = {"name": "web", "forwards": DNAT["forwards"] + [{"port": 8080, "to_addr": "fd00:100::2", "to_port": 80}]}
+
+
+def rendered(boot, backend, legacy_alternative=False, ipv6=False):
+    """{path: text} of the boot files for MASQ and DNAT (``ipv6``: MASQ6 and DNAT6) stored
+    under ``backend``."""
     from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._model import (
+        BridgeSet,
         ForwardSet,
         Masquerade,
+        forward_sets,
+        masquerade_sets,
     )
-    masq = Masquerade.from_params(dict(MASQ, exclude_destinations=[], forward=True))
-    dnat = ForwardSet.from_params(dict(DNAT, hairpin=True, localhost=False, forward=True))
-    records = {}
-    for kind, model, hairpin in (("masq", masq, []), ("dnat", dnat, [("192.168.100.0/24", "br0")])):
-        record = boot.load_record(boot.record_text(kind, model.name, backend, model, hairpin))
-        records[(kind, model.name)] = record
+    masq = Masquerade.from_params(dict(MASQ6 if ipv6 else MASQ, exclude_destinations=[], forward=True))
+    dnat = ForwardSet.from_params(dict(DNAT6 if ipv6 else DNAT, hairpin=True, localhost=False, forward=True))
+    hairpin = [("192.168.100.0/24", "br0"), ("fd00:100::/64", "br0")]
     # linux_bridge's accepts for the frames bridged within br0 (nf_call_iptables: false)
-    records[("bridge", "br0")] = boot.load_record(boot.record_text("bridge", "br0", None, None, []))
+    sets = masquerade_sets("lan", masq) + forward_sets(dnat, hairpin) + [BridgeSet("br0", True)]
+    records = dict((r.key, boot.load_record(boot.record_text(r, backend))) for r in sets if r)
     return boot.render(records, shutil.which, legacy_alternative)
 
 
@@ -84,19 +90,25 @@ def write(files, tmp_path):
             (tmp_path / os.path.basename(path)).write_text(text)
 
 
+@pytest.mark.parametrize("ipv6", [False, True], ids=["ipv4", "dual-stack"])
 @pytest.mark.parametrize("backend", ["nftables", "iptables"])
-def test_boot_load_equals_the_runtime_and_restarts_cleanly(nat_lab, boot, tmp_path, backend):
-    lab = nat_lab
-    files = rendered(boot, backend)
+def test_boot_load_equals_the_runtime_and_restarts_cleanly(nat_lab6, boot, tmp_path, backend, ipv6):
+    lab = nat_lab6
+    files = rendered(boot, backend, ipv6=ipv6)
     write(files, tmp_path)
     lab.serve(lab.wan, "tcp", 8000)
     lab.serve(lab.g1, "tcp", 80)
     load(lab.hv, files, tmp_path, "ExecStart")
     # the guests reach the internet through the masquerade, the internet the published port
-    assert lab.connect(lab.g1, "tcp", "203.0.113.2", 8000) == "peer=203.0.113.1"
+    if ipv6:
+        assert lab.connect(lab.g1, "tcp", "2001:db8:1::2", 8000) == "peer=2001:db8:1::1"
+        assert lab.connect(lab.wan, "tcp", "2001:db8:1::1", 8080) == "peer=2001:db8:1::2"
+    else:
+        assert lab.connect(lab.g1, "tcp", "203.0.113.2", 8000) == "peer=203.0.113.1"
     assert lab.connect(lab.wan, "tcp", "203.0.113.1", 8080) == "peer=203.0.113.2"
     # the modules with the same options: nothing to change
-    for module, args in (("masquerade", dict(MASQ, backend=backend)), ("iptables_dnat", dict(DNAT, backend=backend)),
+    for module, args in (("masquerade", dict(MASQ6 if ipv6 else MASQ, backend=backend)),
+                         ("iptables_dnat", dict(DNAT6 if ipv6 else DNAT, backend=backend)),
                          ("linux_bridge", {"name": "br0", "nf_call_iptables": False})):
         res = lab.hv.module(module, args)
         assert res["rc"] == 0 and res["changed"] is False, res

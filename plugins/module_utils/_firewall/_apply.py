@@ -43,15 +43,16 @@ def firewall_lock(path=LOCK_FILE, timeout=LOCK_TIMEOUT):
         os.close(fd)  # releases the lock
 
 
-def converge(module, kind, name, model, hairpin, requested, persist=True):
-    """Make rule set ``kind``/``name`` exactly ``model`` (None: removed) on the backend, and
-    with ``persist`` in the boot-time load: one Plan (the boot files first, then the
-    set's transaction and accepts, then route_localnet as the forward sets need it),
-    applied by the one executor, undone whole when a step fails."""
+def converge(module, sets, requested, persist=True):
+    """Make the rule sets ``sets`` (one set's RuleSets, one per family: model None where it
+    goes) exactly so on the backend, and with ``persist`` in the boot-time load: one Plan
+    (the boot files first, then the sets' transaction and accepts, then route_localnet as
+    the forward sets need it), applied by the one executor, undone whole when a step fails."""
+    label = "%s %s" % (sets[0].kind, sets[0].name)
     with firewall_lock():
         backend, other, warnings = _backend.select_backend(requested, module)
         nft = backend if backend.name == "nftables" else other
-        if model is not None and model.forward and nft is not None:
+        if any(rset and rset.model.forward for rset in sets) and nft is not None:
             warnings.extend("nftables chain %s drops forwarded packets by policy, and no rule in another table "
                             "can overrule that: the guests' forwarded traffic flows only if that chain accepts "
                             "it (firewalld: a policy or zone for the guest bridge)" % chain
@@ -59,33 +60,32 @@ def converge(module, kind, name, model, hairpin, requested, persist=True):
         for warning in warnings:
             module.warn(warning)
         backends = [backend]
-        if model is None and requested == "auto" and other is not None and other.present(kind, name):
+        if requested == "auto" and other is not None and any(not rset and other.present(rset) for rset in sets):
             backends.append(other)  # removal: the set may have been created under the other backend
         files = Plan()
         if persist:
-            record = _boot.record_text(kind, name, backend.name, model, hairpin) if model is not None else None
-            files = _boot.plan_many({(kind, name): record}, module.get_bin_path)
+            files = _boot.plan(dict((rset, _boot.record_text(rset, backend.name) if rset else None) for rset in sets),
+                               module.get_bin_path)
         files_before = _persist.texts_before(files)
-        fws = [_tx.plan_sets(which, [(kind, name, model, hairpin)], nft, module.run_command, module.get_bin_path,
-                             accepts=which is backend) for which in backends]
+        fws = [_tx.plan_sets(which, sets if which is backend else [r for r in sets if not r], nft, module.run_command,
+                             module.get_bin_path, accepts=which is backend) for which in backends]
         plan = Plan(files.actions)
         for fw in fws:
             plan.extend(fw.plan)
         extra = Plan()
-        if kind == "dnat":
-            wanted = model is not None and model.localhost and bool(model.forwards)
-            extra = _sysctl.plan_route_localnet(wanted or any(fw.localhost_elsewhere for fw in fws), _boot.SYSCTL_FILE)
+        if any(rset.may_use_localnet for rset in sets):
+            extra = _sysctl.plan_route_localnet(any(rset.localhost for rset in sets)
+                                                or any(fw.localhost_elsewhere for fw in fws), _boot.SYSCTL_FILE)
         plan.extend(extra)
         after = dict((fw.backend.name, fw.after) for fw in fws)
         if plan and not module.check_mode:
             worlds = [xt for fw in fws for xt in fw.worlds]
-            _engine.apply(plan, _engine.Executor(module, None, nft, worlds), "%s %s" % (kind, name))
+            _engine.apply(plan, _engine.Executor(module, None, nft, worlds), label)
             if files:
                 _boot.daemon_reload(module, files)
                 _boot.prune()
             # what the tables now hold, not the prediction
-            after[backend.name] = _tx.plan_sets(backend, [(kind, name, model, hairpin)], nft, module.run_command,
-                                                module.get_bin_path).before
+            after[backend.name] = _tx.plan_sets(backend, sets, nft, module.run_command, module.get_bin_path).before
     runtime = [l for fw in fws for l in fw.lines] + extra.lines()
     result = {"changed": bool(plan), "actions": runtime + files.lines(), "backend": backend.name,
               "rules": after[backend.name], "changed_runtime": bool(runtime),
@@ -94,5 +94,5 @@ def converge(module, kind, name, model, hairpin, requested, persist=True):
         before = dict((fw.backend.name, fw.before) for fw in fws)
         if persist:
             before, after = dict(before, files=files_before), dict(after, files=_persist.texts_after(files))
-        result["diff"] = DiffTracker(before, after).diff("%s %s" % (kind, name))
+        result["diff"] = DiffTracker(before, after).diff(label)
     return result

@@ -3,9 +3,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The firewall backend interface and its selection, private to this collection.
 
-A backend reads this collection's rules and writes transactions of them; _tx plans a
-rule model (a Masquerade or a ForwardSet, or None to remove the set) against it
-(community.crypto's module_backends pattern). ``select_backend()`` checks the dependency and returns an
+A backend reads this collection's rules and writes transactions of them; _tx plans
+typed rule sets (``_model.RuleSet``: a kind, a family, a name, a model or None to remove
+the set) against it (community.crypto's module_backends pattern). ``select_backend()`` checks the dependency and returns an
 instance: ``auto`` keeps the backend that holds this collection's sets; on a host with
 none yet it follows the host (iptables-legacy when it holds someone's rules or is the
 ``iptables`` alternative, else nftables).
@@ -13,70 +13,88 @@ none yet it follows the host (iptables-legacy when it holds someone's rules or i
 
 from __future__ import annotations
 
+import abc
 import shutil
 
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import DependencyError
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _xtables
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._model import IPV4, IPV6
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._xtables import alternative_is_legacy
 
-# conntrack mark bit our DNAT sets on the connections it translates (with forward: true);
-# every FORWARD accept we own for published ports is one rule matching it
-CT_MARK = 0x00200000
 
+class FirewallBackend(abc.ABC):
+    """What a backend offers the firewall modules: every rule set kind and family goes
+    through these, and nothing outside the backend knows its syntax or its chain names.
 
-class FirewallBackend(object):
-    """What a backend offers the firewall modules."""
+    - ``desired(rset)``: the set in the backend's own terms;
+    - ``present(rset)``: anything of the set exists under this backend;
+    - ``plan(fw, rulesets)``: the Actions (with their undo) making the backend's own
+      tables or chains hold exactly ``rulesets``, in ONE transaction per writer, with the
+      lines and before/after views the user sees, added to the FirewallPlan ``fw``;
+    - ``boot_load(rulesets)``: what the boot unit loads for the stored sets of this backend;
+    - ``running()``: the sets as they run, with their counters (net_info);
+    - ``forward_target(name, port, proto)``: where a published port leads (diagnose).
+    """
 
     name = None
 
     def __init__(self, run_command, get_bin_path):
         self.run_command, self.get_bin_path = run_command, get_bin_path
 
-    def present(self, kind, name):
+    @abc.abstractmethod
+    def available(self):
+        """The backend's tools are installed."""
+
+    @staticmethod
+    @abc.abstractmethod
+    def desired(rset):
+        """The set in the backend's terms."""
+
+    @abc.abstractmethod
+    def present(self, rset):
         """True when anything of the set exists under this backend."""
-        raise NotImplementedError
+
+    @abc.abstractmethod
+    def plan(self, fw, rulesets):
+        """A Plan of the backend's own change for ``rulesets`` (views and lines into ``fw``)."""
+
+    @classmethod
+    @abc.abstractmethod
+    def boot_load(cls, rulesets):
+        """What the boot unit loads for these stored sets."""
+
+    @abc.abstractmethod
+    def running(self):
+        """[{kind, name, family, backend, rules, packets, bytes, translates}] as they run."""
+
+    @abc.abstractmethod
+    def forward_target(self, name, port, proto="tcp"):
+        """(to_addr, to_port, narrowed) of a published port of set ``name``, or None."""
+
+    def own_accepts(self, rset):
+        """The iptables world whose FORWARD the backend's own chains give the set's
+        accepts in (None: the accepts go into the worlds other tools write)."""
+        return None
+
+    def legacy_world(self, stem):
+        """The backend's own iptables world of ``stem`` (iptables, ip6tables), or None."""
+        return None
 
 
-def accept_rules(kind, model):
-    """Our FORWARD accepts as iptables tokens (our chain, or another tool's FORWARD).
-
-    Published ports: one rule matching the conntrack mark our DNAT sets, whatever their
-    number. Masquerade: the subnet out of the uplink, and established/related back; for a
-    NAT network's bridge also the drops that isolate its guests (after the accepts).
-    """
-    if model is None or not model.forward:
-        return []
-    user = ["-j", _xtables.USER_CHAIN]  # the admin's restrictions come before our accepts
-    if kind == "dnat":
-        if not model.forwards:
-            return []
-        return [user, ["-m", "connmark", "--mark", "0x%x/0x%x" % (CT_MARK, CT_MARK), "-j", "ACCEPT"]]
-    out = ["-o", model.out_interface] if model.out_interface else []
-    back = ["-i", model.out_interface] if model.out_interface else []
-    guests = ["-i", model.bridge] if model.bridge else []
-    to_guests = ["-o", model.bridge] if model.bridge else []
-    rules = [user, ["-s", model.source] + guests + out + ["-j", "ACCEPT"],
-             ["-d", model.source] + back + to_guests + ["-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED",
-                                                        "-j", "ACCEPT"]]
-    if model.bridge:
-        # only the bridge sources the guests' subnet; nothing unsolicited reaches the guests
-        # (replies, and connections our DNAT marked, pass)
-        rules += [["-s", model.source, "!", "-i", model.bridge, "-j", "DROP"],
-                  ["!", "-i", model.bridge, "-o", model.bridge, "-m", "conntrack", "!", "--ctstate",
-                   "RELATED,ESTABLISHED", "-m", "connmark", "!", "--mark", "0x%x/0x%x" % (CT_MARK, CT_MARK),
-                   "-j", "DROP"]]
-    return rules
-
-
-def legacy_state(xt):
+def legacy_state(xt, xt6=None):
     """(someone's rules: an iptables-legacy table holds a rule or a non-ACCEPT policy that
-    is not ours; ours: a rule set of ours lives there) of this namespace."""
+    is not ours; ours: a rule set of ours lives there, IPv4 or IPv6) of this namespace."""
     from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _iptables
 
+    ours6 = False
+    names6 = _xtables.legacy_tables("ip6tables")
+    if xt6 is not None and xt6.usable and names6:
+        ours6 = any(_iptables.SET_CHAIN.match(chain) and rules for state in xt6.save(names6).values()
+                    for chain, rules in state["rules"].items())
     names = _xtables.legacy_tables()
     if not names or not xt.usable:
-        return bool(names), False
-    foreign = ours = False
+        return bool(names), ours6
+    foreign, ours = False, ours6
     for state in xt.save(names).values():
         for chain, rules in state["rules"].items():
             if _iptables.SET_CHAIN.match(chain) and rules:
@@ -98,10 +116,11 @@ def select_backend(requested, module):
 
     nft = _nft.NftBackend(module.run_command, module.get_bin_path)
     legacy_xt = _xtables.Xtables(module.run_command, module.get_bin_path, "iptables-legacy")
-    legacy, legacy_ours = legacy_state(legacy_xt)
+    legacy6_xt = _xtables.Xtables(module.run_command, module.get_bin_path, "ip6tables-legacy")
+    legacy, legacy_ours = legacy_state(legacy_xt, legacy6_xt)
     warnings = []
-    tables, ours = (nft.list_tables() if nft.available() else []), "%s %s" % (_nft.FAMILY, _nft.TABLE)
-    foreign = [t for t in tables if t != ours]
+    tables, ours = (nft.list_tables() if nft.available() else []), nft.our_tables()
+    foreign = [t for t in tables if t not in ours]
     if "ip filter" in foreign and _xtables.seeded_table_only_ours(module.run_command, module.get_bin_path):
         foreign.remove("ip filter")  # made by us to hold our accepts: not another ruleset
     if legacy and foreign:
@@ -109,7 +128,7 @@ def select_backend(requested, module):
                         "evaluated independently, and a drop in either drops the packet"
                         % (", ".join(_xtables.legacy_tables()), ", ".join(foreign)))
     name = requested
-    nft_ours = ours in tables  # one listing of the tables for both questions
+    nft_ours = any(t in tables for t in ours)  # one listing of the tables for both questions
     if requested == "auto":
         # once chosen for a host, a backend stays chosen: the one holding our sets (other
         # tools reading or writing iptables-legacy later must not move ours)
@@ -129,7 +148,7 @@ def select_backend(requested, module):
                               "(Debian: package iptables)", "iptables")
     if name == "nftables" and not nft.available():
         raise DependencyError("the nftables backend needs python3-nftables or the nft command", "nftables")
-    ipt = _iptables.IptablesBackend(module.run_command, module.get_bin_path, legacy_xt, nft) \
+    ipt = _iptables.IptablesBackend(module.run_command, module.get_bin_path, {IPV4: legacy_xt, IPV6: legacy6_xt}) \
         if legacy_xt.usable else None
     chosen, other = (nft, ipt) if name == "nftables" else (ipt, nft if nft.available() else None)
     return chosen, other, warnings

@@ -20,14 +20,15 @@ import glob
 import json
 import os
 
-from ansible_collections.hypervisor.networking.plugins.module_utils import _brfw, _persist
-from ansible_collections.hypervisor.networking.plugins.module_utils import _validate as v
+from ansible_collections.hypervisor.networking.plugins.module_utils import _persist
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import (
     HypervisorNetworkingError,
     StateError,
 )
-from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _iptables, _nft, _xtables
-from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._model import ForwardSet, Masquerade
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _xtables
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._iptables import IptablesBackend
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._model import IPV4, KINDS
+from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._nft import TABLE, NftBackend
 from ansible_collections.hypervisor.networking.plugins.module_utils._plan import Plan
 
 ETC_DIR = "/etc/hypervisor-networking"
@@ -40,57 +41,58 @@ SYSCTL_FILE = "/etc/sysctl.d/90-hypervisor-networking-route-localnet.conf"
 ROUTE_LOCALNET = "net.ipv4.conf.all.route_localnet"
 
 
-def store_path(kind, name):
-    """The record of rule set ``kind``/``name``."""
-    return os.path.join(STORE_DIR, "%s-%s.json" % (kind, name))
+def store_path(rset):
+    """The record of a rule set."""
+    return os.path.join(STORE_DIR, rset.record_name)
 
 
-def record_text(kind, name, backend, model, hairpin):
+def record_text(rset, backend):
     """A set's desired state as stored (sorted keys: equal states give equal text)."""
-    if kind == "bridge":
-        data = {"name": name}  # HN-FB-<bridge>: frames bridged within it
-    elif kind == "masq":
-        data = model.as_dict()
-    else:
-        data = {"name": model.name, "forwards": [f.as_dict() for f in model.forwards], "hairpin": model.hairpin,
-                "localhost": model.localhost, "forward": model.forward}
-    record = {"managed_by": "hypervisor.networking", "kind": kind, "name": name, "backend": backend,
-              "model": data, "hairpin_subnets": [list(pair) for pair in hairpin]}
+    record = {"managed_by": "hypervisor.networking", "kind": rset.kind, "name": rset.name,
+              "backend": backend if rset.in_backend else None,
+              "model": rset.data(), "hairpin_subnets": [list(pair) for pair in rset.hairpin]}
+    if rset.family not in (IPV4, None):
+        record["family"] = rset.family  # IPv4 records as 0.2 wrote them
     return json.dumps(record, indent=1, sort_keys=True) + "\n"
 
 
 def load_record(text):
-    """(kind, name, backend, model, hairpin) of a stored record, validated like module input."""
+    """(RuleSet, backend) of a stored record, validated like module input."""
     record = json.loads(text)
-    kind, data = record["kind"], record["model"]
-    if kind == "bridge":
-        model = v.ifname("name", data["name"])
-    else:
-        if kind == "dnat":
-            # the normalised form says "any source" as []: what a user must spell by leaving it out
-            data = dict(data, forwards=[dict((k, val) for k, val in f.items() if not (k == "sources" and val == []))
-                                        for f in data["forwards"]])
-        model = Masquerade.from_params(data) if kind == "masq" else ForwardSet.from_params(data)
-    return kind, record["name"], record["backend"], model, [tuple(pair) for pair in record["hairpin_subnets"]]
+    cls = KINDS[record["kind"]]
+    family = record.get("family", IPV4) if cls.families != (None,) else None
+    rset = cls.load(record["name"], record["model"], family, [tuple(pair) for pair in record["hairpin_subnets"]])
+    return rset, record["backend"]
 
 
 def read_store(overrides):
-    """{(kind, name): record tuple} of every stored set, with ``overrides`` ({(kind, name):
-    text or None}) applied: the store as it is once this run's records are written."""
+    """{set key: (RuleSet, backend)} of every stored set, with ``overrides`` ({RuleSet:
+    record text or None}) applied: the store as it is once this run's records are written."""
     records = {}
     for path in sorted(glob.glob(os.path.join(STORE_DIR, "*.json"))):
         text = _persist.read_text(path)
         try:
-            record = load_record(text)
+            rset, backend = load_record(text)
         except (ValueError, KeyError, TypeError, HypervisorNetworkingError) as exc:
             raise StateError("%s is not a rule set record this collection can read (%s); remove it, "
                              "or run its module again" % (path, getattr(exc, "msg", exc)))
-        records[record[:2]] = record
-    for key, text in overrides.items():
-        records.pop(key, None)
+        records[rset.key] = (rset, backend)
+    for rset, text in overrides.items():
+        records.pop(rset.key, None)
         if text is not None:
-            records[key] = load_record(text)
+            records[rset.key] = load_record(text)
     return records
+
+
+def stored_names():
+    """The names of the sets in the store (unreadable records skipped)."""
+    names = set()
+    for path in glob.glob(os.path.join(STORE_DIR, "*.json")):
+        try:
+            names.add(load_record(_persist.read_text(path))[0].name)
+        except (ValueError, KeyError, TypeError, HypervisorNetworkingError):
+            continue
+    return sorted(names)
 
 
 def prune():
@@ -102,51 +104,30 @@ def prune():
             continue  # not empty, or gone already
 
 
-def _nft_commands(records):
-    """One transaction replacing our table with the stored nftables sets (None: no set)."""
-    table = {"table": {"family": _nft.FAMILY, "name": _nft.TABLE}}
-    cmds = []
-    # in the order of the sets' chain names, as the runs place their jumps (_nft._jump_command)
-    for kind, name, _backend, model, hairpin in sorted(records, key=lambda r: "%s_%s_" % r[:2]):
-        if kind == "bridge":
-            continue
-        want = _nft.NftBackend.desired(kind, name, model, hairpin)
-        set_cmds, _lines = _nft._plan_table(_nft.Current([]), "%s_%s_" % (kind, name), want)
-        cmds.extend(c for c in set_cmds if c != {"add": table})
-    if not cmds:
-        return None
-    # add + delete: the table goes whether or not it exists, in the same transaction
-    return {"nftables": [{"add": table}, {"delete": table}, {"add": table}] + cmds}
-
-
-def _restore_texts(records, nft_usable, legacy_alternative):
-    """{command: (start text, stop text)} for iptables-restore --noflush of our chains:
-    the iptables backend's sets in iptables-legacy, and every set's FORWARD accepts in the
-    world the host's ``iptables`` command writes (where Docker and libvirt set their drops)."""
-    accepts_world = "iptables-legacy" if legacy_alternative else "iptables-nft"
-    legacy_filter = any(r[2] == "iptables" and _iptables.render(r[0], r[3], r[4]).get("fwd") for r in records)
+def _restore_texts(store, nft_usable, legacy_alternative):
+    """{command: (start text, stop text)} for *-restore --noflush of our chains: the
+    iptables backend's sets in iptables-legacy and ip6tables-legacy, and every set's FORWARD
+    accepts in the world the host's ``iptables`` command writes (where Docker and libvirt
+    set their drops; IPv4), and where our own legacy chains make a filter table exist."""
+    own = [(rset, IptablesBackend.boot_load([rset]) if backend == "iptables" else {}) for rset, backend in store]
+    legacy_filter = set(command for _r, chains in own for command, chain_edits in chains.items()
+                        if any(e.table == "filter" for e in chain_edits))
     edits = {}
-    for kind, name, backend, model, hairpin in records:
-        if kind == "bridge":
-            # linux_bridge's accepts for the bridged frames: where Docker's drop will be, and
-            # in iptables-legacy's FORWARD where our own sets make that table exist
-            for world in sorted({accepts_world} | ({"iptables-legacy"} if legacy_filter else set())):
-                if world == "iptables-nft" and not nft_usable:
+    for rset, chains in own:
+        for command, chain_edits in sorted(chains.items()):
+            edits.setdefault(command, []).extend(chain_edits)
+        rules = rset.accept_rules()
+        inside = IptablesBackend.own_accepts(rset) if chains else None
+        for stem in rset.stems if rules else ():
+            # the world the host's iptables command writes is made for our accepts (Docker and
+            # libvirt set their drops there later), IPv4's only, as at runtime
+            # (_xtables.forward_worlds); and a legacy filter table our own chains make
+            worlds = {stem + ("-legacy" if legacy_alternative else "-nft")} if stem == "iptables" else set()
+            worlds |= {stem + "-legacy"} & legacy_filter
+            for world in sorted(worlds - {inside}):
+                if world.endswith("-nft") and not nft_usable:
                     continue
-                edits.setdefault(world, []).append(
-                    _xtables.ChainEdit("filter", _brfw.chain_name(name), "FORWARD", _brfw.accept_rules(name)))
-            continue
-        chains = _iptables.render(kind, model, hairpin)
-        if backend == "iptables":
-            for suffix, (table, builtin) in sorted(_iptables.HOOKS.items()):
-                if chains.get(suffix):
-                    edits.setdefault("iptables-legacy", []).append(
-                        _xtables.ChainEdit(table, _iptables.chain_name(kind, name, suffix), builtin, chains[suffix]))
-            if accepts_world == "iptables-legacy" or not nft_usable:
-                continue
-        if chains.get("fwd"):
-            edits.setdefault(accepts_world, []).append(
-                _xtables.ChainEdit("filter", _iptables.chain_name(kind, name, "fwd"), "FORWARD", chains["fwd"]))
+                edits.setdefault(world, []).append(_xtables.ChainEdit("filter", rset.xt_chain("fwd"), "FORWARD", rules))
     texts = {}
     for command, chain_edits in edits.items():
         start, stop = {"nat": [], "filter": []}, {"nat": [], "filter": []}
@@ -188,15 +169,15 @@ def render(records, get_bin_path, legacy_alternative):
     """{path: text or None} of every boot file, for the stored ``records``."""
     paths = [NFT_FILE, UNIT_FILE, SYSCTL_FILE] + glob.glob(os.path.join(ETC_DIR, "*.rules"))
     want = dict((path, None) for path in paths)
-    records = [records[key] for key in sorted(records)]
+    store = [records[key] for key in sorted(records, key=lambda k: (k[0], k[1] or "", k[2]))]
     exec_start, exec_stop = [], []
     nft_bin = get_bin_path("nft")
-    commands = _nft_commands([r for r in records if r[2] == "nftables"])
+    commands, families = NftBackend.boot_load([rset for rset, backend in store if backend == "nftables"])
     if commands is not None:
         want[NFT_FILE] = json.dumps(commands, indent=1, sort_keys=True) + "\n"
         exec_start.append([nft_bin or "/usr/sbin/nft", "-j", "-f", NFT_FILE])
-        exec_stop.append([nft_bin or "/usr/sbin/nft", "delete", "table", _nft.FAMILY, _nft.TABLE])
-    texts = _restore_texts(records, nft_bin is not None, legacy_alternative)
+        exec_stop.extend([nft_bin or "/usr/sbin/nft", "delete", "table", family, TABLE] for family in families)
+    texts = _restore_texts(store, nft_bin is not None, legacy_alternative)
     for command in sorted(texts):
         start, stop = texts[command]
         restore = get_bin_path(command + "-restore") or "/usr/sbin/%s-restore" % command
@@ -212,7 +193,7 @@ def render(records, get_bin_path, legacy_alternative):
             exec_stop.insert(0, ["-" + binary, "-w", "-X", _xtables.USER_CHAIN])
         exec_start.append([restore, "--noflush", "--wait=10", os.path.join(ETC_DIR, command + ".rules")])
         exec_stop.insert(0, [restore, "--noflush", "--wait=10", os.path.join(ETC_DIR, command + ".stop.rules")])
-    if any(kind == "dnat" and model.localhost for kind, _n, _b, model, _h in records):
+    if any(rset.localhost for rset, _backend in store):
         want[SYSCTL_FILE] = ("# " + _persist.HEADER[2:] + " (iptables_dnat: localhost forwards).\n"
                              "%s = 1\n" % ROUTE_LOCALNET)
     if exec_start:
@@ -220,19 +201,14 @@ def render(records, get_bin_path, legacy_alternative):
     return want
 
 
-def plan(kind, name, record, get_bin_path):
-    """The Plan of file changes making the store hold ``record`` for the set (None:
-    removed) and the boot files (and the unit's wants/ link) match the whole store."""
-    return plan_many({(kind, name): record}, get_bin_path)
-
-
-def plan_many(records, get_bin_path):
-    """plan() for several sets at once ({(kind, name): record text or None}): the boot
-    files rendered once."""
+def plan(records, get_bin_path):
+    """The Plan of file changes making the store hold the sets' records ({RuleSet: record
+    text or None: removed}) and the boot files (and the unit's wants/ link) match the
+    whole store, rendered once."""
     store = read_store(records)
     want = render(store, get_bin_path, _xtables.alternative_is_legacy())
-    for (kind, name), record in records.items():
-        want[store_path(kind, name)] = record
+    for rset, record in records.items():
+        want[store_path(rset)] = record
     files = _persist.plan_files(want, "firewall boot load", ours=(ETC_DIR,))
     link = os.path.islink(WANTS_LINK)
     if want[UNIT_FILE] is not None and not link:

@@ -357,3 +357,34 @@ def undo_ops(chain, builtin, state, placed):
     if placed:
         return ops + ([] if had_jump else ["-D %s %s" % (builtin, jump)])
     return ops + (["-I %s 1 %s" % (builtin, jump)] if had_jump else [])
+
+
+USER_LINES = {"create": "create chain %s for the admin's own rules (jumped to before ours)" % USER_CHAIN,
+              "remove": "remove the empty chain %s (no chain of ours jumps to it)" % USER_CHAIN}
+
+
+def user_chain_change(state, filled, emptied):
+    """'create', 'remove' or None: what HN-USER (the admin's chain) needs in a filter table
+    ``state`` once this plan fills the FORWARD chains ``filled`` and empties ``emptied``:
+    made where a chain of our sets will jump to it, removed where none will while it is
+    empty and nothing else jumps to it."""
+    rules = (state or {}).get("rules", {})
+    ours = set(c for c in rules if SET_FORWARD.match(c))
+    after = (ours - set(emptied)) | set(filled)
+    if after and USER_CHAIN not in rules:
+        return "create"
+    foreign = [c for c, lines in rules.items() if c not in ours and any(l.endswith("-j " + USER_CHAIN) for l in lines)]
+    if not after and USER_CHAIN in rules and not rules[USER_CHAIN] and not foreign:
+        return "remove"
+    return None
+
+
+def with_user_chain(change, ops, undo):
+    """Restore lines (ops, undo) with HN-USER made first or removed last, in the same
+    restore as the chain that needs it (undone with it)."""
+    create, delete = ":%s - [0:0]" % USER_CHAIN, "-X " + USER_CHAIN
+    if change == "create":
+        return [create] + ops, undo + [delete]
+    if change == "remove":
+        return ops + [delete], [create] + undo
+    return ops, undo

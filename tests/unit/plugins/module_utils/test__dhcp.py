@@ -120,3 +120,70 @@ def test_controller_check_names_the_role_variable(args, needle):
         base.pop("addresses")
     message = _network.check(dict(base, **args))
     assert (needle in message) if needle else message == "", message
+
+
+GW6 = GW + ["fd00:100::1/64"]
+
+
+@pytest.mark.parametrize("ra, dns, line", [
+    ("slaac", True, "dhcp-range=fd00:100::,ra-names,64,1h"),
+    ("slaac", False, "dhcp-range=fd00:100::,ra-only,64,1h"),
+    ("stateless", True, "dhcp-range=fd00:100::,ra-stateless,ra-names,64,1h"),
+])
+def test_router_advertisements_per_ipv6_ra(ra, dns, line):
+    conf = _dhcp.render("br0", _dhcp.Dhcp(dhcp(dns=dns), GW6, ra), False)["/run/hypervisor-networking/dnsmasq/br0.conf"]
+    lines = conf.splitlines()
+    assert "enable-ra" in lines and "ra-param=br0,mtu:br0,60,1800" in lines and line in lines
+    assert ("port=0" in lines) is not dns  # no DNS: no resolver in the advertisements either
+
+
+def test_advertisements_alone_and_none_without_an_ipv6_gateway():
+    alone = _dhcp.Dhcp(_dhcp.RA_ONLY, GW6, "slaac")
+    conf = _dhcp.render("br0", alone, False)["/run/hypervisor-networking/dnsmasq/br0.conf"].splitlines()
+    assert "port=0" in conf and "enable-ra" in conf and not [l for l in conf if l.startswith("dhcp-range=192")]
+    assert _dhcp.Dhcp(dhcp(), GW, "slaac").ra == "none"
+    with pytest.raises(ValidationError, match="nothing to serve"):
+        _dhcp.Dhcp(_dhcp.RA_ONLY, GW, "slaac")
+
+
+def test_stateful_dhcpv6_range_and_fixed_addresses():
+    value = dhcp(range6="fd00:100::100-fd00:100::1ff", domain="lab.test",
+                 hosts=[dict(host("52:54:00:aa:00:10", "192.168.100.10", "vm1"), address6="fd00:100::10")])
+    want = _dhcp.Dhcp(value, GW6, "stateful")
+    files = _dhcp.render("br0", want, False)
+    assert "dhcp-range=fd00:100::100,fd00:100::1ff,64,1h" in \
+        files["/run/hypervisor-networking/dnsmasq/br0.conf"].splitlines()
+    assert files["/run/hypervisor-networking/dnsmasq/br0.hosts"].splitlines()[2:] == [
+        "52:54:00:aa:00:10,192.168.100.10,[fd00:100::10],vm1,1h"]
+    assert files["/run/hypervisor-networking/dnsmasq/br0.names"].splitlines()[2:] == [
+        "192.168.100.10 vm1.lab.test vm1", "fd00:100::10 vm1.lab.test vm1"]
+    assert want.as_dict()["range6"] == "fd00:100::100-fd00:100::1ff" and want.as_dict()["ipv6_ra"] == "stateful"
+
+
+@pytest.mark.parametrize("value, ra, option, needle", [
+    (dhcp(range6="fd00:100::10-fd00:100::20"), "slaac", "dhcp.range6", "ipv6_ra=stateful only"),
+    (dhcp(), "stateful", "ipv6_ra", "give dhcp.range6"),
+    (dhcp(range6="fd00:100::1-fd00:100::20"), "stateful", "dhcp.range6", "gateway's own address"),
+    (dhcp(range6="192.168.100.10-192.168.100.20"), "stateful", "dhcp.range6", "two IPv6 addresses"),
+    (dhcp(hosts=[dict(host("52:54:00:aa:00:10", "192.168.100.10"), address6="fd00:200::10")]), "stateful",
+     "dhcp.hosts[0].address6", "outside the bridge's subnet"),
+])
+def test_bad_dhcpv6_names_the_option(value, ra, option, needle):
+    with pytest.raises(ValidationError) as err:
+        _dhcp.Dhcp(value, GW6, ra)
+    assert err.value.option == option and needle in err.value.msg
+
+
+def test_dual_stack_network_masquerades_per_family():
+    want = _network.Desired(dict(_network_params(), addresses=["192.168.100.1/24", "fd00:100::1/64"],
+                                 masquerade_exclude=["224.0.0.0/24", "ff00::/8"], ipv6_nat=False),
+                            resolver=_network._syntax_resolver, host=False)
+    v4, v6 = want.masquerades("up0")
+    assert (v4.source, v4.exclude, v4.nat) == ("192.168.100.0/24", ["224.0.0.0/24"], True)
+    assert (v6.source, v6.exclude, v6.nat, v6.bridge) == ("fd00:100::/64", ["ff00::/8"], False, "br0")
+    assert want.dhcp.ra == "slaac" and want.dhcp.subnets6 and not want.dhcp.dns  # the advertisements alone
+
+
+def _network_params():
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+    return ArgumentSpecValidator(_network.ARGUMENT_SPEC).validate({"name": "br0", "addresses": []}).validated_parameters

@@ -6,8 +6,12 @@ import pytest
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ValidationError
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _iptables
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._model import (
+    DnatSet,
     ForwardSet,
     Masquerade,
+    MasqueradeSet,
+    forward_sets,
+    masquerade_sets,
     port_range,
     set_name,
 )
@@ -43,7 +47,7 @@ def test_interface_names_never_become_rule_syntax(value, needle):
         ForwardSet.from_params({"name": "a", "forwards": [{"port": 1, "to_addr": "10.0.0.1", "in_interface": value}]})
 
 
-@pytest.mark.parametrize("source,needle", [("192.168.100.1/24", "host bits"), ("fd00::/64", "only IPv4"),
+@pytest.mark.parametrize("source,needle", [("192.168.100.1/24", "host bits"), ("fd00::1/64", "host bits"),
                                            ("nonsense", "not a valid")])
 def test_source_rejects(source, needle):
     with pytest.raises(ValidationError, match=needle):
@@ -51,15 +55,16 @@ def test_source_rejects(source, needle):
 
 
 def test_iptables_chain_names_fit_28_chars_deterministically():
-    assert _iptables.chain_name("masq", "x" * 22, "post") == "HN-PM-" + "x" * 22
-    long_a = _iptables.chain_name("dnat", "a" * 30 + "-one", "fwd")
-    long_b = _iptables.chain_name("dnat", "a" * 30 + "-two", "fwd")
+    assert MasqueradeSet("x" * 22, None).xt_chain("post") == "HN-PM-" + "x" * 22
+    long_a = DnatSet("a" * 30 + "-one", None).xt_chain("fwd")
+    long_b = DnatSet("a" * 30 + "-two", None).xt_chain("fwd")
     assert len(long_a) == 28 and len(long_b) == 28 and long_a != long_b
-    assert long_a == _iptables.chain_name("dnat", "a" * 30 + "-one", "fwd")
+    assert long_a == DnatSet("a" * 30 + "-one", None, "ipv6").xt_chain("fwd")
 
 
 def test_iptables_masquerade_rules_return_before_masquerade():
-    chains = _iptables.masquerade_rules(Masquerade("a", "10.0.0.0/8", None, ["10.0.0.0/8"], False))
+    rule = Masquerade("a", "10.0.0.0/8", None, ["10.0.0.0/8"], False)
+    chains = _iptables.masquerade_rules(MasqueradeSet("a", rule))
     assert [r[-1] for r in chains["post"]] == ["RETURN", "MASQUERADE"] and "fwd" not in chains
 
 
@@ -67,7 +72,7 @@ def test_iptables_dnat_marks_then_translates_and_accepts_by_mark():
     fset = ForwardSet.from_params({"name": "w", "forwards": [
         {"port": 8080, "to_addr": "192.168.100.2", "to_port": 80, "sources": ["198.51.100.0/24", "203.0.113.0/24"]},
         {"port": 53, "proto": "udp", "to_addr": "192.168.100.3", "destination": "203.0.113.1"}]})
-    chains = _iptables.dnat_rules(fset, [])
+    chains = _iptables.dnat_rules(DnatSet("w", fset))
     assert [r[r.index("-j") + 1] for r in chains["pre"]] == ["CONNMARK", "DNAT"] * 3
     assert chains["fwd"] == [["-j", "HN-USER"], ["-m", "connmark", "--mark", "0x200000/0x200000", "-j", "ACCEPT"]]
     assert "-d" in chains["pre"][-1] and "203.0.113.1/32" in chains["pre"][-1]
@@ -98,7 +103,8 @@ def test_forward_defaults_and_offsets():
     ([{"port": 80}], "forwards[0].to_addr=None: required"),
     ([{"to_addr": "10.0.0.2"}], "forwards[0].port=None: required"),
     ([{"port": 80, "to_addr": "10.0.0.2", "bogus": 1}], "unknown option"),
-    ([{"port": 80, "to_addr": "10.0.0.2", "destination": "fd00::1"}], "only IPv4"),
+    ([{"port": 80, "to_addr": "10.0.0.2", "destination": "fd00::1"}], "must be IPv4 like the rest"),
+    ([{"port": 80, "to_addr": "fd00::2", "sources": ["10.0.0.0/8"]}], "must be IPv6 like the rest"),
     ([{"port": "80-81", "to_addr": "10.0.0.2"}, {"port": 81, "to_addr": "10.0.0.3"}], "already forwarded"),
     ([{"port": 80, "to_addr": "10.0.0.2", "sources": []}], "forwards[0].sources=[]: an empty list allows no source"),
 ])
@@ -112,3 +118,39 @@ def test_same_port_in_different_scopes_is_fine():
     ForwardSet.from_params({"name": "w", "forwards": [
         {"port": 80, "to_addr": "10.0.0.2", "in_interface": "eth0"},
         {"port": 80, "to_addr": "10.0.0.3", "in_interface": "eth1"}]})
+
+
+def test_same_port_in_both_families_is_fine_and_splits_by_family():
+    fset = ForwardSet.from_params({"name": "w", "forwards": [
+        {"port": 80, "to_addr": "10.0.0.2"}, {"port": 80, "to_addr": "fd00::2"}]})
+    v4, v6 = forward_sets(fset, [("10.0.0.0/24", "br0"), ("fd00::/64", "br0")])
+    assert (v4.family, [f.to_addr for f in v4.model.forwards], v4.hairpin) == \
+        ("ipv4", ["10.0.0.2"], [("10.0.0.0/24", "br0")])
+    assert (v6.family, [f.to_addr for f in v6.model.forwards], v6.hairpin) == ("ipv6", ["fd00::2"], [("fd00::/64", "br0")])
+    assert v6.record_name == "dnat6-w.json" and v4.record_name == "dnat-w.json"
+
+
+def test_a_set_without_forwards_of_a_family_goes_there():
+    fset = ForwardSet.from_params({"name": "w", "forwards": [{"port": 80, "to_addr": "10.0.0.2"}]})
+    assert [bool(r) for r in forward_sets(fset)] == [True, False]
+    empty = ForwardSet.from_params({"name": "w", "forwards": []})
+    assert [bool(r) for r in forward_sets(empty)] == [False, False]
+    assert [bool(r) for r in forward_sets(empty, keep_empty=True)] == [True, False]
+
+
+def test_a_masquerade_that_changes_family_leaves_the_other():
+    rule = Masquerade.from_params({"name": "a", "source": "fd00::/64"})
+    sets = masquerade_sets("a", rule)
+    assert [(r.family, bool(r)) for r in sets] == [("ipv4", False), ("ipv6", True)]
+    with pytest.raises(ValidationError, match="exclude_destinations=.*must be IPv6"):
+        Masquerade.from_params({"name": "a", "source": "fd00::/64", "exclude_destinations": ["10.0.0.0/8"]})
+
+
+def test_iptables_ipv6_dnat_brackets_the_target_and_keeps_127_to_ipv4():
+    fset = ForwardSet.from_params({"name": "w", "localhost": True, "forwards": [
+        {"port": 8080, "to_addr": "fd00::2", "to_port": 80, "destination": "2001:db8::1"}]})
+    chains = _iptables.dnat_rules(DnatSet("w", fset, "ipv6"))
+    assert chains["pre"][-1][-2:] == ["--to-destination", "[fd00::2]:80"] and "2001:db8::1/128" in chains["pre"][-1]
+    assert "in" not in chains and not any("127.0.0.0/8" in r for r in chains.get("post", []))
+    assert _iptables._target("[fd00::2]:80") == ("fd00::2", 80) and _iptables._target("fd00::2") == ("fd00::2", None)
+    assert _iptables._target("10.0.0.2:80") == ("10.0.0.2", 80) and _iptables._target("10.0.0.2") == ("10.0.0.2", None)

@@ -1,0 +1,182 @@
+# -*- coding: utf-8 -*-
+"""guest_network dual stack, for real in network namespaces, on both backends: the uplink
+takes its IPv6 default route from the internet's router advertisements and keeps it when
+the network turns IPv6 forwarding on; the guests get SLAAC addresses from the network's
+own advertisements (MTU and resolver in them) or DHCPv6 addresses; NAT66 out (the server
+sees the uplink's address), a published IPv6 port in, an uplink neighbour that routes the
+guests' subnets via the host reaches no unpublished port in either family, ipv6_nat false
+routes the subnet with the same isolation; absent takes it all."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from conftest import NatLab, four_step
+from test_dhcp import Lab
+
+NET6, GW6, G1_6 = "fd00:100::/64", "fd00:100::1", "fd00:100::2"
+WAN6 = "2001:db8:1::2"
+
+
+class Lab6(Lab):
+    """test_dhcp's Lab, and: wan (2001:db8:1::2/64) advertises 2001:db8:1::/64 with itself
+    as the default router to hv's up0 (a dnsmasq of its own); g1 has fd00:100::2/64 too
+    (the published port's target), g2 only what the network's advertisements give it."""
+
+    def __init__(self, hv, make_netns, tmp_path):
+        super(Lab6, self).__init__(hv, make_netns, tmp_path)
+        self.tmp = tmp_path
+        self.wan.run("sysctl", "-qw", "net.ipv6.conf.eth0.accept_ra=0")  # the router: its own RAs are not for it
+        self.wan.run("ip", "-6", "addr", "add", WAN6 + "/64", "dev", "eth0", "nodad")
+        conf = tmp_path / "wan-ra.conf"
+        conf.write_text("interface=eth0\nbind-dynamic\nport=0\nenable-ra\nra-param=eth0,10,1800\n"
+                        "dhcp-range=2001:db8:1::,ra-only,64,1h\npid-file=%s\ndhcp-leasefile=%s\n"
+                        % (tmp_path / "wan-ra.pid", tmp_path / "wan-ra.leases"))
+        self.wan.run("dnsmasq", "--conf-file=%s" % conf)
+        self.guests[0].run("ip", "-6", "addr", "add", G1_6 + "/64", "dev", "eth0", "nodad")
+        self.uplink6 = wait(lambda: self.global6(hv, "up0"), "hv's SLAAC address on up0")
+        wait(lambda: self.default6(hv), "hv's default route from the internet's advertisements")
+
+    @staticmethod
+    def global6(ns, dev):
+        """The link's global IPv6 address (None: none yet)."""
+        found = [a["local"] for i in ns.json("ip", "-j", "-6", "addr", "show", "dev", dev)
+                 for a in i["addr_info"] if a["scope"] == "global" and not a.get("tentative")]
+        return found[0] if found else None
+
+    @staticmethod
+    def default6(ns):
+        return ns.json("ip", "-j", "-6", "route", "show", "default")
+
+    def stop(self):
+        try:
+            os.kill(int((self.tmp / "wan-ra.pid").read_text()), signal.SIGTERM)
+        except (OSError, ValueError):
+            pass
+        super(Lab6, self).stop()
+
+
+def wait(probe, what, seconds=15):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError("no %s within %d s" % (what, seconds))
+
+
+@pytest.fixture
+def lab6(netns, make_netns, tmp_path):
+    made = Lab6(netns, make_netns, tmp_path)
+    try:
+        yield made
+    finally:
+        made.stop()
+
+
+def dual(backend, **extra):
+    args = {"name": "brd0", "addresses": ["192.168.100.1/24", GW6 + "/64"], "ports": ["vg1", "vg2"],
+            "qemu_acl": False, "backend": backend, "persist": False, "uplink": "up0",
+            "dhcp": {"dns": True},
+            "forwards": [{"port": 8080, "to_addr": G1_6, "to_port": 80},
+                         {"port": 8080, "to_addr": "192.168.100.2", "to_port": 80}]}
+    args.update(extra)
+    return args
+
+
+@pytest.mark.parametrize("backend", ["nftables", "iptables"])
+def test_dual_stack_network(lab6, backend):
+    lab, hv, g1, g2 = lab6, lab6.hv, lab6.guests[0], lab6.guests[1]
+    g1.run("ip", "addr", "add", "192.168.100.2/24", "dev", "eth0")
+    g1.run("ip", "route", "add", "default", "via", "192.168.100.1")
+    serve = NatLab(hv, lab.wan, g1, g2)  # its servers and probes
+    serve.serve(g1, "tcp", 80)
+    serve.serve(g1, "tcp", 22)
+    serve.serve(lab.wan, "tcp", 80)
+    try:
+        res = four_step(hv, "guest_network", dual(backend), "network")
+        # the uplink keeps its default route from the internet's advertisements
+        assert res["ra_uplinks"] == ["up0"]
+        assert hv.run("sysctl", "-n", "net.ipv6.conf.up0.accept_ra").stdout.strip() == "2"
+        assert hv.run("sysctl", "-n", "net.ipv6.conf.all.forwarding").stdout.strip() == "1"
+        assert lab.default6(hv), "the RA default route went with IPv6 forwarding"
+        assert res["network"]["masquerade6"]["source"] == NET6 and res["network"]["dhcp"]["ipv6_ra"] == "slaac"
+        # g2 configures itself from the network's advertisements, which carry the MTU and the resolver
+        g2_6 = wait(lambda: lab.global6(g2, "eth0"), "g2's SLAAC address")
+        assert g2_6.startswith("fd00:100::")
+        ra = g2.run("rdisc6", "-1", "eth0").stdout
+        assert "MTU                      :         1500 bytes" in ra and "Recursive DNS server" in ra, ra
+        wait(lambda: lab.default6(g2), "g2's default route from the network's advertisements")
+        # NAT66: the internet sees the uplink's address
+        assert serve.connect(g2, "tcp", WAN6, 80) == "peer=%s" % lab.uplink6
+        # the published port in both families; the guest sees the real client
+        assert serve.connect(lab.wan, "tcp", lab.uplink6, 8080) == "peer=%s" % WAN6
+        assert serve.connect(lab.wan, "tcp", "203.0.113.1", 8080) == "peer=203.0.113.2"
+        # a neighbour routing the guests' subnets via the host reaches no unpublished port
+        lab.wan.run("ip", "-6", "route", "add", NET6, "via", lab.uplink6)
+        lab.wan.run("ip", "route", "add", "192.168.100.0/24", "via", "203.0.113.1")
+        assert serve.connect(lab.wan, "tcp", G1_6, 22, timeout=1) is None
+        assert serve.connect(lab.wan, "tcp", "192.168.100.2", 22, timeout=1) is None
+        # ipv6_nat false: the subnet is routed (the server sees the guest), isolated all the same
+        routed = four_step(hv, "guest_network", dual(backend, ipv6_nat=False), "network")
+        assert routed["network"]["masquerade6"]["nat"] is False
+        assert serve.connect(g2, "tcp", WAN6, 80) == "peer=%s" % g2_6
+        assert serve.connect(lab.wan, "tcp", G1_6, 22, timeout=1) is None
+        assert serve.connect(lab.wan, "tcp", lab.uplink6, 8080) == "peer=%s" % WAN6
+        # absent: nothing of ours left in either family; the uplink still has its default route
+        four_step(hv, "guest_network", {"name": "brd0", "state": "absent", "backend": backend, "persist": False,
+                                        "qemu_acl": False}, "network")
+        nft = hv.run("nft", "list", "ruleset").stdout
+        legacy = hv.run("ip6tables-legacy-save", check=False).stdout + hv.run("iptables-legacy-save").stdout
+        assert "hypervisor_networking" not in nft and "HN-" not in legacy.replace("HN-USER", ""), (nft, legacy)
+        assert lab.default6(hv)
+    finally:
+        serve.stop()
+
+
+def test_stateful_dhcpv6_and_aaaa(lab6):
+    lab, hv, g2 = lab6, lab6.hv, lab6.guests[1]
+    mac = g2.json("ip", "-j", "link", "show", "eth0")[0]["address"]
+    dhcp = {"range6": "fd00:100::100-fd00:100::1ff", "domain": "lab.test", "hosts": [
+        {"mac": mac, "address": "192.168.100.33", "address6": "fd00:100::33", "name": "vm2"}]}
+    res = four_step(hv, "guest_network", dual("nftables", ipv6_ra="stateful", dhcp=dhcp, forwards=[]), "network")
+    assert res["network"]["dhcp"]["range6"] == "fd00:100::100-fd00:100::1ff"
+    ra = g2.run("rdisc6", "-1", "eth0").stdout
+    assert "Stateful address conf.    :          Yes" in ra, ra
+    # a real DHCPv6 client, its script writing only under the test's directory
+    script = lab.tmp / "dhclient6.sh"
+    script.write_text("#!/bin/sh\ncase \"$reason\" in BOUND6|REBOOT6|RENEW6)\n"
+                      "  ip -6 addr add \"$new_ip6_address/$new_ip6_prefixlen\" dev \"$interface\" nodad;;\nesac\n")
+    script.chmod(0o755)
+    g2.run("timeout", "20", "dhclient", "-6", "-1", "-sf", str(script), "-lf", str(lab.tmp / "g2.leases6"),
+           "-pf", str(lab.tmp / "g2.pid6"), "eth0")
+    try:
+        assert lab.global6(g2, "eth0") == "fd00:100::33"
+    finally:
+        g2.run("dhclient", "-6", "-x", "-pf", str(lab.tmp / "g2.pid6"), "-lf", str(lab.tmp / "g2.leases6"),
+               "-sf", str(script), "eth0", check=False)
+    assert lab.client(g2, "query", GW6, "vm2.lab.test", "AAAA") == ["fd00:100::33"]
+    assert lab.client(g2, "query", GW6, "vm2.lab.test") == ["192.168.100.33"]
+
+
+@pytest.mark.parametrize("args,needle", [
+    ({"addresses": ["192.168.100.1/24", "fd00:100::1/80"]}, "a /64 only"),
+    ({"addresses": ["192.168.100.1/24", "fd00:100::/64"]}, "subnet-router anycast"),
+    ({"dhcp": {"range6": "fd00:100::10-fd00:100::20"}}, "dhcp.range6='fd00:100::10-fd00:100::20': DHCPv6 addresses"),
+    ({"ipv6_ra": "stateful", "dhcp": {"dns": True}}, "ipv6_ra='stateful': hands out DHCPv6 addresses"),
+    ({"ipv6_ra": "stateful", "dhcp": {"range6": "fd00:200::10-fd00:200::20"}}, "outside the bridge's subnet"),
+    ({"masquerade_exclude": ["fd00::1/64"]}, "masquerade_exclude="),
+])
+def test_bad_dual_stack_input_fails_before_any_change(lab6, args, needle):
+    def state():
+        probes = (("ip", "-br", "addr"), ("nft", "list", "ruleset"), ("sysctl", "net.ipv6.conf.all.forwarding"))
+        return [lab6.hv.run(*argv).stdout for argv in probes]
+    before = state()
+    res = lab6.hv.module("guest_network", dual("nftables", **args))
+    assert res["rc"] != 0 and needle in res["msg"], res
+    assert state() == before
