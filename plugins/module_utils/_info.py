@@ -137,12 +137,32 @@ def _legacy_backend(module):
 def our_sets(module, nft=None, tables=None):
     """This collection's masquerades and forward sets as they run, on both backends, in
     both families (read through the backends that write them)."""
+    return _read(module, "running", nft, tables)
+
+
+def _read(module, what, nft=None, tables=None):
+    """What both backends hold (``running``: the sets; ``forward_rows``: the published ports)."""
     nft = nft or _nft.NftBackend(module.run_command, module.get_bin_path)
-    sets = nft.running(tables if tables is not None else nft.list_tables()) if nft.available() else []
+    names = _boot.stored_names()
+    found = []
+    if nft.available():
+        found.extend(nft.running(names, tables) if what == "running" else nft.forward_rows(names))
     legacy = _legacy_backend(module)
     if legacy.available():
-        sets.extend(legacy.running(_boot.stored_names()))
-    return sets
+        found.extend(getattr(legacy, what)(names))
+    return found
+
+
+def forward_table_text(rows):
+    """The published ports as the seed's ``iptables -t nat -L -n -v`` shows them: one line each."""
+    out = ["%8s %10s  %-5s %-4s %-11s %-28s %s" % ("pkts", "bytes", "fam", "prot", "port", "to", "set (match)")]
+    for row in rows:
+        target = ("[%s]:%s" if row["family"] == "ipv6" else "%s:%s") % (row["to_addr"], row["to_port"])
+        match = ", ".join("%s %s" % kv for kv in sorted(row["match"].items()))
+        label = row["set"] + (" (%s)" % match if match else "")
+        out.append("%8d %10d  %-5s %-4s %-11s %-28s %s" % (
+            row["packets"], row["bytes"], row["family"][2:], row["proto"], row["port"], target, label))
+    return out
 
 
 def firewall_view(module, links, uplink, warnings):
@@ -158,6 +178,8 @@ def firewall_view(module, links, uplink, warnings):
     nft = _nft.NftBackend(module.run_command, module.get_bin_path)
     tables = nft.list_tables() if nft.available() else []
     view["sets"] = our_sets(module, nft, tables)
+    view["forwards"] = _read(module, "forward_rows", nft, tables)
+    view["forward_table"] = forward_table_text(view["forwards"])
     # who decides whether forwarded packets pass: every FORWARD chain there is
     foreign_chains = set()
     for stem in ("iptables", "ip6tables"):
@@ -297,14 +319,14 @@ def nm_drift(links, nm_active):
     return drift
 
 
-def forward_target(module, name, port, proto="tcp"):
+def forward_target(module, name, port, proto="tcp", families=("ipv4", "ipv6")):
     """(to_addr, to_port, narrowed) of host port ``port`` in our forward set ``name``, on
     either backend and in either family, or None; ``narrowed``: the forward matches only
     some interface, sources or destination."""
     nft = _nft.NftBackend(module.run_command, module.get_bin_path)
     for backend in ([nft] if nft.available() else []) + [_legacy_backend(module)]:
         if backend.available():
-            found = backend.forward_target(name, port, proto)
+            found = backend.forward_target(name, port, proto, families)
             if found:
                 return found
     return None

@@ -11,12 +11,23 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from ansible_collections.hypervisor.networking.plugins.module_utils import _bridge, _dhcp, _facets, _migrate, _persist, _sysctl, _tap
+from ansible_collections.hypervisor.networking.plugins.module_utils import (
+    _bridge,
+    _dhcp,
+    _facets,
+    _info,
+    _migrate,
+    _persist,
+    _sysctl,
+    _tap,
+)
 from ansible_collections.hypervisor.networking.plugins.module_utils import _validate as v
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import StateError, ValidationError
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _boot, _tx
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._model import (
     FORWARD_SPEC,
+    MODES,
+    Allow,
     BridgeSet,
     ForwardSet,
     Masquerade,
@@ -40,9 +51,15 @@ DEFAULT_EXCLUDE = ["224.0.0.0/24", "255.255.255.255/32"]  # link-local multicast
 ARGUMENT_SPEC = dict(
     name=dict(type="str", required=True),
     state=dict(type="str", choices=["present", "absent"], default="present"),
-    mode=dict(type="str", choices=["nat", "bridged"], default="nat"),
+    mode=dict(type="str", choices=list(MODES) + ["bridged"], default="nat"),
     addresses=dict(type="list", elements="str"),
     ipv6_nat=dict(type="bool", default=True),
+    allow_inbound=dict(type="list", elements="dict", default=[], options=dict(
+        proto=dict(type="str", choices=["tcp", "udp"], default="tcp"),
+        port=dict(type="raw", required=True),
+        to_addr=dict(type="str"),
+        sources=dict(type="list", elements="str"),
+    )),
     ipv6_ra=dict(type="str", choices=["slaac", "stateless", "stateful", "none"], default="slaac"),
     uplink=dict(type="str", default=""),
     ports=dict(type="list", elements="str"),
@@ -91,27 +108,30 @@ class Desired(object):
         self.name = set_name("name", params["name"])
         v.ifname("name", self.name)
         self.present = params["state"] == "present"
-        self.nat = params["mode"] == "nat"
+        self.mode = params["mode"]
+        # the host is the guests' gateway (nat, routed, isolated); bridged: the NIC's network
+        self.gateway = self.mode != "bridged"
         if params["uplink"]:
             v.rule_ifname("uplink", params["uplink"])
         v.file_path("qemu_acl_file", params["qemu_acl_file"])
-        if not self.nat:
-            for option in ("addresses", "forwards", "masquerade_exclude", "dhcp"):
-                if params[option]:
-                    raise ValidationError(option, params[option], "applies to mode=nat only")
-        elif params["rollback_timeout"] or params["confirm"] or params["addressing"] != "auto":
+        for option, modes in (("addresses", MODES), ("dhcp", MODES), ("forwards", ("nat", "routed")),
+                              ("masquerade_exclude", ("nat",)), ("allow_inbound", ("routed",))):
+            if params[option] and self.mode not in modes:
+                raise ValidationError(option, params[option], "applies to mode=%s only" % " and ".join(
+                    (", ".join(modes[:-1]), modes[-1]) if len(modes) > 1 else modes))
+        if self.gateway and (params["rollback_timeout"] or params["confirm"] or params["addressing"] != "auto"):
             option = "rollback_timeout" if params["rollback_timeout"] else "confirm" if params["confirm"] else "addressing"
             raise ValidationError(option, params[option], "applies to mode=bridged only")
-        if self.nat and self.present and not params["addresses"]:
-            raise ValidationError("addresses", params["addresses"], "mode=nat needs the gateway address(es)")
+        if self.gateway and self.present and not params["addresses"]:
+            raise ValidationError("addresses", params["addresses"], "mode=%s needs the gateway address(es)" % self.mode)
         nf_call = params["nf_call_iptables"]
-        if nf_call is None and self.nat:
+        if nf_call is None and self.gateway:
             nf_call = False  # guest <-> guest frames stay out of iptables (as libvirt's FWX)
         if params["rollback_timeout"] < 0:
             raise ValidationError("rollback_timeout", params["rollback_timeout"], "must be 0 or a number of seconds")
         # the NIC of a bridged network is known once the host's routes are read
         self.bridge = _bridge.desired_state(dict(
-            name=self.name, state=params["state"], up=True, addresses=params["addresses"] if self.nat else None,
+            name=self.name, state=params["state"], up=True, addresses=params["addresses"] if self.gateway else None,
             ports=params["ports"], mtu=params["mtu"], stp=params["stp"], nf_call_iptables=nf_call,
             confirm=params["confirm"]))
         self.bridge["rollback_timeout"] = params["rollback_timeout"]
@@ -131,7 +151,7 @@ class Desired(object):
                                            vnet_hdr=False), resolver)
         self.fset = None
         self.subnets, self.subnets6 = [], []
-        if self.nat and self.present:
+        if self.gateway and self.present:
             for cidr in self.bridge["addresses"]:
                 iface = ipaddress.ip_interface(cidr)
                 if iface.version == 4:
@@ -149,15 +169,24 @@ class Desired(object):
                                               "not the subnet-router anycast address")
                     self.subnets6.append(iface.network.with_prefixlen)
             if not self.subnets:
-                raise ValidationError("addresses", params["addresses"], "mode=nat needs an IPv4 gateway address")
+                raise ValidationError("addresses", params["addresses"], "mode=%s needs an IPv4 gateway address"
+                                      % self.mode)
             exclude = DEFAULT_EXCLUDE if params["masquerade_exclude"] is None else params["masquerade_exclude"]
+            allow = [Allow.from_item("allow_inbound[%d]" % i, item or {})
+                     for i, item in enumerate(params["allow_inbound"] or [])]
             self.masq_params = []
-            sources = [(self.subnets[0], True)] + [(net, params["ipv6_nat"]) for net in self.subnets6[:1]]
-            for source, nat in sources:
+            six = "routed" if self.mode == "nat" and not params["ipv6_nat"] else self.mode
+            for source, mode in [(self.subnets[0], self.mode)] + [(net, six) for net in self.subnets6[:1]]:
                 family = family_of(source)
                 self.masq_params.append(dict(
                     name=self.name, source=source, out_interface=params["uplink"] or None, forward=True,
-                    bridge=self.name, nat=nat, exclude_destinations=[n for n in exclude if _is_family(n, family)]))
+                    bridge=self.name, mode=mode, exclude_destinations=[n for n in exclude if _is_family(n, family)]
+                    if mode == "nat" else [], allow=[a for a in allow if a.family in (None, family)]))
+            for pos, item in enumerate(allow):
+                if item.to_addr and not any(ipaddress.ip_address(item.to_addr) in ipaddress.ip_network(net)
+                                            for net in self.subnets + self.subnets6):
+                    raise ValidationError("allow_inbound[%d].to_addr" % pos, item.to_addr,
+                                          "is not in the bridge's subnets %s" % ", ".join(self.subnets + self.subnets6))
             for each in self.masq_params:
                 try:
                     # an empty uplink is found on the host: a valid name stands in for it here
@@ -169,7 +198,7 @@ class Desired(object):
                                                     hairpin=params["hairpin"], localhost=params["localhost"],
                                                     forward=True))
         self.dhcp = None
-        if self.nat and self.present and (params["dhcp"] is not None or (self.subnets6 and params["ipv6_ra"] != "none")):
+        if self.gateway and self.present and (params["dhcp"] is not None or (self.subnets6 and params["ipv6_ra"] != "none")):
             # the network's dnsmasq: DHCP and DNS, and the router advertisements of its IPv6 subnets
             self.dhcp = _dhcp.Dhcp(params["dhcp"] or _dhcp.RA_ONLY, self.bridge["addresses"], params["ipv6_ra"])
         if params["persist"]:
@@ -255,14 +284,14 @@ def choose_uplink(want, nl, links):
     """The uplink left empty: the default-route interface; for a bridged network whose
     migration is done (the default route is on the bridge), the bridge's one NIC port."""
     found = default_route_interface(nl, links)
-    if not want.nat and found == want.name:
+    if not want.gateway and found == want.name:
         nics = [n for n, link in links.items() if link.get("master") == want.name and link.get("kind") != "tun"]
         found = nics[0] if len(nics) == 1 else ""
-    if want.nat and not want.present:
-        return found  # nothing is masqueraded any more: any name will do
+    if want.gateway and (not want.present or want.mode == "isolated"):
+        return found  # nothing goes out: any name will do
     if not found:
         raise StateError("uplink is empty and the %s cannot be told from this host's IPv4 default route: set uplink"
-                         % ("uplink" if want.nat else "NIC to enslave"))
+                         % ("uplink" if want.gateway else "NIC to enslave"))
     return found
 
 
@@ -311,37 +340,60 @@ def firewall_sets(want, uplink):
     if not want.present:
         return masquerade_sets(name, None) + [BridgeSet(name, None)] + forward_sets(None, name=name)
     sets = []
-    if want.nat:
+    if want.gateway:
         sets.extend(masquerades(name, want.masquerades(uplink)))
     nf_call = want.bridge["bridge"]["nf_call_iptables"]
     if nf_call is not None:
         sets.append(BridgeSet(name, True if nf_call is False else None))
-    if want.nat:
+    if want.gateway:
         sets.extend(forward_sets(want.fset, want.hairpin(), name))
     return sets
 
 
-def plan_forwarding(want):
+def plan_forwarding(want, module):
     """-> (Plan, {key: value before}, {key: value after}, [uplinks kept]): forwarding on
     (runtime and drop-in), IPv6's where the network has IPv6 subnets, after accept_ra=2 on
     the links that take their default route from router advertisements (which IPv6
-    forwarding would make the kernel drop); absent leaves it: other networks may need it."""
-    if not (want.present and want.nat):
-        return Plan(), {}, {}, []
-    desired, ra_uplinks = {}, []
+    forwarding would make the kernel drop). IPv4 forwarding stays when the network goes
+    (other networks and containers rely on it); IPv6 forwarding is on only while a network
+    of ours needs it: the last one to go (or to drop its IPv6 subnet) turns it back off,
+    when it was off before we turned it on, and gives the uplinks their accept_ra back."""
     path = want.params["sysctl_file"] if want.params["persist"] else None
     text = _persist.read_text(path) if path else None
-    if want.subnets6:
+    desired, ra_uplinks, dropped = {}, [], []
+    routing = want.present and want.mode in ("nat", "routed")  # isolated: nothing forwarded beyond the bridge
+    if routing and want.subnets6:
         ra_keys, _dropped, ra_uplinks = _sysctl.plan_ra_uplinks(True, text)
         desired.update(ra_keys)
         desired[FORWARD6_KEY] = 1
-    desired[FORWARD_KEY] = 1
+    else:
+        release, noted = _sysctl.ours_to_release(FORWARD6_KEY)
+        if release and not _ipv6_elsewhere(want.name, module):
+            # off first, then the uplinks take advertisements as before
+            desired[FORWARD6_KEY] = 0
+            ra_keys, dropped, _kept = _sysctl.plan_ra_uplinks(False, text)
+            desired.update(ra_keys)
+            desired.update((key, 1) for key in noted if _sysctl.read_runtime(key) == 2)
+            dropped = dropped + [FORWARD6_KEY]
+    if routing:
+        desired[FORWARD_KEY] = 1
+    if not desired:
+        return Plan(), {}, {}, []
     current = dict((key, _sysctl.read_runtime(key)) for key in desired)
     plan = _sysctl.plan_runtime(desired, current)
+    plan.extend(_sysctl.plan_note(FORWARD6_KEY, current.get(FORWARD6_KEY), desired.get(FORWARD6_KEY),
+                                  [k for k in desired if k != FORWARD6_KEY and k != FORWARD_KEY]))
     if path:
-        files, _text = _sysctl.plan_persistent(desired, path, text)
+        lines = dict((key, None if key in dropped else value) for key, value in desired.items())
+        files, _text = _sysctl.plan_persistent(lines, path, text, dropped)
         plan.extend(files)
     return plan, current, desired, ra_uplinks
+
+
+def _ipv6_elsewhere(name, module):
+    """Another guest network of ours routes IPv6 (its IPv6 egress set runs)."""
+    return any(s["kind"] == "masquerade" and s["family"] == "ipv6" and s["name"] != name
+               for s in _info.our_sets(module))
 
 
 def plan_localnet(sets, fw):
@@ -364,11 +416,11 @@ def plan_network(want, module, nl, links, addrs, backend, nft, renderer, pending
     bridge waits for its confirmation (its files are written only once confirmed)."""
     name = want.name
     uplink = want.params["uplink"] or choose_uplink(want, nl, links)
-    if not want.nat and uplink == name:
+    if not want.gateway and uplink == name:
         raise ValidationError("uplink", uplink, "the NIC to enslave must be another interface")
-    desired = dict(want.bridge, migrate_from=None if want.nat else uplink)
+    desired = dict(want.bridge, migrate_from=None if want.gateway else uplink)
     plan = Plan()
-    forwarding, forwarding_before, forwarding_after, ra_uplinks = plan_forwarding(want)
+    forwarding, forwarding_before, forwarding_after, ra_uplinks = plan_forwarding(want, module)
     sets = firewall_sets(want, uplink)
     fw = _tx.plan_sets(backend, sets, nft, module.run_command, module.get_bin_path)
     bridge_plan, bridge_after, probe = _facets.bridge_plan(desired, nl, links, addrs)
@@ -428,7 +480,8 @@ def plan_network(want, module, nl, links, addrs, backend, nft, renderer, pending
         steps = [("forwarding", forwarding), ("firewall", fw.plan), ("bridge", bridge_plan), ("taps", changes),
                  ("bridge", attrs), ("files", files), ("acl", acl), ("localnet", localnet), ("dhcp", dhcp), ("taps", deletions)]
     else:
-        steps = [("dhcp", dhcp), ("firewall", fw.plan), ("localnet", localnet), ("taps", taps_plan),
+        steps = [("dhcp", dhcp), ("firewall", fw.plan), ("localnet", localnet), ("forwarding", forwarding),
+                 ("taps", taps_plan),
                  ("bridge", bridge_plan), ("bridge", attrs), ("files", files), ("acl", acl)]
     lines = []
     for kind, step in steps:

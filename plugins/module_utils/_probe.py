@@ -37,7 +37,7 @@ try:
     else:
         qname = b"".join(bytes([len(p)]) + p.encode() for p in name.strip(".").split(".") if p) + b"\0"
         query = struct.pack("!HHHHHH", 0x4e48, 0x0100, 1, 0, 0, 0) + qname + struct.pack("!HH", 1, 1)
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
         s.settimeout(3)
         s.sendto(query, (host, port))
         data, _peer = s.recvfrom(4096)
@@ -213,6 +213,45 @@ class ProbeNamespace(_Probe):
         inner.addr("add", index=eth0, address=self.address, prefixlen=self.plen)
         inner.route("add", dst="0.0.0.0/0", gateway=self.gateway)
         time.sleep(0.2)  # the bridge port starts forwarding (no STP delay on ours)
+
+
+class SlaacProbe(_Probe):
+    """A guest's IPv6 twin that configures itself as a guest would: eth0 a port of
+    ``bridge`` with nothing but what router advertisements on the bridge give it (the
+    kernel solicits one as the link comes up). ``learnt(seconds)`` waits for them."""
+
+    prefix = "hn6"
+
+    def __init__(self, bridge):
+        super().__init__()
+        self.bridge = bridge
+
+    def host_side(self, ipr, index):
+        ipr.link("set", index=index, master=ipr.link_lookup(ifname=self.bridge)[0])
+        ipr.link("set", index=index, state="up")
+
+    def inside(self, inner, eth0):
+        self.eth0 = eth0
+
+    def learnt(self, seconds=4.0):
+        """(default routers, prefixes, global addresses) the advertisements gave, waiting up
+        to ``seconds`` for a default route (a router that advertises none is told by the
+        prefixes it gives)."""
+        _netns, _IPRoute, NetNS = _deps.netns_tools()
+        deadline = time.monotonic() + seconds
+        while True:
+            inner = NetNS(self.name)
+            try:
+                routes = [r for r in inner.get_routes(family=10) if r["proto"] == 9]  # RTPROT_RA
+                addrs = [a.get_attr("IFA_ADDRESS") for a in inner.get_addr(family=10, index=self.eth0)
+                         if a["scope"] == 0 and not (a.get_attr("IFA_FLAGS") or a["flags"]) & 0x40]  # tentative
+            finally:
+                inner.close()
+            routers = [r.get_attr("RTA_GATEWAY") for r in routes if r["dst_len"] == 0]
+            prefixes = ["%s/%d" % (r.get_attr("RTA_DST"), r["dst_len"]) for r in routes if r["dst_len"] > 0]
+            if (routers and addrs) or time.monotonic() > deadline:
+                return routers, prefixes, addrs
+            time.sleep(0.2)
 
 
 OUTSIDE_CANDIDATES = ("198.51.100.254", "203.0.113.254", "192.0.2.254")  # documentation ranges

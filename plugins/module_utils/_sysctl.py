@@ -159,6 +159,36 @@ class SysctlExecutor(FileExecutor):
             handle.write("%d\n" % value)
 
 
+def _note_path(key):
+    """The note saying we turned ``key`` on from 0 (per network namespace, under /run)."""
+    return os.path.join(_rundir.RUN_DIR, "sysctl-%s-%d.json" % (key, _rundir.netns_inode()))
+
+
+def ours_to_release(key):
+    """(True, the accept_ra keys we set with it) when ``key`` is on because a run of ours
+    turned it on from 0 (its note under /run says so: after a reboot, or when the admin had
+    it on, it stays)."""
+    note = _rundir.read_json(_note_path(key))
+    if not isinstance(note, dict) or note.get("before") != 0 or read_runtime(key) != 1:
+        return False, []
+    return True, [k for k in note.get("accept_ra", []) if _ACCEPT_RA_RE.match(k)]
+
+
+def plan_note(key, current, desired, ra_keys=()):
+    """The note's change: written when ``key`` goes from 0 to 1 (with the accept_ra keys
+    set with it), removed when it goes back."""
+    plan, path = Plan(), _note_path(key)
+    note = _rundir.read_json(path)
+    if desired == 1 and current == 0:
+        text = json.dumps({"before": 0, "accept_ra": sorted(ra_keys)})
+        plan.add("note %s = 0 under /run (back to it when no network of ours needs it)" % key, "file_write",
+                 {"path": path, "content": text, "mode": 0o600}, undo=("file_remove", {"path": path}))
+    elif desired == 0 and note is not None:
+        plan.add("remove the note of %s's earlier value" % key, "file_remove", {"path": path},
+                 undo=("file_write", {"path": path, "content": json.dumps(note), "mode": 0o600}))
+    return plan
+
+
 ROUTE_LOCALNET = "net.ipv4.conf.all.route_localnet"
 
 

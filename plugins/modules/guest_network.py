@@ -42,13 +42,36 @@ options:
     choices: [present, absent]
     default: present
   mode:
-    description: V(nat) or V(bridged), see the description.
+    description:
+      - V(nat) - the guests' subnets are masqueraded out of the uplink; nothing from outside reaches a guest
+        but replies to what it opened and published ports (O(forwards)), in both families.
+      - V(routed) - no NAT in either family (the upstream routes the guests' subnets to this host); inbound
+        the same as V(nat), plus what O(allow_inbound) names (libvirt's C(<forward mode='route'/>)).
+      - V(isolated) - nothing is forwarded beyond the bridge in either direction; the guests reach each other,
+        the host and the network's DHCP and DNS (libvirt's network without C(<forward>)). Forwarding is not
+        turned on for it.
+      - V(bridged) - the NIC's own network, see the description.
     type: str
-    choices: [nat, bridged]
+    choices: [nat, routed, isolated, bridged]
     default: nat
+  allow_inbound:
+    description:
+      - V(routed) only. Ports the guests are open on from outside, beside replies and published ports.
+    type: list
+    elements: dict
+    default: []
+    version_added: 0.3.0
+    suboptions:
+      proto: {description: Protocol., type: str, choices: [tcp, udp], default: tcp}
+      port: {description: "A port or a range V(low-high).", type: raw, required: true}
+      to_addr: {description: "A guest's address (either family); left out, every guest.", type: str}
+      sources:
+        description: Only clients from these networks; left out, any (an empty list is refused).
+        type: list
+        elements: str
   addresses:
     description:
-      - V(nat) only. Gateway addresses on the bridge, for example V(192.168.100.1/24); the first IPv4 one's
+      - Not V(bridged). Gateway addresses on the bridge, for example V(192.168.100.1/24); the first IPv4 one's
         subnet is masqueraded.
       - An IPv6 one (for example V(fd00:100::1/64), a /64 with O(ipv6_ra=slaac) or V(stateless)) makes the
         network dual stack - IPv6 forwarding on (an uplink that takes its default route from router
@@ -58,15 +81,15 @@ options:
     type: list
     elements: str
   ipv6_nat:
-    description: V(nat) only. Masquerade the IPv6 subnet out of the uplink (NAT66, libvirt's
-      C(<nat ipv6='yes'/>), Incus' C(ipv6.nat)); V(false) - the subnet is routed (the upstream routes it to
-      this host), with the same isolation.
+    description: V(nat) only (other modes translate nothing). Masquerade the IPv6 subnet out of the uplink
+      (NAT66, libvirt's C(<nat ipv6='yes'/>), Incus' C(ipv6.nat)); V(false) - the subnet is routed (the
+      upstream routes it to this host), with the same isolation.
     type: bool
     default: true
     version_added: 0.3.0
   ipv6_ra:
     description:
-      - V(nat) only, with an IPv6 address in O(addresses). Router advertisements from the network's dnsmasq
+      - Not V(bridged), with an IPv6 address in O(addresses). Router advertisements from the network's dnsmasq
         (it runs for them even without O(dhcp)) - V(slaac) (guests configure their addresses themselves),
         V(stateless) (SLAAC, and DNS by DHCPv6), V(stateful) (DHCPv6 addresses from O(dhcp.range6) and
         O(dhcp.hosts[].address6)), V(none).
@@ -78,7 +101,7 @@ options:
     version_added: 0.3.0
   uplink:
     description:
-      - V(nat) - the interface the masquerade translates out of; V(bridged) - the NIC to enslave.
+      - V(nat), V(routed) - the interface the guests' traffic leaves by; V(bridged) - the NIC to enslave.
       - Empty - the interface of the host's IPv4 default route.
     type: str
     default: ""
@@ -108,7 +131,7 @@ options:
     type: bool
     default: false
   forwards:
-    description: V(nat) only. Published guest ports, as M(hypervisor.networking.iptables_dnat)'s
+    description: V(nat) and V(routed). Published guest ports, as M(hypervisor.networking.iptables_dnat)'s
       O(hypervisor.networking.iptables_dnat#module:forwards).
     type: list
     elements: dict
@@ -126,11 +149,11 @@ options:
         type: list
         elements: str
   hairpin:
-    description: V(nat) only. Guests reach published ports through the host's address.
+    description: V(nat) and V(routed). Guests reach published ports through the host's address.
     type: bool
     default: true
   localhost:
-    description: V(nat) only. The host itself reaches published ports via its addresses and 127.0.0.1.
+    description: V(nat) and V(routed). The host itself reaches published ports via its addresses and 127.0.0.1.
     type: bool
     default: false
   masquerade_exclude:
@@ -140,7 +163,7 @@ options:
     elements: str
   dhcp:
     description:
-      - V(nat) only. DHCP and DNS for the guests - one dnsmasq instance of this collection per bridge,
+      - Not V(bridged). DHCP and DNS for the guests - one dnsmasq instance of this collection per bridge,
         bound to the bridge's addresses only (C(bind-dynamic), C(except-interface=lo)), so that it
         coexists with libvirt's instances, a distribution-wide dnsmasq bound to its own addresses and
         systemd-resolved. It reads only its own files (not C(/etc/dnsmasq.conf), C(/etc/dnsmasq.d) or
@@ -294,8 +317,8 @@ network:
     taps: {description: The listed TAPs as M(hypervisor.networking.tap_iface) reports them., type: list}
     purged: {description: TAPs removed because the list does not name them (or the network goes)., type: list}
     forwards: {description: The published ports (normalised)., type: list}
-    masquerade: {description: The IPv4 masquerade (V(null) without one)., type: dict}
-    masquerade6: {description: "The IPv6 one (V(null) without one; with O(ipv6_nat=false) it translates nothing - C(nat=false))", type: dict}
+    masquerade: {description: "The IPv4 egress set (V(null) without one); it translates only with C(mode=nat).", type: dict}
+    masquerade6: {description: "The IPv6 one (V(null) without one; C(mode=routed) with O(ipv6_nat=false))", type: dict}
     uplink: {description: The uplink used., type: str}
     dhcp:
       description: The DHCP and DNS service and the router advertisements (normalised O(dhcp), C(ipv6_ra) and
@@ -412,7 +435,7 @@ def _firewall(module, want):
     try:
         backend, other, warnings = _backend.select_backend(module.params["backend"], module)
     except DependencyError:
-        if want.nat:
+        if want.gateway:
             raise
         return None, None
     for warning in warnings:

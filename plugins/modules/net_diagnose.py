@@ -41,7 +41,12 @@ options:
     type: str
     default: br0
   guest:
-    description: A guest's IPv4 address (host to guest is checked with ARP on the bridge).
+    description:
+      - A guest's address. IPv4 - host to guest is checked with ARP on the bridge.
+      - IPv6 - the flow checks the bridge's IPv6 address of the guest's subnet, IPv6 forwarding, the router
+        advertisements a guest configures itself from (a probe on the bridge solicits one; the verdict names
+        a missing advertisement or one without a default route), the guest (ICMPv6 echo), NAT66 (or the
+        routed subnet), the way out from an address the advertisements gave, and O(port).
     type: str
   port:
     description: A published host port (the "502 on port 80" case); its target is looked up in this collection's forward set named after the bridge.
@@ -101,7 +106,15 @@ bridge_table:
 
 import ipaddress
 
-from ansible_collections.hypervisor.networking.plugins.module_utils import _dhcp, _info, _migrate, _module, _probe, _sysctl
+from ansible_collections.hypervisor.networking.plugins.module_utils import (
+    _dhcp,
+    _info,
+    _migrate,
+    _module,
+    _persist,
+    _probe,
+    _sysctl,
+)
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ValidationError
 from ansible_collections.hypervisor.networking.plugins.module_utils import _validate as v
 from ansible_collections.hypervisor.networking.plugins.module_utils._netlink import Netlink
@@ -117,9 +130,9 @@ ARGUMENT_SPEC = dict(
 
 def _address(option, value):
     try:
-        return str(ipaddress.IPv4Address(value))
+        return str(ipaddress.ip_address(value))
     except ValueError:
-        raise ValidationError(option, value, "an IPv4 address is expected")
+        raise ValidationError(option, value, "an IPv4 or IPv6 address is expected")
 
 
 class Report(object):
@@ -186,6 +199,8 @@ def run(module):
         links, addrs = nl.links(), nl.addresses()
         routes = nl.dump_routes()
     names = dict((l["index"], n) for n, l in links.items())
+    if guest and ":" in guest:
+        return run6(module, report, network, guest, resolver, port, links, addrs, routes, names)
     bridge = links.get(network)
     v4 = [a for a in addrs.get(bridge["index"], []) if ":" not in a] if bridge else []
     if bridge is None or bridge["kind"] != "bridge":
@@ -261,6 +276,88 @@ def run(module):
                        "start the service in the guest, or correct to_port of the forward")
     if port is not None and report.verdict is None:
         check_from_outside(module, report, port, target, routes, names, addrs, links, gateway)
+    return finish(report, links, addrs, routes, names)
+
+
+def run6(module, report, network, guest, resolver, port, links, addrs, routes, names):
+    """The same flow for an IPv6 guest: its subnet on the bridge, IPv6 forwarding, the
+    router advertisements a guest configures itself from (a default route in them), the
+    guest, NAT66 (or the routed subnet), the way out, the published port."""
+    bridge = links.get(network)
+    target = ipaddress.IPv6Address(guest)
+    mine = [a for a in addrs.get(bridge["index"], []) if ":" in a and target in ipaddress.IPv6Interface(a).network] \
+        if bridge and bridge["kind"] == "bridge" else []
+    if not report.add("guest network %s" % network, bool(mine and bridge["up"]),
+                      ("%s is up with %s" % (network, ", ".join(mine))) if mine and bridge["up"] else
+                      "%s %s" % (network, "does not exist as a bridge" if not bridge or bridge["kind"] != "bridge" else
+                                 "is down" if not bridge["up"] else "has no IPv6 address of %s's subnet" % guest),
+                      "give the network an IPv6 gateway address of the guest's subnet (nat_bridge_ipv6_address) "
+                      "and run the role"):
+        report.extra["bridge_table"] = True
+        return finish(report, links, addrs, routes, names)
+    gateway6, subnet6 = mine[0].split("/")[0], str(ipaddress.IPv6Interface(mine[0]).network)
+    forwarding = _sysctl.read_runtime("net.ipv6.conf.all.forwarding")
+    if not report.add("IPv6 forwarding", forwarding == 1, "net.ipv6.conf.all.forwarding = %s" % forwarding,
+                      "turn it on (guest_network does for a network with an IPv6 address; the ip_forward module)"):
+        report.extra["route_table"] = True
+        return finish(report, links, addrs, routes, names)
+    found = _dhcp.running(network)
+    conf = _persist.read_text(found[1]) if found else None
+    with _probe.SlaacProbe(network) as probe:
+        routers, prefixes, own = probe.learnt()
+        step = "router advertisements on %s" % network
+        if conf is not None and "enable-ra" not in conf.splitlines():
+            report.add(step, None, "this collection's dnsmasq of %s sends none (ipv6_ra: none): guests need a static "
+                       "IPv6 address and default route via %s" % (network, gateway6))
+        elif not prefixes and not routers:
+            report.add(step, False, "no router advertisement on %s within 4 s: a guest that configures itself gets "
+                       "no IPv6 address and no default route" % network,
+                       "set nat_bridge_ipv6_ra (guest_network ipv6_ra) to slaac, stateless or stateful")
+        elif not routers:
+            report.add(step, False, "an advertisement on %s gives %s but no default route (router lifetime 0): "
+                       "guests reach their subnet only" % (network, ", ".join(prefixes)),
+                       "let the advertising router announce itself as default router (this collection's dnsmasq does)")
+        else:
+            report.add(step, True, "a guest configuring itself gets %s and a default route via %s" % (
+                ", ".join(own or prefixes), routers[0]))
+        if report.verdict:
+            return finish(report, links, addrs, routes, names)
+        ping = module.get_bin_path("ping")
+        if ping:
+            rc, _out, _err = module.run_command([ping, "-6", "-c", "1", "-W", "2", guest])
+            if not report.add("host -> guest %s" % guest, rc == 0, "%s %s ICMPv6 echo" % (
+                    guest, "answers" if rc == 0 else "does not answer"),
+                    "start the guest, check its IPv6 address, and that its TAP is a port of %s" % network):
+                return finish(report, links, addrs, routes, names)
+        warnings = []
+        fw = _info.firewall_view(module, links, None, warnings)
+        sets = [s for s in fw["sets"] if s["kind"] == "masquerade" and s["family"] == "ipv6" and s["name"] == network]
+        if sets:
+            evidence = ("%s is masqueraded out of the uplink (%s)" % (subnet6, sets[0]["backend"]) if sets[0]["translates"]
+                        else "%s is routed (no NAT66): the upstream must route it to this host" % subnet6)
+        if not report.add("NAT66", bool(sets), evidence if sets else
+                          "no IPv6 set of this collection for %s: its guests' IPv6 traffic is neither masqueraded nor "
+                          "let through" % network, "run the nat_bridge role (guest_network) again"):
+            return finish(report, links, addrs, routes, names)
+        resolver = resolver or (gateway6 if _dhcp.serves_dns(network) else None)
+        if resolver and own:
+            ok, detail = _probe.run_probe(module, probe.name, "dns", resolver, 53, ".")
+            report.add("guest network -> outside (DNS to %s)" % resolver, ok,
+                       "a query from %s to [%s]:53 %s (%s)" % (own[0], resolver, "was answered" if ok else
+                                                               "got no answer", detail),
+                       "check the resolver and the firewall's FORWARD chains (net_info)")
+        else:
+            report.add("guest network -> outside", None, "no IPv6 resolver is known: give diagnose_resolver")
+        if port is not None and report.verdict is None and own:
+            found = _info.forward_target(module, network, port, families=("ipv6",))
+            if report.add("published port %d" % port, found is not None,
+                          ("host port %d forwards to %s:%d" % (port, found[0], found[1])) if found else
+                          "no forward of this collection's set %s publishes port %d" % (network, port),
+                          "add it to nat_bridge_forwards and run the role"):
+                ok, detail = _probe.run_probe(module, probe.name, "tcp", found[0], found[1])
+                report.add("service [%s]:%d" % found[:2], ok, "%s (%s)" % (
+                    "accepts connections" if ok else "does not accept connections from the guests' subnet", detail),
+                    "start the service in the guest, or correct to_port of the forward")
     return finish(report, links, addrs, routes, names)
 
 

@@ -99,11 +99,14 @@ forwarding:
 firewall:
   description:
     - C(backend) (what this collection uses here), C(mark) (the conntrack bit its DNAT sets),
-      C(sets) (each masquerade and forward set of ours with its backend, rule count and packet and
-      byte counters), C(forward) (per iptables world and family that exists, the FORWARD policy and
-      whether our accepts are in it), C(nftables_forward_drops) (native chains dropping forwarded
-      packets by policy), C(peers) (Docker, libvirt, firewalld found), C(br_netfilter) (loaded, and
-      its switches), C(split_ruleset), C(rp_filter) of the uplink.
+      C(sets) (each masquerade and forward set of ours with its backend, family, rule count and packet
+      and byte counters), C(forwards) (each published port - set, family, proto, port, C(to_addr),
+      C(to_port), what it is narrowed to - with the connections it translated, packets and bytes, as
+      C(iptables -t nat -L -n -v) shows them; C(forward_table) the same as text lines), C(forward) (per
+      iptables world and family that exists, the FORWARD policy and whether our accepts are in it),
+      C(nftables_forward_drops) (native chains dropping forwarded packets by policy), C(peers) (Docker,
+      libvirt, firewalld found), C(br_netfilter) (loaded, and its switches), C(split_ruleset), C(rp_filter)
+      of the uplink.
   returned: when firewall is gathered
   type: dict
 persistence:

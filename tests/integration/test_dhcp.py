@@ -123,7 +123,9 @@ def test_fixed_and_dynamic_leases_dns_and_rerun(lab):
     assert applied["actions"][-1] == "start dnsmasq of brd0 (DHCP and DNS)"
     assert applied["network"]["dhcp"] == {"running": True, "range": "192.168.100.100-192.168.100.199",
                                           "lease_time": "1h", "dns": True, "domain": "lab.test",
-                                          "hosts": [{"mac": MAC1, "address": "192.168.100.10", "name": "vm1"}]}
+                                          "range6": None, "ipv6_ra": "none",
+                                          "hosts": [{"mac": MAC1, "address": "192.168.100.10", "address6": None,
+                                                     "name": "vm1"}]}
     again = lab.run(args)
     assert again["rc"] == 0 and again["changed"] is False and again["actions"] == [], again
     assert lab.run(args, check_mode=True)["changed"] is False

@@ -67,16 +67,39 @@ def test_published_ports_in_both_families_and_hairpin66(nat_lab6, backend):
     four_step(lab.hv, "iptables_dnat", {"name": "web", "state": "absent", "backend": backend}, "rules")
 
 
+class Sandboxed(object):
+    """hv whose module runs write /etc into the test's directory (an overlay)."""
+
+    def __init__(self, ns, etc):
+        self.ns, self.etc = ns, etc
+
+    def module(self, name, args, check_mode=False):
+        return self.ns.module(name, args, check_mode=check_mode, etc=self.etc)
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_ipv6_sets_come_back_from_the_boot_load_and_net_info_lists_them(nat_lab6, backend, tmp_path):
-    lab = nat_lab6
+def test_net_info_lists_ipv6_sets_and_each_published_port_with_its_counters(nat_lab6, backend, tmp_path):
+    lab, hv = nat_lab6, Sandboxed(nat_lab6.hv, tmp_path / "etc")
     lab.serve(lab.g1, "tcp", 80)
-    four_step(lab.hv, "iptables_dnat", {"name": "web", "backend": backend, "forwards": [
+    # persisted: net_info reads a long name back through the store
+    name = "a-forward-set-whose-name-is-longer-than-iptables-allows"
+    four_step(hv, "iptables_dnat", {"name": name, "backend": backend, "forwards": [
+        {"port": 8081, "to_addr": "192.168.100.2", "to_port": 80, "sources": ["203.0.113.0/24"]},
+        {"port": 8082, "to_addr": "192.168.100.2", "to_port": 80}], "persist": True}, "rules")
+    four_step(hv, "iptables_dnat", {"name": "web", "backend": backend, "forwards": [
         {"port": 8080, "to_addr": G1_6, "to_port": 80}]}, "rules")
-    four_step(lab.hv, "masquerade", {"name": "lan", "source": SUBNET6, "out_interface": "up0", "backend": backend},
+    four_step(hv, "masquerade", {"name": "lan", "source": SUBNET6, "out_interface": "up0", "backend": backend},
               "rules")
     assert lab.connect(lab.wan, "tcp", HV6, 8080) == "peer=%s" % WAN6
-    info = lab.hv.module("net_info", {"gather": ["firewall"]})
+    for _n in range(2):
+        assert lab.connect(lab.wan, "tcp", "203.0.113.1", 8081) == "peer=203.0.113.2"
+    info = hv.module("net_info", {"gather": ["firewall"]})
     sets = dict(((s["kind"], s["family"], s["name"]), s) for s in info["firewall"]["sets"])
     assert sets[("forwards", "ipv6", "web")]["packets"] > 0 and sets[("forwards", "ipv6", "web")]["backend"] == backend
-    assert ("masquerade", "ipv6", "lan") in sets and not [k for k in sets if k[1] == "ipv4"]
+    assert ("masquerade", "ipv6", "lan") in sets and ("forwards", "ipv4", name) in sets  # the long name in full
+    rows = dict(((r["set"], r["port"]), r) for r in info["firewall"]["forwards"])
+    assert rows[("web", 8080)]["family"] == "ipv6" and rows[("web", 8080)]["to_addr"] == G1_6
+    assert rows[("web", 8080)]["to_port"] == 80 and rows[("web", 8080)]["packets"] == 1
+    assert rows[(name, 8081)]["packets"] == 2 and rows[(name, 8081)]["match"] == {"sources": "203.0.113.0/24"}
+    assert rows[(name, 8082)]["packets"] == 0 and rows[(name, 8082)]["match"] == {}
+    assert any("[%s]:80" % G1_6 in line for line in info["firewall"]["forward_table"])

@@ -9,6 +9,7 @@ routes the subnet with the same isolation; absent takes it all."""
 
 from __future__ import annotations
 
+import glob
 import os
 import signal
 import time
@@ -28,6 +29,11 @@ class Lab6(Lab):
     (the published port's target), g2 only what the network's advertisements give it."""
 
     def __init__(self, hv, make_netns, tmp_path):
+        # notes under /run keyed by a namespace inode outlive the namespace: a new one may
+        # reuse the inode of one that is gone
+        inode = hv.run("stat", "-L", "-c", "%i", "/proc/self/ns/net").stdout.strip()
+        for stale in glob.glob("/run/hypervisor-networking/*-%s*" % inode):
+            os.unlink(stale)
         super(Lab6, self).__init__(hv, make_netns, tmp_path)
         self.tmp = tmp_path
         self.wan.run("sysctl", "-qw", "net.ipv6.conf.eth0.accept_ra=0")  # the router: its own RAs are not for it
@@ -58,6 +64,17 @@ class Lab6(Lab):
         except (OSError, ValueError):
             pass
         super(Lab6, self).stop()
+
+
+class Sandboxed(object):
+    """hv whose module runs see the Lab's /etc overlay (its resolv.conf names the wan's DNS:
+    the network's dnsmasq never asks a resolver of the machine)."""
+
+    def __init__(self, lab):
+        self.lab = lab
+
+    def module(self, name, args, check_mode=False):
+        return self.lab.hv.module(name, args, check_mode=check_mode, etc=self.lab.etc)
 
 
 def wait(probe, what, seconds=15):
@@ -99,7 +116,7 @@ def test_dual_stack_network(lab6, backend):
     serve.serve(g1, "tcp", 22)
     serve.serve(lab.wan, "tcp", 80)
     try:
-        res = four_step(hv, "guest_network", dual(backend), "network")
+        res = four_step(Sandboxed(lab), "guest_network", dual(backend), "network")
         # the uplink keeps its default route from the internet's advertisements
         assert res["ra_uplinks"] == ["up0"]
         assert hv.run("sysctl", "-n", "net.ipv6.conf.up0.accept_ra").stdout.strip() == "2"
@@ -123,28 +140,32 @@ def test_dual_stack_network(lab6, backend):
         assert serve.connect(lab.wan, "tcp", G1_6, 22, timeout=1) is None
         assert serve.connect(lab.wan, "tcp", "192.168.100.2", 22, timeout=1) is None
         # ipv6_nat false: the subnet is routed (the server sees the guest), isolated all the same
-        routed = four_step(hv, "guest_network", dual(backend, ipv6_nat=False), "network")
-        assert routed["network"]["masquerade6"]["nat"] is False
+        routed = four_step(Sandboxed(lab), "guest_network", dual(backend, ipv6_nat=False), "network")
+        assert routed["network"]["masquerade6"]["mode"] == "routed"
         assert serve.connect(g2, "tcp", WAN6, 80) == "peer=%s" % g2_6
         assert serve.connect(lab.wan, "tcp", G1_6, 22, timeout=1) is None
         assert serve.connect(lab.wan, "tcp", lab.uplink6, 8080) == "peer=%s" % WAN6
         # absent: nothing of ours left in either family; the uplink still has its default route
-        four_step(hv, "guest_network", {"name": "brd0", "state": "absent", "backend": backend, "persist": False,
-                                        "qemu_acl": False}, "network")
+        gone = {"name": "brd0", "state": "absent", "backend": backend, "persist": False, "qemu_acl": False}
+        four_step(Sandboxed(lab), "guest_network", gone, "network")
         nft = hv.run("nft", "list", "ruleset").stdout
         legacy = hv.run("ip6tables-legacy-save", check=False).stdout + hv.run("iptables-legacy-save").stdout
         assert "hypervisor_networking" not in nft and "HN-" not in legacy.replace("HN-USER", ""), (nft, legacy)
+        # IPv6 forwarding was ours to turn on: off again, the uplink takes advertisements as before
+        assert hv.run("sysctl", "-n", "net.ipv6.conf.all.forwarding").stdout.strip() == "0"
+        assert hv.run("sysctl", "-n", "net.ipv6.conf.up0.accept_ra").stdout.strip() == "1"
+        assert hv.run("sysctl", "-n", "net.ipv4.ip_forward").stdout.strip() == "1"  # IPv4's stays, as documented
         assert lab.default6(hv)
     finally:
         serve.stop()
 
 
 def test_stateful_dhcpv6_and_aaaa(lab6):
-    lab, hv, g2 = lab6, lab6.hv, lab6.guests[1]
+    lab, g2 = lab6, lab6.guests[1]
     mac = g2.json("ip", "-j", "link", "show", "eth0")[0]["address"]
     dhcp = {"range6": "fd00:100::100-fd00:100::1ff", "domain": "lab.test", "hosts": [
         {"mac": mac, "address": "192.168.100.33", "address6": "fd00:100::33", "name": "vm2"}]}
-    res = four_step(hv, "guest_network", dual("nftables", ipv6_ra="stateful", dhcp=dhcp, forwards=[]), "network")
+    res = four_step(Sandboxed(lab), "guest_network", dual("nftables", ipv6_ra="stateful", dhcp=dhcp, forwards=[]), "network")
     assert res["network"]["dhcp"]["range6"] == "fd00:100::100-fd00:100::1ff"
     ra = g2.run("rdisc6", "-1", "eth0").stdout
     assert "Stateful address conf.    :          Yes" in ra, ra
@@ -177,6 +198,85 @@ def test_bad_dual_stack_input_fails_before_any_change(lab6, args, needle):
         probes = (("ip", "-br", "addr"), ("nft", "list", "ruleset"), ("sysctl", "net.ipv6.conf.all.forwarding"))
         return [lab6.hv.run(*argv).stdout for argv in probes]
     before = state()
-    res = lab6.hv.module("guest_network", dual("nftables", **args))
+    res = Sandboxed(lab6).module("guest_network", dual("nftables", **args))
     assert res["rc"] != 0 and needle in res["msg"], res
     assert state() == before
+
+
+@pytest.mark.parametrize("backend", ["nftables", "iptables"])
+def test_routed_and_isolated_modes(lab6, backend):
+    lab, hv, g1, g2 = lab6, lab6.hv, lab6.guests[0], lab6.guests[1]
+    g1.run("ip", "addr", "add", "192.168.100.2/24", "dev", "eth0")
+    g1.run("ip", "route", "add", "default", "via", "192.168.100.1")
+    g2.run("ip", "addr", "add", "192.168.100.3/24", "dev", "eth0")
+    g2.run("ip", "route", "add", "default", "via", "192.168.100.1")
+    # the upstream routes the guests' subnets to this host
+    lab.wan.run("ip", "-6", "route", "add", NET6, "via", lab.uplink6)
+    lab.wan.run("ip", "route", "add", "192.168.100.0/24", "via", "203.0.113.1")
+    serve = NatLab(hv, lab.wan, g1, g2)
+    for port in (22, 80):
+        serve.serve(g1, "tcp", port)
+    serve.serve(lab.wan, "tcp", 80)
+    try:
+        allow = [{"port": 22, "to_addr": G1_6}, {"port": "20-22", "to_addr": "192.168.100.2", "sources": ["203.0.113.0/24"]}]
+        res = four_step(Sandboxed(lab), "guest_network", dual(backend, mode="routed", allow_inbound=allow,
+                                                              forwards=[{"port": 8080, "to_addr": "192.168.100.2",
+                                                                         "to_port": 80}]), "network")
+        assert res["network"]["masquerade"]["mode"] == "routed"
+        # no NAT in either family: the internet sees the guest
+        assert serve.connect(g1, "tcp", "203.0.113.2", 80) == "peer=192.168.100.2"
+        wait(lambda: lab.default6(g1), "g1's default route from the network's advertisements")
+        assert serve.connect(g1, "tcp", WAN6, 80) == "peer=%s" % G1_6
+        # inbound: what allow_inbound names, published ports, nothing else
+        assert serve.connect(lab.wan, "tcp", "192.168.100.2", 22) == "peer=203.0.113.2"
+        assert serve.connect(lab.wan, "tcp", G1_6, 22) == "peer=%s" % WAN6
+        assert serve.connect(lab.wan, "tcp", "192.168.100.2", 80, timeout=1) is None
+        assert serve.connect(lab.wan, "tcp", G1_6, 80, timeout=1) is None
+        assert serve.connect(lab.wan, "tcp", "203.0.113.1", 8080) == "peer=203.0.113.2"
+        # isolated: nothing beyond the bridge either way; guests, host and the network's DNS reachable
+        res = four_step(Sandboxed(lab), "guest_network", dual(backend, mode="isolated", forwards=[]), "network")
+        assert res["network"]["masquerade"]["mode"] == "isolated"
+        assert serve.connect(g1, "tcp", "203.0.113.2", 80, timeout=1) is None
+        assert serve.connect(g1, "tcp", WAN6, 80, timeout=1) is None
+        assert serve.connect(lab.wan, "tcp", "192.168.100.2", 22, timeout=1) is None
+        assert serve.connect(lab.wan, "tcp", G1_6, 22, timeout=1) is None
+        assert serve.connect(g2, "tcp", "192.168.100.2", 80) == "peer=192.168.100.3"
+        assert serve.connect(g2, "tcp", G1_6, 80).startswith("peer=fd00:100::")
+        assert lab.client(g1, "query", "192.168.100.1", "www.example.test") == ["203.0.113.80"]
+    finally:
+        serve.stop()
+
+
+def test_diagnose_an_ipv6_guest_names_the_broken_hop(lab6):
+    lab, hv, g1 = lab6, lab6.hv, lab6.guests[0]
+    four_step(Sandboxed(lab), "guest_network", dual("nftables"), "network")
+    wait(lambda: lab.default6(g1), "g1's default route from the network's advertisements")
+
+    def diagnose():
+        res = hv.module("net_diagnose", {"network": "brd0", "guest": G1_6})
+        assert res["rc"] == 0 and res["changed"] is False, res
+        return res
+
+    res = diagnose()
+    assert res["healthy"], res["report"]
+    steps = dict((s["name"], s) for s in res["steps"])
+    assert steps["router advertisements on brd0"]["ok"] and "default route via fe80:" in \
+        steps["router advertisements on brd0"]["evidence"]
+    assert steps["NAT66"]["ok"] and steps["guest network -> outside (DNS to %s)" % GW6]["ok"]
+    assert not glob_probes(hv), "the probe namespace stayed"
+    # each broken hop, named
+    hv.run("nft", "delete", "table", "ip6", "hypervisor_networking")
+    assert diagnose()["verdict"].startswith("NAT66: no IPv6 set of this collection for brd0")
+    hv.module("guest_network", dual("nftables"), etc=lab.etc)
+    for pid in lab.dnsmasq():
+        os.kill(pid, signal.SIGTERM)
+    wait(lambda: not lab.dnsmasq(), "dnsmasq's end")
+    assert diagnose()["verdict"].startswith("router advertisements on brd0: no router advertisement")
+    hv.run("sysctl", "-qw", "net.ipv6.conf.all.forwarding=0")
+    assert diagnose()["verdict"].startswith("IPv6 forwarding: net.ipv6.conf.all.forwarding = 0")
+    assert hv.module("net_diagnose", {"network": "brd0", "guest": "fd00:999::2"})["verdict"].startswith(
+        "guest network brd0: brd0 has no IPv6 address of fd00:999::2's subnet")
+
+
+def glob_probes(hv):
+    return [n for n in hv.run("ip", "netns", "list").stdout.split() if n.startswith("hn-diag-")]

@@ -32,7 +32,8 @@ class FirewallBackend(abc.ABC):
       tables or chains hold exactly ``rulesets``, in ONE transaction per writer, with the
       lines and before/after views the user sees, added to the FirewallPlan ``fw``;
     - ``boot_load(rulesets)``: what the boot unit loads for the stored sets of this backend;
-    - ``running()``: the sets as they run, with their counters (net_info);
+    - ``running()``, ``forward_rows()``: the sets and each published port as they run, with
+      their counters (net_info);
     - ``forward_target(name, port, proto)``: where a published port leads (diagnose).
     """
 
@@ -64,11 +65,16 @@ class FirewallBackend(abc.ABC):
         """What the boot unit loads for these stored sets."""
 
     @abc.abstractmethod
-    def running(self):
+    def running(self, names=()):
         """[{kind, name, family, backend, rules, packets, bytes, translates}] as they run."""
 
     @abc.abstractmethod
-    def forward_target(self, name, port, proto="tcp"):
+    def forward_rows(self, names=()):
+        """[{set, family, backend, proto, port, to_addr, to_port, match, packets, bytes}]: each
+        published port as it runs, with what it translated."""
+
+    @abc.abstractmethod
+    def forward_target(self, name, port, proto="tcp", families=("ipv4", "ipv6")):
         """(to_addr, to_port, narrowed) of a published port of set ``name``, or None."""
 
     def own_accepts(self, rset):

@@ -255,8 +255,35 @@ class IptablesBackend(FirewallBackend):
         return [dict(entry, kind=KINDS[k].shown, name=n, family=f, backend=self.name)
                 for (f, k, n), entry in sorted(sets.items())]
 
-    def forward_target(self, name, port, proto="tcp"):
+    def forward_rows(self, names=()):
+        """Each published port of our forward sets as it runs (one row per DNAT rule: per
+        source, and per port where a range is shifted), with its packets (connections)."""
+        rows = []
         for family in FAMILIES:
+            chains = dict((DnatSet(n, None, family).xt_chain("pre"), n) for n in names)
+            nat = self.state(family, counters=True).get("nat", {})
+            for chain, lines in sorted(nat.get("rules", {}).items()):
+                if not chain.startswith("HN-DN-"):
+                    continue
+                counters = nat.get("counters", {}).get(chain) or [(0, 0)] * len(lines)
+                for line, (packets, nbytes) in zip(lines, counters):
+                    match = re.search(r"-p (\w+) .*--dport (\d+(?::\d+)?) .*-j DNAT --to-destination (\S+)$", line)
+                    if not match:
+                        continue
+                    to_addr, to_port = _target(match.group(3))
+                    narrowing = dict((key, found.group(1)) for key, found in (
+                        (k, re.search(r"(?:^| )%s (\S+)" % flag, line)) for k, flag in (
+                            ("in_interface", "-i"), ("sources", "-s"), ("destination", "-d"))) if found)
+                    port = match.group(2).replace(":", "-")
+                    rows.append({"set": chains.get(chain, chain[len("HN-DN-"):]), "family": family,
+                                 "backend": self.name, "proto": match.group(1),
+                                 "port": int(port) if port.isdigit() else port, "to_addr": to_addr,
+                                 "to_port": to_port or (int(port) if port.isdigit() else port), "match": narrowing,
+                                 "packets": packets, "bytes": nbytes})
+        return rows
+
+    def forward_target(self, name, port, proto="tcp", families=FAMILIES):
+        for family in families:
             xt = self.xts[family]
             if not xt.usable or "nat" not in _xtables.legacy_tables(xt.stem):
                 continue

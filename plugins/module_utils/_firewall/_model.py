@@ -75,28 +75,80 @@ def address(option, value, family=None):
     return str(addr)
 
 
+MODES = ("nat", "routed", "isolated")  # a guest network's egress (guest_network's modes but bridged)
+
+
+class Allow(object):
+    """An inbound port a routed network opens to its guests: proto, port range, the guest
+    (None: every guest) and the clients (none: any)."""
+
+    __slots__ = ("proto", "port", "to_addr", "sources")
+
+    def __init__(self, proto, port, to_addr=None, sources=()):
+        self.proto, self.port, self.to_addr, self.sources = proto, port, to_addr, list(sources)
+
+    @property
+    def family(self):
+        """'ipv4', 'ipv6', or None (every guest, any client: both families)."""
+        return family_of(self.to_addr or (self.sources or [None])[0]) if self.to_addr or self.sources else None
+
+    @classmethod
+    def from_item(cls, where, item):
+        """Validate one ``allow_inbound`` item."""
+        unknown = set(item) - set(cls.__slots__)
+        if unknown:
+            raise ValidationError(where, sorted(unknown), "unknown option(s) in an allow_inbound item")
+        proto = item.get("proto") or "tcp"
+        if proto not in PROTOCOLS:
+            raise ValidationError(where + ".proto", proto, "must be tcp or udp")
+        if item.get("port") is None:
+            raise ValidationError(where + ".port", None, "required")
+        if item.get("sources") is not None and not item["sources"]:
+            raise ValidationError(where + ".sources", item["sources"],
+                                  "an empty list allows no source; leave sources out to allow any")
+        to_addr = address(where + ".to_addr", item["to_addr"]) if item.get("to_addr") else None
+        family = family_of(to_addr) if to_addr else None
+        sources = [network(where + ".sources", s, family) for s in item.get("sources") or []]
+        if not family and sources:
+            family = family_of(sources[0])
+            sources = networks(where + ".sources", sources, family)
+        return cls(proto, port_range(where + ".port", item["port"]), to_addr, sources)
+
+    def as_dict(self):
+        return {"proto": self.proto, "port": port_text(self.port) if self.port[0] != self.port[1] else self.port[0],
+                "to_addr": self.to_addr, "sources": list(self.sources)}
+
+
 class Masquerade(object):
     """Source NAT of ``source`` out of ``out_interface`` (any when None). ``bridge``: the
-    guests' bridge of a NAT network (libvirt's isolation): only it may source ``source``,
-    and nothing from outside reaches it but replies and our published ports. ``nat``
-    False: the same without the translation (guest_network's ``ipv6_nat: false``: the
-    guests' subnet is routed)."""
+    guests' bridge of a guest network (libvirt's isolation): only it may source ``source``,
+    and nothing from outside reaches it but replies, our published ports and, routed,
+    what ``allow`` names. ``mode``: ``nat``; ``routed`` - the same without the translation
+    (the upstream routes the guests' subnet here; guest_network's ``mode: routed`` and
+    ``ipv6_nat: false``); ``isolated`` - nothing forwarded beyond the bridge at all."""
 
-    __slots__ = ("name", "source", "out_interface", "exclude", "forward", "bridge", "nat")
+    __slots__ = ("name", "source", "out_interface", "exclude", "forward", "bridge", "mode", "allow")
 
     @property
     def family(self):
         """'ipv4' or 'ipv6': the source's."""
         return family_of(self.source)
 
-    def __init__(self, name, source, out_interface=None, exclude=(), forward=True, bridge=None, nat=True):
+    def __init__(self, name, source, out_interface=None, exclude=(), forward=True, bridge=None, mode="nat",
+                 allow=()):
         self.name = name
         self.source = source
         self.out_interface = out_interface
         self.exclude = list(exclude)
         self.forward = forward
         self.bridge = bridge
-        self.nat = nat
+        self.mode = mode
+        self.allow = list(allow)
+
+    @property
+    def nat(self):
+        """True when the subnet is translated."""
+        return self.mode == "nat"
 
     @classmethod
     def from_params(cls, params):
@@ -110,7 +162,9 @@ class Masquerade(object):
             exclude=networks("exclude_destinations", params.get("exclude_destinations"), family_of(source)),
             forward=bool(params.get("forward", True)),
             bridge=v.rule_ifname("bridge", params["bridge"]) if params.get("bridge") else None,
-            nat=bool(params.get("nat", True)),
+            mode=params.get("mode") or "nat",
+            allow=[a if isinstance(a, Allow) else Allow.from_item("allow_inbound[%d]" % i, a)
+                   for i, a in enumerate(params.get("allow") or [])],
         )
 
     def as_dict(self):
@@ -119,8 +173,10 @@ class Masquerade(object):
                "exclude_destinations": list(self.exclude), "forward": self.forward}
         if self.bridge:
             out["bridge"] = self.bridge
-        if not self.nat:
-            out["nat"] = False  # absent: true (the records 0.2 wrote)
+        if self.mode != "nat":
+            out["mode"] = self.mode  # absent: nat (the records 0.2 wrote)
+        if self.allow:
+            out["allow"] = [a.as_dict() for a in self.allow]
         return out
 
 
@@ -352,6 +408,10 @@ class MasqueradeSet(RuleSet):
         rule = self.model
         if rule is None or not rule.forward:
             return []
+        if rule.mode == "isolated":
+            # nothing leaves the bridge, nothing reaches it (guests reach each other and the host)
+            return [["-i", rule.bridge, "!", "-o", rule.bridge, "-j", "DROP"],
+                    ["!", "-i", rule.bridge, "-o", rule.bridge, "-j", "DROP"]]
         out = ["-o", rule.out_interface] if rule.out_interface else []
         back = ["-i", rule.out_interface] if rule.out_interface else []
         guests = ["-i", rule.bridge] if rule.bridge else []
@@ -360,6 +420,11 @@ class MasqueradeSet(RuleSet):
         rules = [["-j", USER_CHAIN], ["-s", rule.source] + guests + out + ["-j", "ACCEPT"],
                  ["-d", rule.source] + back + to_guests + ["-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED",
                                                            "-j", "ACCEPT"]]
+        for allow in rule.allow:  # routed: what the admin opens to the guests
+            for src in allow.sources or [None]:
+                rules.append((["-s", src] if src else []) + ["-d", allow.to_addr or rule.source] + to_guests
+                             + ["-p", allow.proto, "-m", allow.proto, "--dport", port_text(allow.port, ":"),
+                                "-j", "ACCEPT"])
         if rule.bridge:
             # only the bridge sources the guests' subnet; nothing unsolicited reaches the guests
             # (replies, and connections our DNAT marked, pass)

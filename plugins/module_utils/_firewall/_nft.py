@@ -158,12 +158,15 @@ class Desired(object):
         counters), the counter placed before the rule's last statement."""
         self.chains.setdefault(chain, []).append(expr[:-1] + [{"counter": None}] + expr[-1:])
 
-    def add_map(self, name, types, data=None, interval=False):
+    def add_map(self, name, types, data=None, interval=False, counter=False):
+        """A map (a set without ``data``); ``counter``: each element counts its matches."""
         decl = {"type": types if len(types) > 1 else types[0]}
         if data:
             decl["map"] = data
         if interval:
             decl["flags"] = ["interval"]
+        if counter:
+            decl["stmt"] = [{"counter": None}]
         self.maps.setdefault(name, {"decl": decl, "elem": {}})
         return self.maps[name]["elem"]
 
@@ -178,12 +181,27 @@ def masquerade_desired(rset):
         if rule.exclude else []
     if rule.nat:
         want.add_rule(prefix + "post", [src] + out + exclude + [{"masquerade": None}])
+    if rule.forward and rule.mode == "isolated":
+        # nothing leaves the bridge, nothing reaches it (guests reach each other and the host)
+        want.add_rule(prefix + "fwd", [_match(_meta("iifname"), rule.bridge), _match(_meta("oifname"), rule.bridge,
+                                                                                     "!="), {"drop": None}])
+        want.add_rule(prefix + "fwd", [_match(_meta("iifname"), rule.bridge, "!="), _match(_meta("oifname"),
+                                                                                           rule.bridge), {"drop": None}])
+        return want
     if rule.forward:
         guests = [_match(_meta("iifname"), rule.bridge)] if rule.bridge else []
         to_guests = [_match(_meta("oifname"), rule.bridge)] if rule.bridge else []
         want.add_rule(prefix + "fwd", guests + [src] + out + [{"accept": None}])
         want.add_rule(prefix + "fwd", [_match(_payload(ip, "daddr"), _prefix(rule.source))] + back + to_guests
                       + [_match({"ct": {"key": "state"}}, ["established", "related"], "in"), {"accept": None}])
+        for allow in rule.allow:  # routed: what the admin opens to the guests
+            port = allow.port[0] if allow.port[0] == allow.port[1] else {"range": list(allow.port)}
+            sources = [_match(_payload(ip, "saddr"), {"set": [_prefix(s) for s in allow.sources]})] \
+                if allow.sources else []
+            want.add_rule(prefix + "fwd", to_guests + sources + [
+                _match(_payload(ip, "daddr"), _prefix(allow.to_addr or rule.source)),
+                _match(_meta("l4proto"), allow.proto), _match(_payload(allow.proto, "dport"), port),
+                {"accept": None}])
     if rule.forward and rule.bridge:
         # a drop in any table is final: these hold whatever other tables accept
         not_guests = _match(_meta("iifname"), rule.bridge, "!=")
@@ -208,7 +226,8 @@ def dnat_desired(rset):
             continue
         fields, types = _key_fields(shape, family)
         addr_map, port_map = "%saddr_%s" % (prefix, shape), "%sport_%s" % (prefix, shape)
-        addrs = want.add_map(addr_map, types, addr_type, "s" in shape)
+        # each forward's element counts the connections it translated (net_info's rows)
+        addrs = want.add_map(addr_map, types, addr_type, "s" in shape, counter=True)
         ports = want.add_map(port_map, types, "inet_service", "s" in shape)
         for key, to_addr, to_port in by_shape[shape]:
             jkey = {"concat": key}
@@ -286,6 +305,8 @@ class Current(object):
             decl["map"] = found["map"]
         if "interval" in (found.get("flags") or []):
             decl["flags"] = ["interval"]
+        if {"counter": None} in (found.get("stmt") or []):
+            decl["stmt"] = [{"counter": None}]
         return decl
 
     def elements(self, name):
@@ -499,6 +520,8 @@ def _text(value):
         return " . ".join(_text(v) for v in arg)
     if key == "prefix":
         return "%s/%d" % (arg["addr"], arg["len"])
+    if key == "range":
+        return "%s-%s" % tuple(arg)
     if key == "set":
         return "{ %s }" % ", ".join(_text(v) for v in arg) if isinstance(arg, list) else _text(arg)
     if key in ("&", "|"):
@@ -717,7 +740,7 @@ class NftBackend(FirewallBackend):
                 families.append(NFT_FAMILY[family])
         return ({"nftables": cmds}, families) if cmds else (None, [])
 
-    def running(self, tables=None):
+    def running(self, names=(), tables=None):
         """Our sets as they run: [{kind, name, family, rules, packets, bytes, translates}],
         counters summed over their rules."""
         tables = self.list_tables() if tables is None else tables
@@ -743,11 +766,34 @@ class NftBackend(FirewallBackend):
         return [dict(entry, kind=KINDS[k].shown, name=n, family=f, backend=self.name)
                 for (f, k, n), entry in sorted(sets.items())]
 
-    def forward_target(self, name, port, proto="tcp"):
+    def forward_rows(self, names=()):
+        """Each published port of our forward sets as it runs, with the connections its
+        element translated (the seed's ``iptables -t nat -L -n -v`` view)."""
+        rows = []
+        for family in FAMILIES:
+            maps = dict((o["map"]["name"], o["map"]) for o in self.table_objects(family) if "map" in o)
+            for name, found in sorted(maps.items()):
+                match = _ADDR_MAP_RE.match(name)
+                if not match:
+                    continue
+                ports = maps.get("%s_port_%s" % tuple(name.rsplit("_addr_", 1))) or {}
+                ports = dict((canon(k), val) for k, val in ports.get("elem") or [])
+                for key, addr in found.get("elem") or []:
+                    counter = key["elem"].get("counter") or {} if isinstance(key, dict) and "elem" in key else {}
+                    parts = canon(key)
+                    narrowing = dict(zip([f for f, c in (("in_interface", "i"), ("sources", "s"), ("destination", "d"))
+                                          if c in match.group(2)], parts[:-2]))
+                    rows.append({"set": match.group(1), "family": family, "backend": self.name, "proto": parts[-2],
+                                 "port": int(parts[-1]), "to_addr": addr, "to_port": int(ports.get(canon(key), parts[-1])),
+                                 "match": narrowing, "packets": counter.get("packets", 0),
+                                 "bytes": counter.get("bytes", 0)})
+        return rows
+
+    def forward_target(self, name, port, proto="tcp", families=FAMILIES):
         """(to_addr, to_port, narrowed) of host port ``port`` in our forward set ``name``
         (either family), or None; ``narrowed``: the forward matches only some interface,
         sources or destination."""
-        for family in FAMILIES:
+        for family in families:
             rset = DnatSet(name, None, family)
             objects = self.table_objects(family)
             maps = dict((o["map"]["name"], o["map"].get("elem", [])) for o in objects if "map" in o)
@@ -760,5 +806,6 @@ class NftBackend(FirewallBackend):
         return None
 
 
+_ADDR_MAP_RE = re.compile(r"^dnat_(.+)_addr_(%s)\Z" % "|".join(SHAPES))
 _CHAIN_RE = re.compile(r"^(%s)_(.+)_(%s)\Z" % ("|".join(k for k, c in KINDS.items() if c in _DESIRED),
                                                "|".join(SUFFIX_BASE)))

@@ -179,8 +179,8 @@ def test_dual_stack_network_masquerades_per_family():
                                  masquerade_exclude=["224.0.0.0/24", "ff00::/8"], ipv6_nat=False),
                             resolver=_network._syntax_resolver, host=False)
     v4, v6 = want.masquerades("up0")
-    assert (v4.source, v4.exclude, v4.nat) == ("192.168.100.0/24", ["224.0.0.0/24"], True)
-    assert (v6.source, v6.exclude, v6.nat, v6.bridge) == ("fd00:100::/64", ["ff00::/8"], False, "br0")
+    assert (v4.source, v4.exclude, v4.mode) == ("192.168.100.0/24", ["224.0.0.0/24"], "nat")
+    assert (v6.source, v6.exclude, v6.mode, v6.bridge) == ("fd00:100::/64", [], "routed", "br0")
     assert want.dhcp.ra == "slaac" and want.dhcp.subnets6 and not want.dhcp.dns  # the advertisements alone
 
 

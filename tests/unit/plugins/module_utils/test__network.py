@@ -36,7 +36,7 @@ def nat(**kwargs):
     (nat(addresses=["fd00::1/64"]), "IPv4 gateway"),
     (nat(name="br/0"), "nat_bridge_name"),
     (nat(masquerade_exclude=["224.0.0.0/33"]), "nat_bridge_masquerade_exclude"),
-    ({"name": "br0", "mode": "bridged", "forwards": [{"port": 1, "to_addr": "10.0.0.2"}]}, "mode=nat only"),
+    ({"name": "br0", "mode": "bridged", "forwards": [{"port": 1, "to_addr": "10.0.0.2"}]}, "mode=nat and routed only"),
     ({"name": "br0", "rollback_timeout": 5, "addresses": ["10.0.0.1/24"]}, "mode=bridged only"),
     ({"name": "br0", "mode": "bridged", "rollback_timeout": -1}, "rollback_timeout"),
     ({"name": "br0"}, "addresses"),
@@ -78,3 +78,25 @@ def test_hairpin_pairs_are_the_bridge_subnets_holding_targets():
 def _network_defaults():
     from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
     return ArgumentSpecValidator(_network.ARGUMENT_SPEC).validate({"name": "br0"}).validated_parameters
+
+
+@pytest.mark.parametrize("args,needle", [
+    ({"mode": "isolated", "forwards": [{"port": 1, "to_addr": "192.168.100.2"}]}, "forwards="),
+    ({"mode": "nat", "allow_inbound": [{"port": 22}]}, "applies to mode=routed only"),
+    ({"mode": "routed", "allow_inbound": [{"port": 22, "to_addr": "10.9.9.9"}]}, "is not in the bridge's subnets"),
+    ({"mode": "routed", "masquerade_exclude": ["10.0.0.0/8"]}, "applies to mode=nat only"),
+])
+def test_modes_refuse_what_they_do_not_do(args, needle):
+    message = _network.check(dict({"name": "br0", "addresses": ["192.168.100.1/24"]}, **args))
+    assert needle in message, message
+
+
+def test_routed_and_isolated_egress_per_family():
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+    params = ArgumentSpecValidator(_network.ARGUMENT_SPEC).validate({
+        "name": "br0", "mode": "routed", "addresses": ["192.168.100.1/24", "fd00:100::1/64"],
+        "allow_inbound": [{"port": 22}, {"port": 80, "to_addr": "fd00:100::2"}]}).validated_parameters
+    want = _network.Desired(params, resolver=_network._syntax_resolver, host=False)
+    v4, v6 = want.masquerades("up0")
+    assert (v4.mode, v6.mode, v4.exclude) == ("routed", "routed", [])
+    assert [a.port for a in v4.allow] == [(22, 22)] and [a.port for a in v6.allow] == [(22, 22), (80, 80)]

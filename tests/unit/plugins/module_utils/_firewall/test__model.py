@@ -6,6 +6,7 @@ import pytest
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ValidationError
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall import _iptables
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._model import (
+    Allow,
     DnatSet,
     ForwardSet,
     Masquerade,
@@ -154,3 +155,35 @@ def test_iptables_ipv6_dnat_brackets_the_target_and_keeps_127_to_ipv4():
     assert "in" not in chains and not any("127.0.0.0/8" in r for r in chains.get("post", []))
     assert _iptables._target("[fd00::2]:80") == ("fd00::2", 80) and _iptables._target("fd00::2") == ("fd00::2", None)
     assert _iptables._target("10.0.0.2:80") == ("10.0.0.2", 80) and _iptables._target("10.0.0.2") == ("10.0.0.2", None)
+
+
+def test_routed_allow_items_and_isolated_drops():
+    allow = [Allow.from_item("allow_inbound[0]", {"port": "20-22", "to_addr": "192.168.100.2",
+                                                  "sources": ["203.0.113.0/24"]}),
+             Allow.from_item("allow_inbound[1]", {"proto": "udp", "port": 53})]
+    assert [a.family for a in allow] == ["ipv4", None]
+    routed = Masquerade("n", "192.168.100.0/24", "up0", bridge="br0", mode="routed", allow=allow)
+    rules = MasqueradeSet("n", routed).accept_rules()
+    assert ["-s", "203.0.113.0/24", "-d", "192.168.100.2", "-o", "br0", "-p", "tcp", "-m", "tcp", "--dport", "20:22",
+            "-j", "ACCEPT"] in rules
+    assert ["-d", "192.168.100.0/24", "-o", "br0", "-p", "udp", "-m", "udp", "--dport", "53", "-j", "ACCEPT"] in rules
+    assert rules.index(["-d", "192.168.100.0/24", "-o", "br0", "-p", "udp", "-m", "udp", "--dport", "53",
+                        "-j", "ACCEPT"]) < [r[-1] for r in rules].index("DROP")  # before the isolation drops
+    assert "post" not in _iptables.masquerade_rules(MasqueradeSet("n", routed))  # nothing translated
+    assert not MasqueradeSet("n", routed).translates and routed.as_dict()["mode"] == "routed"
+    isolated = Masquerade("n", "192.168.100.0/24", None, bridge="br0", mode="isolated")
+    assert MasqueradeSet("n", isolated).accept_rules() == [["-i", "br0", "!", "-o", "br0", "-j", "DROP"],
+                                                           ["!", "-i", "br0", "-o", "br0", "-j", "DROP"]]
+    assert "mode" not in Masquerade("n", "192.168.100.0/24").as_dict()  # nat: the records 0.2 wrote
+
+
+@pytest.mark.parametrize("item,needle", [
+    ({"port": 22, "sources": []}, "allow_inbound[0].sources=[]: an empty list allows no source"),
+    ({"port": 22, "to_addr": "fd00::2", "sources": ["10.0.0.0/8"]}, "must be IPv6"),
+    ({"port": 0}, "allow_inbound[0].port=0"),
+    ({"to_addr": "10.0.0.2"}, "allow_inbound[0].port=None: required"),
+])
+def test_allow_items_reject(item, needle):
+    with pytest.raises(ValidationError) as err:
+        Allow.from_item("allow_inbound[0]", item)
+    assert needle in err.value.msg

@@ -58,7 +58,8 @@ def test_forwards_are_elements_grouped_by_shape_one_rule_each():
         ["@dnat_web_addr_i", "@dnat_web_addr_s", "@dnat_web_addr_0"]
     assert len(want.maps["dnat_web_addr_0"]["elem"]) == 100 and len(want.maps["dnat_web_port_i"]["elem"]) == 100
     assert want.maps["dnat_web_addr_s"]["decl"] == {"type": ["ipv4_addr", "inet_proto", "inet_service"],
-                                                    "map": "ipv4_addr", "flags": ["interval"]}
+                                                    "map": "ipv4_addr", "flags": ["interval"],
+                                                    "stmt": [{"counter": None}]}
     mark = {"match": {"op": "==", "left": {"&": [{"ct": {"key": "mark"}}, 0x200000]}, "right": 0x200000}}
     assert want.chains["dnat_web_fwd"] == [[mark, {"counter": None}, {"accept": None}]]
 
@@ -126,7 +127,8 @@ def test_ipv6_sets_live_in_the_ip6_table_with_ipv6_types():
     rset = _dnat(fset.part("ipv6"), [("fd00:100::/64", "br0")], "ipv6")
     want = _nft.dnat_desired(rset)
     assert want.maps["dnat_web_addr_s"]["decl"] == {"type": ["ipv6_addr", "inet_proto", "inet_service"],
-                                                    "map": "ipv6_addr", "flags": ["interval"]}
+                                                    "map": "ipv6_addr", "flags": ["interval"],
+                                                    "stmt": [{"counter": None}]}
     assert want.maps["dnat_web_targets"]["decl"] == {"type": ["ipv6_addr", "inet_proto", "inet_service"]}
     texts = [_nft.expr_text(r) for r in want.chains["dnat_web_post"]]
     assert texts == ['ip6 saddr fd00:100::/64 oifname "br0" ct status dnat counter masquerade']
