@@ -37,7 +37,9 @@ options:
     description:
       - V(absent) removes exactly what this network created - its firewall sets, the TAPs of this
         collection on the bridge, the bridge, the files and the ACL line. IPv4 forwarding is left on
-        (other networks and containers may rely on it).
+        (other networks and containers may rely on it); IPv6 forwarding goes back off when this run's
+        network was the last of ours to need it and it was off before a run of ours turned it on (the
+        uplinks' C(accept_ra) back to 1 with it).
     type: str
     choices: [present, absent]
     default: present

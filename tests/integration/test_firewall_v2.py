@@ -132,7 +132,8 @@ def _dnat_ports(ns, backend):
     if proc.returncode != 0:
         return frozenset()
     elems = json.loads(proc.stdout)["nftables"][1]["map"].get("elem", [])
-    return frozenset(e[0]["concat"][1] for e in elems)
+    # each element counts its connections: its key is listed as {"elem": {"val": ..., "counter": ...}}
+    return frozenset(e[0].get("elem", {}).get("val", e[0])["concat"][1] for e in elems)
 
 
 def _start_module(ns, name, args):

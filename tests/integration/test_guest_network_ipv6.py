@@ -34,6 +34,10 @@ class Lab6(Lab):
         inode = hv.run("stat", "-L", "-c", "%i", "/proc/self/ns/net").stdout.strip()
         for stale in glob.glob("/run/hypervisor-networking/*-%s*" % inode):
             os.unlink(stale)
+        # and a run's leases outlive a test that left its network up: a new guest's DUID
+        # would find its fixed address leased to the last one's
+        for stale in glob.glob("/run/hypervisor-networking/dnsmasq/brd0.*"):
+            os.unlink(stale)
         super(Lab6, self).__init__(hv, make_netns, tmp_path)
         self.tmp = tmp_path
         self.wan.run("sysctl", "-qw", "net.ipv6.conf.eth0.accept_ra=0")  # the router: its own RAs are not for it
@@ -280,3 +284,18 @@ def test_diagnose_an_ipv6_guest_names_the_broken_hop(lab6):
 
 def glob_probes(hv):
     return [n for n in hv.run("ip", "netns", "list").stdout.split() if n.startswith("hn-diag-")]
+
+
+def test_a_slaac_guest_with_a_dhcpv4_lease_answers_aaaa_by_its_name(lab6):
+    """ra-names: dnsmasq derives the SLAAC address of a guest that leased IPv4 from it and
+    answers AAAA for its name once the guest answers there."""
+    lab, g2 = lab6, lab6.guests[1]
+    four_step(Sandboxed(lab), "guest_network", dual("nftables", forwards=[], dhcp={
+        "range": "192.168.100.100-192.168.100.199", "domain": "lab.test"}), "network")
+    slaac = wait(lambda: lab.global6(g2, "eth0"), "g2's SLAAC address")
+    assert lab.client(g2, "lease", "eth0", "vm2")["type"] == "ACK"
+
+    def answered():
+        found = lab.client(g2, "query", GW6, "vm2.lab.test", "AAAA")
+        return found if isinstance(found, list) and found else None
+    assert wait(answered, "vm2's AAAA", seconds=30) == [slaac]

@@ -1,11 +1,13 @@
 # /init of the test guest (busybox; mkguest.py adds the #!/bin/busybox shebang, since
 # /bin/sh exists only after `busybox --install`). Settings come from the kernel command line:
 #   hn.ip=ADDR/LEN hn.gw=GATEWAY | hn.ip=dhcp [hn.name=HOSTNAME]
-#   hn.wan=URL [hn.hairpin=URL] [hn.lookup=NAME ...] [hn.serve=1] [hn.stay=1]
+#   hn.wan=URL [hn.wan6=URL] [hn.hairpin=URL] [hn.lookup=NAME ...] [hn.serve=1] [hn.stay=1]
 # A URL's host may be a name: the guest resolves it with the DNS server DHCP gave it.
 # It reports on the serial console, one line per check, prefixed "HN-":
 #   HN-LEASE (dhcp: address, router, DNS, domain, lease, seconds since boot), HN-UP,
 #   HN-DNS <name> <address>, HN-NAT <answer of the wan URL>, HN-HAIRPIN <answer>,
+#   HN-SLAAC <the IPv6 address the kernel configured from router advertisements, or none>,
+#   HN-NAT6 <answer of the wan6 URL (an IPv6 literal: http://[ADDR]:PORT/)>,
 #   HN-READY, HN-DONE
 /bin/busybox mkdir -p /proc /sys /dev /tmp /bin /sbin
 /bin/busybox mount -t proc proc /proc
@@ -52,6 +54,7 @@ echo "HN-UP ${IP%/*} $(cat /sys/class/net/eth0/address)"
 resolve() {
   # a name through the resolver of /etc/resolv.conf (busybox nslookup); an address as it is
   case "$1" in
+    *:*) echo "$1" ;;
     *[!0-9.]*) nslookup "$1" 2>/dev/null | awk '/^Name:/ {found = 1} found && /^Address/ {print $NF; exit}' ;;
     *) echo "$1" ;;
   esac
@@ -64,6 +67,7 @@ fetch() {
   # HTTP/1.0 GET over nc, printing the body (busybox 1.35's static wget segfaults here).
   # The first attempt may race neighbour resolution: retry for a few seconds.
   rest=${1#http://} && hostport=${rest%%/*} && path=/${rest#*/} && host=${hostport%:*} && port=${hostport##*:}
+  host=${host#[} && host=${host%]}
   addr=$(resolve "$host")
   for _ in 1 2 3 4 5 6 7 8 9 10; do
     out=$(printf 'GET %s HTTP/1.0\r\nHost: %s\r\n\r\n' "$path" "$host" | nc -w 3 "$addr" "$port" 2>/dev/null \
@@ -86,6 +90,18 @@ CGI
   httpd -p 80 -h /www
 fi
 [ -n "$WAN" ] && echo "HN-NAT $(fetch "$WAN")"
+WAN6=$(arg wan6)
+if [ -n "$WAN6" ]; then
+  # the kernel configures the address from the network's router advertisements (SLAAC)
+  i=0 && SLAAC=
+  while [ -z "$SLAAC" ] && [ $i -lt 200 ]; do
+    SLAAC=$(ip -6 -o addr show dev eth0 scope global | grep -v tentative | awk '{print $4}' | head -n1)
+    [ -z "$SLAAC" ] && usleep 100000
+    i=$((i + 1))
+  done
+  echo "HN-SLAAC ${SLAAC:-none}"
+  echo "HN-NAT6 $(fetch "$WAN6")"
+fi
 [ -n "$HAIRPIN" ] && echo "HN-HAIRPIN $(fetch "$HAIRPIN")"
 echo "HN-READY"
 if [ "$(arg stay)" = 1 ]; then

@@ -20,6 +20,7 @@ LOCALHOST_ON = {"hn-nb-12nft", "hn-nb-13ipt"}  # host_vars in molecule.yml
 testinfra_hosts = ["podman://%s" % name for name in HVS]
 
 WAN = testinfra.get_host("podman://hn-nb-wan")
+WAN6 = "2001:db8:100::2"  # molecule.yml's wan6
 NETPEER = "python3 /usr/local/lib/netpeer.py"
 GUEST = ("qemu-system-x86_64 -accel tcg -m 192 -display none -no-reboot -monitor none"
          " -kernel /opt/guest/vmlinuz -initrd /opt/guest/initrd.gz")
@@ -85,7 +86,7 @@ def record(host, log):
     os.makedirs(directory, exist_ok=True)
     with open(os.path.join(directory, "guest-dhcp.txt"), "a") as handle:
         for line in log.splitlines():
-            if line.startswith(("HN-LEASE", "HN-DNS", "HN-NAT")):
+            if line.startswith(("HN-LEASE", "HN-DNS", "HN-NAT", "HN-SLAAC")):
                 handle.write("%s: %s\n" % (name_of(host), line.strip()))
 
 
@@ -99,10 +100,11 @@ def guest1(host, wan_server):
         host.run_test("rm -f /tmp/guest1.log /tmp/guest1.pid")
         host.run_test(
             "setpriv --reuid=1500 --regid=1500 --clear-groups %s -append 'console=ttyS0 panic=-1 quiet"
-            " hn.ip=dhcp hn.name=vm1 hn.lookup=www.example.test hn.wan=%s hn.serve=1 hn.stay=1'"
+            " hn.ip=dhcp hn.name=vm1 hn.lookup=www.example.test hn.wan=%s hn.wan6=http://[%s]:8000/"
+            " hn.serve=1 hn.stay=1'"
             " -netdev tap,id=n0,ifname=vm1-tap,script=no,downscript=no"
             " -device virtio-net-pci,netdev=n0,mac=52:54:00:64:00:0a"
-            " -serial file:/tmp/guest1.log -daemonize -pidfile /tmp/guest1.pid" % (GUEST, wan_server))
+            " -serial file:/tmp/guest1.log -daemonize -pidfile /tmp/guest1.pid" % (GUEST, wan_server, WAN6))
     log = wait_for(host, "/tmp/guest1.log", "HN-READY")
     if booted:
         record(host, log)
@@ -163,6 +165,16 @@ def test_qemu_guest_on_owned_tap_reaches_the_internet_through_nat(host, guest1):
     assert console_value(guest1, "DNS") == "www.example.test %s" % ipv4(WAN)
     # the internet saw the hypervisor's address, not the guest's
     assert console_value(guest1, "NAT") == "hello from the internet; you came from %s" % ipv4(host)
+
+
+def test_qemu_guest_configures_ipv6_by_slaac_and_reaches_the_internet_through_nat66(host, guest1):
+    slaac = console_value(guest1, "SLAAC")
+    assert slaac.startswith("fd00:100::") and slaac.endswith("/64"), slaac  # from our dnsmasq's advertisements
+    # the internet saw the hypervisor's IPv6 address on the uplink, not the guest's
+    uplink6 = [a["local"] for a in json.loads(host.check_output("ip -j -6 addr show dev eth0 scope global"))[0]
+               ["addr_info"]]
+    assert console_value(guest1, "NAT6") == "hello from the internet; you came from %s" % uplink6[0]
+    assert host.file("/proc/sys/net/ipv6/conf/all/forwarding").content_string.strip() == "1"
 
 
 def test_wan_reaches_the_guest_through_the_published_port(host, guest1):

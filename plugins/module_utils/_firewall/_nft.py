@@ -797,11 +797,11 @@ class NftBackend(FirewallBackend):
             rset = DnatSet(name, None, family)
             objects = self.table_objects(family)
             maps = dict((o["map"]["name"], o["map"].get("elem", [])) for o in objects if "map" in o)
-            for shape in SHAPES:
+            for shape in sorted(SHAPES):  # the plain forward first, as 0.2 reported
                 ports = dict((canon(k), val) for k, val in maps.get(rset.nft_chain("port_" + shape), []))
                 for key, addr in maps.get(rset.nft_chain("addr_" + shape), []):
-                    parts = key.get("concat", []) if isinstance(key, dict) else []
-                    if parts[-2:] == [proto, port]:
+                    parts = canon(key)  # an element with its counter, or without
+                    if parts[-2:] == (proto, str(port)):
                         return addr, ports.get(canon(key), port), shape != "0"
         return None
 
