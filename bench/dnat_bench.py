@@ -81,7 +81,9 @@ def drift(hv, backend, ports):
     for obj in listing["nftables"]:
         found = obj.get("map")
         if found and found["name"].startswith("dnat_bench_"):
-            gone = [e[0] for e in found.get("elem", []) if e[0]["concat"][-1] in ports]
+            # the address maps count per element: their keys are listed as {"elem": {"val": ...}}
+            keys = [e[0].get("elem", {}).get("val", e[0]) for e in found.get("elem", [])]
+            gone = [k for k in keys if k["concat"][-1] in ports]
             if gone:
                 cmd = {"nftables": [{"delete": {"element": {"family": "ip", "table": "hypervisor_networking",
                                                             "name": found["name"], "elem": gone}}}]}
