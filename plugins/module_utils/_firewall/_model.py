@@ -78,6 +78,24 @@ def address(option, value, family=None):
 MODES = ("nat", "routed", "isolated")  # a guest network's egress (guest_network's modes but bridged)
 
 
+def _port_item(where, item, known, what):
+    """The protocol of a port item (a forward, an allow_inbound item), after the checks
+    they share: no unknown key, tcp or udp, a port, no empty ``sources`` (an empty templated
+    list must not open the port to everyone)."""
+    unknown = set(item) - set(known)
+    if unknown:
+        raise ValidationError(where, sorted(unknown), "unknown option(s) in %s" % what)
+    proto = item.get("proto") or "tcp"
+    if proto not in PROTOCOLS:
+        raise ValidationError(where + ".proto", proto, "must be tcp or udp")
+    if item.get("port") is None:
+        raise ValidationError(where + ".port", None, "required")
+    if item.get("sources") is not None and not item["sources"]:
+        raise ValidationError(where + ".sources", item["sources"],
+                              "an empty list allows no source; leave sources out to allow any")
+    return proto
+
+
 class Allow(object):
     """An inbound port a routed network opens to its guests: proto, port range, the guest
     (None: every guest) and the clients (none: any)."""
@@ -95,17 +113,7 @@ class Allow(object):
     @classmethod
     def from_item(cls, where, item):
         """Validate one ``allow_inbound`` item."""
-        unknown = set(item) - set(cls.__slots__)
-        if unknown:
-            raise ValidationError(where, sorted(unknown), "unknown option(s) in an allow_inbound item")
-        proto = item.get("proto") or "tcp"
-        if proto not in PROTOCOLS:
-            raise ValidationError(where + ".proto", proto, "must be tcp or udp")
-        if item.get("port") is None:
-            raise ValidationError(where + ".port", None, "required")
-        if item.get("sources") is not None and not item["sources"]:
-            raise ValidationError(where + ".sources", item["sources"],
-                                  "an empty list allows no source; leave sources out to allow any")
+        proto = _port_item(where, item, cls.__slots__, "an allow_inbound item")
         to_addr = address(where + ".to_addr", item["to_addr"]) if item.get("to_addr") else None
         family = family_of(to_addr) if to_addr else None
         sources = [network(where + ".sources", s, family) for s in item.get("sources") or []]
@@ -223,14 +231,7 @@ class Forward(object):
     @classmethod
     def from_item(cls, where, item):
         """Validate one ``forwards`` item."""
-        unknown = set(item) - set(("proto", "port", "to_addr", "to_port", "in_interface", "destination", "sources"))
-        if unknown:
-            raise ValidationError(where, sorted(unknown), "unknown option(s) in a forward")
-        proto = item.get("proto") or "tcp"
-        if proto not in PROTOCOLS:
-            raise ValidationError(where + ".proto", proto, "must be tcp or udp")
-        if item.get("port") is None:
-            raise ValidationError(where + ".port", None, "required")
+        proto = _port_item(where, item, cls.__slots__, "a forward")
         port = port_range(where + ".port", item["port"])
         to_port = port if item.get("to_port") is None else port_range(where + ".to_port", item["to_port"])
         if to_port[1] - to_port[0] != port[1] - port[0]:
@@ -238,10 +239,6 @@ class Forward(object):
                                   "the range must be as long as port %s" % port_text(port))
         if item.get("to_addr") is None:
             raise ValidationError(where + ".to_addr", None, "required")
-        if item.get("sources") is not None and not item["sources"]:
-            # an empty templated list must not publish the port to everyone
-            raise ValidationError(where + ".sources", item["sources"],
-                                  "an empty list allows no source; leave sources out to allow any")
         iif = item.get("in_interface")
         to_addr = address(where + ".to_addr", item["to_addr"])
         family = family_of(to_addr)
