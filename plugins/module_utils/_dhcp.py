@@ -106,6 +106,8 @@ class Dhcp(object):
         gateways = [g for g in interfaces if g.version == 4]
         gateways6 = [g for g in interfaces if g.version == 6 and not g.ip.is_link_local]
         self.ra = ra if gateways6 else "none"
+        self.mtu = None  # the guests' MTU when the network says it (an overlay's, option 26)
+        self.overlay = False  # a network across hypervisors: renewals of other hosts' leases not refused
         self.subnets6 = sorted(set(g.network for g in gateways6), key=str) if self.ra != "none" else []
         self.range = _range(value["range"], gateways) if value.get("range") else None
         self.range6 = _range(value["range6"], gateways6, "dhcp.range6", 6) if value.get("range6") else None
@@ -262,7 +264,12 @@ def render(bridge, want, persist):
     if not want.dns:
         conf.append("port=0")  # DHCP only; clients are then told of no DNS server
     if want.subnets:
-        conf.append("dhcp-authoritative")  # the only DHCP server on this bridge
+        if not want.overlay:
+            conf.append("dhcp-authoritative")  # the only DHCP server on this bridge
+        # (an overlay's: a guest that moved here renews a lease another hypervisor gave, not
+        # refused with a NAK; its fixed lease, the same everywhere, is served here)
+        if want.mtu:
+            conf.append("dhcp-option=option:mtu,%d" % want.mtu)
         for net in want.subnets:
             if want.range and net == want.range[2]:
                 conf.append("dhcp-range=%s,%s,%s,%s" % (want.range[0], want.range[1], net.netmask, want.lease_time))

@@ -169,7 +169,38 @@ class Netlink(object):
             link["priority"] = data.get_attr("IFLA_BR_PRIORITY") if data is not None else None
         elif kind == "tun":
             link["tun"] = _tun_dict(info.get_attr("IFLA_INFO_DATA"), msg.get_attr("IFLA_CARRIER"))
+        elif kind == "vxlan":
+            data = info.get_attr("IFLA_INFO_DATA")
+            link["vxlan"] = {"id": data.get_attr("IFLA_VXLAN_ID"), "port": data.get_attr("IFLA_VXLAN_PORT"),
+                             "local": data.get_attr("IFLA_VXLAN_LOCAL") or data.get_attr("IFLA_VXLAN_LOCAL6"),
+                             "learning": bool(data.get_attr("IFLA_VXLAN_LEARNING"))}
+            port = info.get_attr("IFLA_INFO_SLAVE_DATA") if master else None
+            if port is not None:
+                link["brport"] = {"neigh_suppress": bool(port.get_attr("IFLA_BRPORT_NEIGH_SUPPRESS")),
+                                  "learning": bool(port.get_attr("IFLA_BRPORT_LEARNING"))}
         return link
+
+    def fdb(self, names):
+        """[{name, mac, dst, flags, state}] of the forwarding entries of links ``names``
+        (VXLAN ports: ``dst`` is the remote tunnel endpoint)."""
+        wanted = dict((self._idx(n), n) for n in names if n in self._index or self._exists(n))
+        out = []
+        if not wanted:
+            return out
+        for msg in self._ipr.fdb("dump"):
+            name = wanted.get(msg["ifindex"])
+            if name is None:
+                continue
+            out.append({"name": name, "mac": (msg.get_attr("NDA_LLADDR") or "").lower(), "dst": msg.get_attr("NDA_DST"),
+                        "flags": msg["flags"], "state": msg["state"]})
+        return out
+
+    def _exists(self, name):
+        try:
+            self._idx(name)
+        except ApplyError:
+            return False
+        return True
 
     # ---- writing (executor operations named by plan actions) -----------------
 
@@ -189,11 +220,18 @@ class Netlink(object):
             self._index[name] = found[0]["index"]
         return self._index[name]
 
-    def link_add(self, name, kind, bridge=None, alias=None, mac=None):
+    def link_add(self, name, kind, bridge=None, alias=None, mac=None, mtu=None, vxlan=None):
         """Create a link; an existing one of that name is an answer, not a failure."""
         kwargs = {"ifname": name, "kind": kind}
         if mac is not None:
             kwargs["address"] = mac
+        if mtu is not None:
+            kwargs["mtu"] = mtu
+        if vxlan:
+            local = vxlan["local"]
+            kwargs.update({"vxlan_id": vxlan["vni"], "vxlan_port": vxlan["port"],
+                           "vxlan_learning": 1 if vxlan["learning"] else 0,
+                           ("vxlan_local6" if ":" in local else "vxlan_local"): local})
         kwargs.update(self._bridge_kwargs(bridge))
         try:
             self._ipr.link("add", **kwargs)
@@ -253,6 +291,34 @@ class Netlink(object):
     def tap_configure(name, uid, gid, multi_queue, vnet_hdr):
         """Change owner, group and vnet_hdr of an existing, unopened persistent TAP."""
         _tuntap.configure_tap(name, uid, gid, multi_queue, vnet_hdr)
+
+    def brport_set(self, name, neigh_suppress, learning):
+        """A bridge port's ARP/ND suppression and MAC learning."""
+        self._ipr.brport("set", index=self._idx(name), neigh_suppress=1 if neigh_suppress else 0,
+                         learning=1 if learning else 0)
+
+    def fdb_flood(self, name, dst, present):
+        """Add (append) or remove a flooding entry (all-zero MAC) to ``dst`` on VXLAN port
+        ``name``; one already there (or gone) is an answer, not a failure."""
+        try:
+            self._ipr.fdb("append" if present else "del", ifindex=self._idx(name), lladdr="00:00:00:00:00:00",
+                          dst=dst)
+        except _deps.NetlinkError as exc:
+            if exc.code not in (errno.EEXIST, errno.ENOENT):
+                raise
+
+    def overlay_restore(self, link):
+        """A deleted VXLAN port back as it was (the undo of its deletion)."""
+        name = link["name"]
+        self.link_add(name, "vxlan", alias=link["alias"], mac=link["mac"], mtu=link["mtu"],
+                      vxlan=link["vxlan"])
+        if link["master"]:
+            self.link_master(name, link["master"])
+            self.brport_set(name, link["neigh_suppress"], link["port_learning"])
+        for dst in link["flood"]:
+            self.fdb_flood(name, dst, True)
+        if link["up"]:
+            self.link_set(name, up=True)
 
     def link_master(self, name, master):
         """Enslave ``name`` to ``master``, or release it when master is None."""

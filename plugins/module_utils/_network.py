@@ -17,6 +17,7 @@ from ansible_collections.hypervisor.networking.plugins.module_utils import (
     _facets,
     _info,
     _migrate,
+    _overlay,
     _persist,
     _sysctl,
     _tap,
@@ -30,6 +31,7 @@ from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._m
     Allow,
     BridgeSet,
     ForwardSet,
+    GuardSet,
     Masquerade,
     forward_sets,
     family_of,
@@ -72,6 +74,7 @@ ARGUMENT_SPEC = dict(
     dhcp=dict(type="dict", options=_dhcp.SPEC),
     stp=dict(type="bool"),
     mtu=dict(type="int"),
+    overlay=dict(type="dict", options=_overlay.SPEC),
     nf_call_iptables=dict(type="bool"),
     addressing=dict(type="str", choices=list(_migrate.ADDRESSING), default="auto"),
     rollback_timeout=dict(type="int", default=0),
@@ -115,7 +118,8 @@ class Desired(object):
             v.rule_ifname("uplink", params["uplink"])
         v.file_path("qemu_acl_file", params["qemu_acl_file"])
         for option, modes in (("addresses", MODES), ("dhcp", MODES), ("forwards", ("nat", "routed")),
-                              ("masquerade_exclude", ("nat",)), ("allow_inbound", ("routed",))):
+                              ("masquerade_exclude", ("nat",)), ("allow_inbound", ("routed",)),
+                              ("overlay", MODES)):
             if params[option] and self.mode not in modes:
                 raise ValidationError(option, params[option], "applies to mode=%s only" % " and ".join(
                     (", ".join(modes[:-1]), modes[-1]) if len(modes) > 1 else modes))
@@ -134,6 +138,14 @@ class Desired(object):
             name=self.name, state=params["state"], up=True, addresses=params["addresses"] if self.gateway else None,
             ports=params["ports"], mtu=params["mtu"], stp=params["stp"], nf_call_iptables=nf_call,
             confirm=params["confirm"]))
+        self.overlay = None
+        if params["overlay"] and self.present:
+            self.overlay = _overlay.Overlay(params["overlay"])
+            if params["mtu"] is not None:
+                raise ValidationError("mtu", params["mtu"], "an overlay network's MTU is overlay.mtu (default: the "
+                                      "underlay's less the encapsulation)")
+            # the anycast gateway: the same MAC (and address) on every hypervisor of the network
+            self.bridge["mac"] = _overlay.anycast_mac(self.overlay.vni)
         self.bridge["rollback_timeout"] = params["rollback_timeout"]
         self.bridge["addressing"] = params["addressing"]
         items = []
@@ -201,6 +213,7 @@ class Desired(object):
         if self.gateway and self.present and (params["dhcp"] is not None or (self.subnets6 and params["ipv6_ra"] != "none")):
             # the network's dnsmasq: DHCP and DNS, and the router advertisements of its IPv6 subnets
             self.dhcp = _dhcp.Dhcp(params["dhcp"] or _dhcp.RA_ONLY, self.bridge["addresses"], params["ipv6_ra"])
+            self.dhcp.overlay = self.overlay is not None
         if params["persist"]:
             _persist.persist_name("name", self.name)
             if host:
@@ -337,9 +350,10 @@ def firewall_sets(want, uplink):
     """[RuleSet] of the network: masquerades, bridged frames' accepts, published ports, in
     each family (model None: gone)."""
     name = want.name
+    guard = GuardSet(name, {"port": want.overlay.link, "mac": want.bridge["mac"]} if want.overlay else None)
     if not want.present:
-        return masquerade_sets(name, None) + [BridgeSet(name, None)] + forward_sets(None, name=name)
-    sets = []
+        return masquerade_sets(name, None) + [BridgeSet(name, None)] + forward_sets(None, name=name) + [guard]
+    sets = [guard]
     if want.gateway:
         sets.extend(masquerades(name, want.masquerades(uplink)))
     nf_call = want.bridge["bridge"]["nf_call_iptables"]
@@ -419,6 +433,7 @@ def plan_network(want, module, nl, links, addrs, backend, nft, renderer, pending
     if not want.gateway and uplink == name:
         raise ValidationError("uplink", uplink, "the NIC to enslave must be another interface")
     desired = dict(want.bridge, migrate_from=None if want.gateway else uplink)
+    overlay, port_after, taps = plan_overlay(want, nl, links, addrs, desired)
     plan = Plan()
     forwarding, forwarding_before, forwarding_after, ra_uplinks = plan_forwarding(want, module)
     sets = firewall_sets(want, uplink)
@@ -431,15 +446,16 @@ def plan_network(want, module, nl, links, addrs, backend, nft, renderer, pending
         purged = [n for n in _tap.purge_candidates(want.taps, links) if links[n].get("master") == name]
     gone = [dict(_tap.DEFAULTS, name=n, state="absent", owner=None, group=None, bridge=None, mtu=None, mac=None)
             for n in purged]
-    taps_plan, taps_after, _missing = _tap.plan_taps(gone + want.taps, links, False, False, _bridge.read_machine_id(),
+    taps_plan, taps_after, _missing = _tap.plan_taps(gone + taps, links, False, False, _bridge.read_machine_id(),
                                                      bridges_later=True, pending=journal.read())
     taps_after = taps_after[len(gone):]
     if bridge_after:
         # the bridge's ports once the TAPs are on it (or off it)
         tapped = set(t["name"] for t in taps_after if t.get("bridge") == name and t["state"] == "present")
-        off = set(purged) | set(t["name"] for t in taps_after if t["state"] == "absent")
+        off = set(purged) | set(t["name"] for t in taps_after if t["state"] == "absent") | set(overlay["stale"])
+        tapped |= set([port_after["name"]] if port_after else [])
         ports = sorted((set(bridge_after.get("ports", [])) | tapped) - off)
-        if want.bridge["mtu"] is None:
+        if desired["mtu"] is None:
             # a bridge whose MTU nobody set follows its smallest port's, whenever a port comes,
             # goes or changes its MTU (as _bridge predicts for the ports it attaches itself)
             had = [n for n, link in links.items() if link["master"] == name]
@@ -458,8 +474,9 @@ def plan_network(want, module, nl, links, addrs, backend, nft, renderer, pending
                                           firewall=False))
         _r, tap_files = _facets.tap_files(dict(persist=True, renderer=want.params["renderer"],
                                                purge=want.params["purge_taps"]),
-                                          want.taps, taps_after, purged)
+                                          taps, taps_after, purged)
         files.extend(tap_files)
+        files.extend(_persist.plan_files(overlay_want(renderer, name, port_after), "overlay of %s" % name))
         files.extend(_boot.plan(boot_records(sets, backend.name if backend else None), module.get_bin_path))
     acl, acl_before, acl_after = Plan(), None, None
     if want.params["qemu_acl"]:
@@ -477,11 +494,12 @@ def plan_network(want, module, nl, links, addrs, backend, nft, renderer, pending
     deletions = Plan([a for a in taps_plan if a.op == "link_del" and a.args["name"] not in recreated])
     changes = Plan([a for a in taps_plan if a not in deletions.actions])
     if want.present:
-        steps = [("forwarding", forwarding), ("firewall", fw.plan), ("bridge", bridge_plan), ("taps", changes),
+        steps = [("forwarding", forwarding), ("firewall", fw.plan), ("bridge", bridge_plan),
+                 ("overlay", overlay["plan"]), ("taps", changes),
                  ("bridge", attrs), ("files", files), ("acl", acl), ("localnet", localnet), ("dhcp", dhcp), ("taps", deletions)]
     else:
         steps = [("dhcp", dhcp), ("firewall", fw.plan), ("localnet", localnet), ("forwarding", forwarding),
-                 ("taps", taps_plan),
+                 ("taps", taps_plan), ("overlay", overlay["plan"]),
                  ("bridge", bridge_plan), ("bridge", attrs), ("files", files), ("acl", acl)]
     lines = []
     for kind, step in steps:
@@ -495,5 +513,41 @@ def plan_network(want, module, nl, links, addrs, backend, nft, renderer, pending
               "forwarding_after": forwarding_after, "ra_uplinks": ra_uplinks,
               "acl_before": acl_before, "acl_after": acl_after, "localnet": localnet, "sets": sets,
               "dhcp": dhcp, "dhcp_files": dhcp_files, "dhcp_before": dhcp_before, "dhcp_after": dhcp_after,
-              "probe": probe, "arm": arm, "desired": desired, "journal": journal, "lines": lines}
+              "probe": probe, "arm": arm, "overlay": port_after, "overlay_before": overlay["before"], "desired": desired, "journal": journal, "lines": lines}
     return plan, report
+
+
+def plan_overlay(want, nl, links, addrs, desired):
+    """-> ({plan, stale, before}, VXLAN port after or None, TAP items): the network's VXLAN
+    port as its overlay says, and ours it no longer has (another VNI, no overlay, the
+    network gone) removed; the bridge and TAPs take the overlay's MTU (``desired``, the
+    items), which dnsmasq also tells the guests."""
+    ov, name, taps = want.overlay, want.name, want.taps
+    stale = [n for n in _overlay.ours_on(name, links) if ov is None or n != ov.link]
+    mine = stale + ([ov.link] if ov is not None and ov.link in links else [])
+    fdb = nl.fdb(mine) if mine else []
+    plan = _overlay.plan_removal(stale, links, fdb)
+    before = _overlay.port_view(links.get(ov.link if ov else (stale or [""])[0]),
+                                [e for e in fdb if e["name"] == (ov.link if ov else (stale or [""])[0])])
+    port_after = None
+    if ov is not None:
+        local, _dev, underlay_mtu = _overlay.underlay(ov, links, addrs, default_route_interface(nl, links))
+        mtu = _overlay.overlay_mtu(ov, local, underlay_mtu)
+        desired["mtu"] = mtu
+        if want.dhcp is not None:
+            want.dhcp.mtu = mtu
+        taps = [dict(t, mtu=mtu) if t["state"] == "present" and not t.get("mtu") else t for t in taps]
+        port_plan, port_after = _overlay.plan_port(ov, name, links, [e for e in fdb if e["name"] == ov.link], local,
+                                                   mtu, _bridge.read_machine_id())
+        plan.extend(port_plan)
+    return {"plan": plan, "stale": stale, "before": before}, port_after, taps
+
+
+def overlay_want(renderer, bridge, port):
+    """{path: text or None} of the overlay's persisted VXLAN port (None: none, or removed
+    wherever a manager would read it)."""
+    renderers = ("ifupdown", "networkd", _persist.NM) if renderer == _persist.ANY else (renderer,)
+    want = dict((path, None) for each in renderers for path in _persist.overlay_paths(each, bridge))
+    if port is not None:
+        want.update(_persist.overlay_files(renderer, port))
+    return want

@@ -196,7 +196,8 @@ NETWORKD_OLD = ("10-hypervisor-networking-", "20-hypervisor-networking-")
 
 
 def _networkd_base(kind, name, prefix=NETWORKD_PREFIX):
-    return os.path.join(NETWORKD_DIR, prefix + {"bridge": "", "port": "port-", "tap": "tap-"}[kind] + name)
+    return os.path.join(NETWORKD_DIR, prefix + {"bridge": "", "port": "port-", "tap": "tap-",
+                                                "overlay": "overlay-"}[kind] + name)
 
 
 def old_networkd_paths(kind, name):
@@ -248,6 +249,49 @@ def tap_paths(renderer, name):
         return [os.path.join(IFUPDOWN_DIR, "hypervisor-networking-2-" + _file_key(name))]
     base = _networkd_base("tap", name)
     return [base + ".netdev", base + ".network"]
+
+
+def overlay_paths(renderer, bridge):
+    """Files describing the VXLAN port of ``bridge``'s overlay (named by the bridge: a new
+    VNI rewrites them)."""
+    if renderer == NM:
+        return [_nm_path("overlay", bridge)]
+    if renderer == "ifupdown":
+        # after the bridge's file (1-), so ifupdown brings the bridge up first
+        return [os.path.join(IFUPDOWN_DIR, "hypervisor-networking-2-overlay-" + _file_key(bridge))]
+    base = _networkd_base("overlay", bridge)
+    return [base + ".netdev", base + ".network"]
+
+
+def overlay_files(renderer, port):
+    """{path: text} persisting an overlay's VXLAN port view (name, vni, local, port,
+    control_plane, mtu, mac, bridge, peers: the flooding list of head-end replication)."""
+    name, bridge, evpn = port["name"], port["bridge"], port["control_plane"] == "evpn"
+    head = header("guest_network", "overlay %s (VXLAN %d) of bridge %s" % (name, port["vni"], bridge))
+    if renderer == NM:
+        raise StateError("persisting an overlay with NetworkManager is not supported yet (NetworkManager sets no "
+                         "flooding list or ARP suppression on a bridge port): use renderer networkd or ifupdown, "
+                         "or persist: false")
+    if renderer == "ifupdown":
+        create = ["ip", "link", "add", name, "type", "vxlan", "id", str(port["vni"]), "local", port["local"],
+                  "dstport", str(port["port"])] + (["nolearning"] if evpn else [])
+        lines = ["auto %s" % name, "iface %s inet manual" % name, "    pre-up %s" % " ".join(create),
+                 "    pre-up ip link set dev %s address %s mtu %d" % (name, port["mac"], port["mtu"]),
+                 "    up ip link set dev %s master %s" % (name, bridge),
+                 "    up bridge link set dev %s neigh_suppress on learning %s" % (name, "off" if evpn else "on")]
+        lines += ["    up bridge fdb append 00:00:00:00:00:00 dev %s dst %s" % (name, dst) for dst in port["peers"]]
+        lines += ["    up ip link set dev %s up" % name, "    post-down ip link del dev %s" % name]
+        return {overlay_paths(renderer, bridge)[0]: head + "\n".join(lines) + "\n"}
+    netdev = ["[NetDev]", "Name=%s" % name, "Kind=vxlan", "MACAddress=%s" % port["mac"], "MTUBytes=%d" % port["mtu"],
+              "", "[VXLAN]", "VNI=%d" % port["vni"], "Local=%s" % port["local"], "DestinationPort=%d" % port["port"],
+              "MacLearning=%s" % _yes(not evpn), "Independent=yes"]
+    network = ["[Match]", "Name=%s" % name, "", "[Link]", "RequiredForOnline=no", "", "[Network]",
+               "Bridge=%s" % bridge, "ConfigureWithoutCarrier=yes", "LinkLocalAddressing=no", "IPv6AcceptRA=no",
+               "", "[Bridge]", "NeighborSuppression=yes", "Learning=%s" % _yes(not evpn)]
+    for dst in port["peers"]:
+        network += ["", "[BridgeFDB]", "MACAddress=00:00:00:00:00:00", "Destination=%s" % dst]
+    netdev_path, network_path = overlay_paths(renderer, bridge)
+    return {netdev_path: head + "\n".join(netdev) + "\n", network_path: head + "\n".join(network) + "\n"}
 
 
 # where systemd-networkd reads .network files; a name in an earlier directory hides the same

@@ -428,7 +428,7 @@ def _views(want, report, nl):
             "forwards": [f.as_dict() for f in want.fset.forwards] if want.fset and want.present else [],
             "masquerade": ([m for m in masq if ":" not in m["source"]] or [None])[0],
             "masquerade6": ([m for m in masq if ":" in m["source"]] or [None])[0],
-            "dhcp": report["dhcp_after"] if want.dhcp is not None else None}
+            "dhcp": report["dhcp_after"] if want.dhcp is not None else None, "overlay": report["overlay"]}
 
 
 def _firewall(module, want):
@@ -500,10 +500,10 @@ def run(module):
         before = {"bridge": bridge_before, "firewall": fw.before, "taps": [
             _tap.tap_view(links[t["name"]]) if t["name"] in links else {"name": t["name"], "state": "absent"}
             for t in report["taps_after"]], "qemu_acl": report["acl_before"],
-            "sysctl": report["forwarding_before"], "dhcp": report["dhcp_before"]}
+            "sysctl": report["forwarding_before"], "dhcp": report["dhcp_before"], "overlay": report["overlay_before"]}
         after = {"bridge": network["bridge"], "firewall": fw.after, "taps": network["taps"],
                  "qemu_acl": report["acl_after"], "sysctl": report["forwarding_after"],
-                 "dhcp": report["dhcp_after"]}
+                 "dhcp": report["dhcp_after"], "overlay": report["overlay"]}
         if renderer is not None:
             before["files"], after["files"] = files_before, _persist.texts_after(files)
         if report["dhcp_files"]:

@@ -6,6 +6,7 @@ usage:
                                           MAC), then the address goes on IFACE with the
                                           router as default route; prints the lease as JSON
   dhcp_client.py renew IFACE ADDRESS      REQUEST of ADDRESS (INIT-REBOOT); prints the answer
+  dhcp_client.py offers IFACE [SECONDS]   one DISCOVER; prints every OFFER heard in SECONDS
   dhcp_client.py query SERVER NAME [AAAA]  an A (or AAAA) query; prints the addresses as
                                           JSON, or the rcode, or "timeout"
 """
@@ -32,7 +33,7 @@ def _mac(iface):
 def _packet(xid, mac, kind, requested=None, server=None, hostname=None):
     # op, htype, hlen, hops, xid, secs, flags (broadcast: no address to unicast to yet)
     head = struct.pack("!BBBBIHH", 1, 1, 6, 0, xid, 0, 0x8000) + b"\0" * 16 + mac + b"\0" * 10 + b"\0" * 192
-    opts = bytes([53, 1, kind, 55, 5, 1, 3, 6, 15, 51])
+    opts = bytes([53, 1, kind, 55, 6, 1, 3, 6, 15, 51, 26])
     if requested:
         opts += bytes([50, 4]) + socket.inet_aton(requested)
     if server:
@@ -92,7 +93,8 @@ def _describe(kind, yiaddr, opts):
     return {"type": TYPES.get(kind, kind), "address": yiaddr, "router": addrs(3), "dns": addrs(6),
             "server": addrs(54)[0] if 54 in opts else None,
             "lease": struct.unpack("!I", opts[51])[0] if 51 in opts else None,
-            "domain": opts.get(15, b"").decode()}
+            "domain": opts.get(15, b"").decode(),
+            "mtu": struct.unpack("!H", opts[26])[0] if 26 in opts else None}
 
 
 def lease(iface, hostname=None):
@@ -118,6 +120,29 @@ def renew(iface, address):
     mac, xid = _mac(iface), random.getrandbits(32)
     kind, yiaddr, opts = _exchange(_socket(iface), xid, _packet(xid, mac, 3, address), (5, 6))
     return _describe(kind, yiaddr, opts) if kind else {"type": "timeout"}
+
+
+def offers(iface, seconds="3"):
+    """The OFFERs answering a DISCOVER (sent again each second, as clients do), one per
+    address offered: one server per network is what a guest expects."""
+    mac, xid = _mac(iface), random.getrandbits(32)
+    sock = _socket(iface)
+    deadline, found, resend = time.time() + float(seconds), {}, 0.0
+    while time.time() < deadline:
+        if time.time() >= resend:
+            sock.sendto(_packet(xid, mac, 1), ("255.255.255.255", 67))
+            resend = time.time() + 1
+        sock.settimeout(max(0.05, min(resend, deadline) - time.time()))
+        try:
+            data = sock.recv(4096)
+        except socket.timeout:
+            continue
+        if len(data) < 240 or struct.unpack("!I", data[4:8])[0] != xid or data[236:240] != MAGIC:
+            continue
+        yiaddr, opts = _parse(data)
+        if opts.get(53, b"\0")[0] == 2:
+            found[yiaddr] = _describe(2, yiaddr, opts)
+    return [found[a] for a in sorted(found)]
 
 
 def query(server, name, qtype="A", timeout=3):
@@ -151,4 +176,4 @@ def query(server, name, qtype="A", timeout=3):
 
 if __name__ == "__main__":
     mode, args = sys.argv[1], sys.argv[2:]
-    print(json.dumps({"lease": lease, "renew": renew, "query": query}[mode](*args)), flush=True)
+    print(json.dumps({"lease": lease, "renew": renew, "offers": offers, "query": query}[mode](*args)), flush=True)

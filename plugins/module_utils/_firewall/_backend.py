@@ -126,7 +126,9 @@ def select_backend(requested, module):
     legacy, legacy_ours = legacy_state(legacy_xt, legacy6_xt)
     warnings = []
     tables, ours = (nft.list_tables() if nft.available() else []), nft.our_tables()
-    foreign = [t for t in tables if t not in ours]
+    # an overlay's guard is in nftables' bridge table on every backend: neither foreign nor
+    # a sign of the nftables backend
+    foreign = [t for t in tables if t not in nft.our_tables(_nft.TABLE_FAMILIES)]
     if "ip filter" in foreign and _xtables.seeded_table_only_ours(module.run_command, module.get_bin_path):
         foreign.remove("ip filter")  # made by us to hold our accepts: not another ruleset
     if legacy and foreign:

@@ -49,9 +49,9 @@ def store_path(rset):
 def record_text(rset, backend):
     """A set's desired state as stored (sorted keys: equal states give equal text)."""
     record = {"managed_by": "hypervisor.networking", "kind": rset.kind, "name": rset.name,
-              "backend": backend if rset.in_backend else None,
+              "backend": (rset.own_backend or backend) if rset.in_backend else None,
               "model": rset.data(), "hairpin_subnets": [list(pair) for pair in rset.hairpin]}
-    if rset.family not in (IPV4, None):
+    if rset.family not in (IPV4, None) and len(rset.families) > 1:
         record["family"] = rset.family  # IPv4 records as 0.2 wrote them
     return json.dumps(record, indent=1, sort_keys=True) + "\n"
 
@@ -60,7 +60,7 @@ def load_record(text):
     """(RuleSet, backend) of a stored record, validated like module input."""
     record = json.loads(text)
     cls = KINDS[record["kind"]]
-    family = record.get("family", IPV4) if cls.families != (None,) else None
+    family = record.get("family", IPV4) if len(cls.families) > 1 else cls.families[0]
     rset = cls.load(record["name"], record["model"], family, [tuple(pair) for pair in record["hairpin_subnets"]])
     return rset, record["backend"]
 

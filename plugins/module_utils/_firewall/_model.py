@@ -42,6 +42,7 @@ def set_name(option, value):
 
 IPV4, IPV6 = "ipv4", "ipv6"
 FAMILIES = (IPV4, IPV6)
+BRIDGE = "bridge"  # frames on a bridge, before or beside IP (an overlay network's guard)
 _VERSION = {4: IPV4, 6: IPV6}
 
 
@@ -322,6 +323,7 @@ class RuleSet(object):
     families = FAMILIES  # the families a set of this kind may have
     may_use_localnet = False  # a set of this kind may need route_localnet (localhost forwards)
     in_backend = True  # the set has a part in the backend's own tables (a bridge's accepts have none)
+    own_backend = None  # the backend holding the set whatever the host's (None: the host's)
 
     def __init__(self, name, model, family=IPV4, hairpin=()):
         self.name, self.model, self.family = name, model, family
@@ -524,7 +526,38 @@ class BridgeSet(RuleSet):
         return cls(v.ifname("name", data["name"]), True)
 
 
-KINDS = dict((cls.kind, cls) for cls in (MasqueradeSet, DnatSet, BridgeSet))
+class GuardSet(RuleSet):
+    """An overlay network's guard on its bridge: the anycast gateway's own frames (ARP and
+    ND answers, router advertisements, DHCP answers) never leave through the VXLAN port,
+    none of another hypervisor's gateway comes in, and DHCP and DHCPv6 never cross the
+    tunnel, so each hypervisor's dnsmasq answers its own guests only. Frames are filtered
+    by nftables' bridge family on every host (the iptables backend's worlds have no
+    bridge filter here: this kernel has no ebtables-legacy); ``model``: {port, mac}."""
+
+    kind, letter, shown = "guard", "G", "overlay guard"
+    families = (BRIDGE,)
+    own_backend = "nftables"
+
+    def __init__(self, name, model, family=BRIDGE, hairpin=()):
+        super(GuardSet, self).__init__(name, model, BRIDGE)
+
+    @property
+    def stems(self):
+        return ()
+
+    @property
+    def translates(self):
+        return False
+
+    def data(self):
+        return dict(self.model)
+
+    @classmethod
+    def load(cls, name, data, family, hairpin):
+        return cls(name, {"port": v.ifname("port", data["port"]), "mac": v.mac("mac", data["mac"])})
+
+
+KINDS = dict((cls.kind, cls) for cls in (MasqueradeSet, DnatSet, BridgeSet, GuardSet))
 
 
 def masquerade_sets(name, rule):

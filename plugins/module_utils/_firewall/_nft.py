@@ -31,17 +31,21 @@ import re
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ApplyError
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._backend import FirewallBackend
 from ansible_collections.hypervisor.networking.plugins.module_utils._firewall._model import (
+    BRIDGE,
     CT_MARK,
     FAMILIES,
     IPV4,
+    IPV6,
     KINDS,
     DnatSet,
+    GuardSet,
     MasqueradeSet,
 )
 from ansible_collections.hypervisor.networking.plugins.module_utils._plan import Plan
 
 TABLE = "hypervisor_networking"
-NFT_FAMILY = {"ipv4": "ip", "ipv6": "ip6"}  # our table's nft family per address family
+NFT_FAMILY = {"ipv4": "ip", "ipv6": "ip6", "bridge": "bridge"}  # our table's nft family per family
+TABLE_FAMILIES = FAMILIES + (BRIDGE,)  # our tables: IPv4, IPv6, and bridged frames (overlay guards)
 ADDR_TYPE = {"ipv4": "ipv4_addr", "ipv6": "ipv6_addr"}
 MARK = "hypervisor.networking"
 # base chain -> (type, hook, priority); "mark" runs right after DNAT (dstnat = -100)
@@ -52,9 +56,14 @@ BASE_CHAINS = {
     "postrouting": ("nat", "postrouting", 100),
     "forward": ("filter", "forward", 0),
     "input": ("filter", "input", 0),
+    # the bridge table's (bridge family, frames on a bridge; -200: its filter priority)
+    "bprerouting": ("filter", "prerouting", -200),
+    "bforward": ("filter", "forward", -200),
+    "boutput": ("filter", "output", -200),
 }
 SUFFIX_BASE = {"pre": "prerouting", "mark": "mark", "out": "output", "post": "postrouting", "fwd": "forward",
-               "in": "input"}
+               "in": "input", "bpre": "bprerouting", "bfwd": "bforward", "bout": "boutput"}
+DHCP_PORTS = [67, 68, 546, 547]  # DHCP server and client, DHCPv6 client and server
 # forward shapes: which optional fields a forward matches on (i: in_interface, s: sources,
 # d: destination); the most specific shape is looked up first
 SHAPES = ("isd", "is", "id", "sd", "i", "s", "d", "0")
@@ -270,6 +279,26 @@ def dnat_desired(rset):
     return want
 
 
+def guard_desired(rset):
+    """GuardSet -> Desired (the bridge table): frames of another hypervisor's gateway and
+    DHCP stop where they come out of the tunnel, before the bridge learns or delivers them;
+    this gateway's own frames and the guests' DHCP never go into it."""
+    want, prefix, port = Desired(), rset.nft_chain(""), rset.model["port"]
+    gateway = _match(_payload("ether", "saddr"), rset.model["mac"])
+    dhcp = [_match(_meta("l4proto"), "udp"), _match(_payload("th", "dport"), {"set": DHCP_PORTS})]
+    from_tunnel, to_tunnel = _match(_meta("iifname"), port), _match(_meta("oifname"), port)
+    want.add_rule(prefix + "bpre", [from_tunnel, gateway, {"drop": None}])
+    want.add_rule(prefix + "bpre", [from_tunnel] + dhcp + [{"drop": None}])
+    want.add_rule(prefix + "bout", [to_tunnel, gateway, {"drop": None}])
+    want.add_rule(prefix + "bfwd", [to_tunnel] + dhcp + [{"drop": None}])
+    return want
+
+
+def _where(family):
+    """The prefix of an action line on our table of ``family``."""
+    return "nftables%s: " % {IPV4: "", IPV6: " (ip6)", BRIDGE: " (bridge)"}[family]
+
+
 class Current(object):
     """Our table as read: base chains, rules per chain (comment, handle), maps."""
 
@@ -361,7 +390,7 @@ def _plan_table(current, rset, want, siblings=()):
     changes, jumps; chains and maps that go are deleted last, after their jumps.
     """
     family, prefix = rset.family, rset.nft_chain("")
-    where = "nftables%s: " % ("" if family == IPV4 else " (ip6)")
+    where = _where(family)
     ours = [prefix + s for s in SUFFIX_BASE]
     have_chains = [c for c in ours if c in current.rules]
     have_maps = [prefix + s for s in MAP_SUFFIXES if prefix + s in current.maps]
@@ -576,7 +605,7 @@ def _desired_view(rset, want):
     return view
 
 
-_DESIRED = {MasqueradeSet: masquerade_desired, DnatSet: dnat_desired}  # the sets with a part in our table
+_DESIRED = {MasqueradeSet: masquerade_desired, DnatSet: dnat_desired, GuardSet: guard_desired}  # the sets with a part in our table
 
 
 class NftBackend(FirewallBackend):
@@ -627,9 +656,9 @@ class NftBackend(FirewallBackend):
                 if "table" in o]
 
     @staticmethod
-    def our_tables():
-        """Our tables as list_tables() names them."""
-        return ["%s %s" % (NFT_FAMILY[f], TABLE) for f in FAMILIES]
+    def our_tables(families=FAMILIES):
+        """Our tables (by default those holding IP rule sets) as list_tables() names them."""
+        return ["%s %s" % (NFT_FAMILY[f], TABLE) for f in families]
 
     def chain_exists(self, family, table, chain):
         """A chain exists (asked without creating anything)."""
@@ -675,12 +704,13 @@ class NftBackend(FirewallBackend):
         """Our tables' change for every set: one transaction, undone by one that puts back
         what it touched."""
         cmds, undo, tables = [], [], []
-        for family in FAMILIES:
+        for family in TABLE_FAMILIES:
             sets = sorted((r for r in rulesets if r.family == family and type(r) in _DESIRED),
                           key=lambda r: r.nft_chain(""))
-            objects = self.table_objects(family) if sets or family == IPV4 else []
+            ip_sets = not all(r.family == BRIDGE for r in rulesets)  # not the guards alone
+            objects = self.table_objects(family) if sets or (family == IPV4 and ip_sets) else []
             current = Current(objects)
-            if family == IPV4:
+            if family == IPV4 and ip_sets:
                 # connections the host opens to 127.0.0.0/8 (IPv4 only): other sets of ours
                 planned = set(r.name for r in sets if isinstance(r, DnatSet))
                 fw.localhost_elsewhere = any(c.startswith("dnat_") and c.endswith("_out")
@@ -716,8 +746,8 @@ class NftBackend(FirewallBackend):
         others = [c for c in current.rules if c not in current.base and c not in owned]
         if cmds and not wanted and not others:
             family = sets[0].family
-            fw.lines.append("nftables%s: delete table %s %s (nothing of ours left)" % (
-                "" if family == IPV4 else " (ip6)", NFT_FAMILY[family], TABLE))
+            fw.lines.append("%sdelete table %s %s (nothing of ours left)" % (
+                _where(family), NFT_FAMILY[family], TABLE))
             return [{"delete": _table(family)}]
         return cmds
 
@@ -727,7 +757,7 @@ class NftBackend(FirewallBackend):
         families) or (None, []) when there is none."""
         cmds, families = [], []
         # in the order of the sets' chain names, as the runs place their jumps (_jump_command)
-        for family in FAMILIES:
+        for family in TABLE_FAMILIES:
             sets = sorted((r for r in rulesets if r.family == family and r and type(r) in _DESIRED),
                           key=lambda r: r.nft_chain(""))
             family_cmds = []

@@ -85,6 +85,25 @@ def _accepts(fw, sets, nft):
     return found
 
 
+def _elsewhere(rset, backend):
+    """The set lives in a backend of its own, not the host's (an overlay's guard)."""
+    return rset.own_backend is not None and (backend is None or rset.own_backend != backend.name)
+
+
+def _guards(fw, sets, nft):
+    """The plan of the sets held by nftables whatever the host's backend (the overlays'
+    guards, in nftables' bridge table)."""
+    if not sets:
+        return Plan()
+    if nft is None:
+        if any(sets):
+            raise DependencyError("an overlay network's guard (DHCP and the anycast gateway's frames kept off the "
+                                  "tunnel) is an nftables bridge table: it needs the nft tools or python3-nftables "
+                                  "(Debian and RHEL family: package nftables)", "nftables")
+        return Plan()
+    return nft.plan(fw, sets)
+
+
 def _accept_actions(fw, chain, rules, accepts, carriers):
     """Actions writing one set's accepts into each world that changes (with HN-USER's
     creation or removal where this chain carries it)."""
@@ -154,7 +173,8 @@ def plan_sets(backend, sets, nft, run_command, get_bin_path, accepts=True):
             # "create iptables-nft's ip filter table" once, not once per set
             lines[:] = [l for l in lines if not (l.startswith(xt.command + ": create") and l in seen)]
             seen.update(lines)
-    table = Plan() if backend is None else backend.plan(fw, sets)
+    table = Plan() if backend is None else backend.plan(fw, [r for r in sets if not _elsewhere(r, backend)])
+    table.extend(_guards(fw, [r for r in sets if _elsewhere(r, backend)], nft))
     carriers = _user_chain_carriers(accepts)
     # accepts that go leave before the rules they let through, new ones come after them
     for chain, rules, each in accepts:
