@@ -163,6 +163,9 @@ def plan_port(ov, bridge, links, fdb, local, mtu, machine_id):
                          % (name, ov.vni))
     if link is not None and link["kind"] != "vxlan":
         raise StateError("%s is a %s link, not a VXLAN port" % (name, link["kind"] or "physical"))
+    if link is not None and link["master"] not in (None, bridge):
+        raise StateError("%s is the overlay port of bridge %s: VNI %d serves one network on a host"
+                         % (name, link["master"], ov.vni))
     before = port_view(link, fdb)
     identity = {"vni": ov.vni, "local": local, "port": ov.port, "learning": not ov.evpn}
     mac = port_mac(ov.vni, machine_id)

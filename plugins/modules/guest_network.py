@@ -222,8 +222,58 @@ options:
     description: Spanning tree on the bridge.
     type: bool
   mtu:
-    description: MTU of the bridge.
+    description: MTU of the bridge (with O(overlay), set O(overlay.mtu) instead).
     type: int
+  overlay:
+    description:
+      - Extends the network to other hypervisors over VXLAN (UDP on the underlay), for O(mode=nat),
+        V(routed) and V(isolated). Every hypervisor of the network runs this module with the same
+        O(name), O(addresses) and O(overlay.vni); the bridge gets the port C(vxlan<vni>).
+      - The gateway is an anycast gateway - the same address and MAC (derived from the VNI) on every
+        hypervisor, so a guest that moves keeps its gateway. Each hypervisor masquerades its own guests
+        out of its own uplink.
+      - DHCP, DHCPv6, router advertisements and every other frame of the gateway never cross the tunnel
+        (a guard in nftables' C(bridge hypervisor_networking) table, on either backend): each hypervisor's
+        dnsmasq answers its own guests. Give O(dhcp.hosts) the same on every hypervisor and each one its
+        own O(dhcp.range); a moved guest's renewal is not refused.
+      - The bridge and the TAPs take the overlay's MTU, and the guests learn it by DHCP (option 26) and
+        in the router advertisements.
+    type: dict
+    version_added: 0.3.0
+    suboptions:
+      vni:
+        description: The VXLAN network identifier (1-16777215), the same on every hypervisor of the network.
+        type: int
+        required: true
+      control_plane:
+        description:
+          - V(static) - head-end replication - broadcast and unknown frames are copied to each of
+            O(overlay.peers); MACs are learnt from the traffic.
+          - V(evpn) - BGP EVPN through FRR (role P(hypervisor.networking.fabric#role)) learns the tunnel
+            endpoints and the guests' MACs and addresses; the port does not learn, and ARP and neighbour
+            discovery are answered on the hypervisor (suppression).
+        type: str
+        choices: [static, evpn]
+        default: static
+      peers:
+        description: With O(overlay.control_plane=static), the underlay addresses of the network's hypervisors; the
+          host's own address is skipped, so one list serves every host.
+        type: list
+        elements: str
+        default: []
+      local:
+        description: The underlay address of this host, or the interface whose first global address it is; empty
+          means the IPv4 default-route interface's.
+        type: str
+        default: ""
+      port:
+        description: The UDP port of the tunnel.
+        type: int
+        default: 4789
+      mtu:
+        description: The MTU of the bridge, the TAPs and the guests; left out, the underlay interface's less 50
+          (IPv4 underlay) or 70 (IPv6).
+        type: int
   nf_call_iptables:
     description:
       - Whether frames bridged between the bridge's ports pass iptables (br_netfilter), as
@@ -301,6 +351,18 @@ EXAMPLES = r"""
       hosts:
         - {mac: "52:54:00:00:00:02", address: 192.168.100.2, name: web}
 
+- name: One network across three hypervisors (run on each; static head-end replication)
+  hypervisor.networking.guest_network:
+    name: br0
+    addresses: [192.168.100.1/24]
+    taps:
+      - {name: tap0, owner: libvirt-qemu}
+    dhcp:
+      range: 192.168.100.100-192.168.100.149  # another range on each hypervisor
+    overlay:
+      vni: 100
+      peers: [198.51.100.1, 198.51.100.2, 198.51.100.3]
+
 - name: The physical bridge, armed to revert unless confirmed within 60 s
   hypervisor.networking.guest_network:
     name: br0
@@ -322,6 +384,11 @@ network:
     masquerade: {description: "The IPv4 egress set (V(null) without one); it translates only with C(mode=nat).", type: dict}
     masquerade6: {description: "The IPv6 one (V(null) without one; C(mode=routed) with O(ipv6_nat=false))", type: dict}
     uplink: {description: The uplink used., type: str}
+    overlay:
+      description: The VXLAN port (C(name), C(vni), C(local), C(port), C(control_plane), C(mtu), C(mac), C(bridge),
+        C(peers) - the flooding list); V(null) without O(overlay).
+      type: dict
+      version_added: 0.3.0
     dhcp:
       description: The DHCP and DNS service and the router advertisements (normalised O(dhcp), C(ipv6_ra) and
         whether it runs); V(null) without one.
