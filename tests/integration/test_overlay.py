@@ -13,9 +13,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
+import subprocess
 import sys
+import tempfile
 import time
 
+import jinja2
 import pytest
 
 from conftest import NatLab
@@ -26,6 +31,8 @@ UNDERLAY = "198.51.100.%d"
 WAN = UNDERLAY % 254
 GATEWAY = "192.168.100.1"
 BACKENDS = {1: "nftables", 2: "nftables", 3: "iptables"}
+FRR = "/usr/lib/frr"
+TEMPLATE = os.path.join(HERE, "..", "..", "roles", "fabric", "templates", "frr.conf.j2")
 
 
 class Fabric(object):
@@ -241,3 +248,102 @@ def test_overlay_persisted_and_failure_undone(fabric, tmp_path):
         assert failed["rc"] != 0 and "failpoint" in failed["msg"], (step, failed)
         after = host.run("ip", "-d", "link", "show").stdout, host.run("nft", "list", "ruleset").stdout
         assert after == before, step
+
+
+class Frr(object):
+    """zebra and bgpd of one hypervisor namespace, private paths, configured with the fabric
+    role's own template (the role itself runs in molecule/fabric, with systemd)."""
+
+    def __init__(self, host, where, local, peers):
+        # FRR's daemons run as user frr: a directory it can reach (pytest's are root's only)
+        self.host, self.where = host, tempfile.mkdtemp(prefix="hn-frr-%s-" % where)
+        os.chmod(self.where, 0o755)
+        shutil.chown(self.where, "frr", "frr")
+        with open(TEMPLATE) as handle:
+            template = jinja2.Template(handle.read(), trim_blocks=True)
+        conf = template.render(__fabric={"asn": 65000, "local": local, "bfd": False, "local_lines": "",
+                                         "groups": [{"name": "fabric", "clients": False, "peers": peers}]})
+        self.conf = os.path.join(self.where, "frr.conf")
+        with open(self.conf, "w") as handle:
+            handle.write(conf)
+        assert subprocess.run(["vtysh", "-C", "-f", self.conf], capture_output=True).returncode == 0
+        for daemon in ("zebra", "bgpd"):
+            host.run(os.path.join(FRR, daemon), "-d", "-f", self.conf, "-i", self.path(daemon + ".pid"),
+                     "-z", self.path("zserv.api"), "--vty_socket", self.where, "--log",
+                     "file:" + self.path(daemon + ".log"))
+
+    def path(self, name):
+        return os.path.join(self.where, name)
+
+    def vtysh(self, command):
+        out = self.host.run("vtysh", "--vty_socket", self.where, "-c", command).stdout
+        return json.loads(out) if command.endswith(" json") else out
+
+    def established(self):
+        peers = self.vtysh("show bgp l2vpn evpn summary json").get("peers", {})
+        return sorted(p for p, state in peers.items() if state.get("state") == "Established")
+
+    def stop(self):
+        for daemon in ("bgpd", "zebra"):
+            try:
+                with open(self.path(daemon + ".pid")) as handle:
+                    os.kill(int(handle.read().strip()), signal.SIGTERM)
+            except (OSError, ValueError):
+                continue
+        shutil.rmtree(self.where, ignore_errors=True)
+
+
+@pytest.mark.skipif(not os.path.exists(os.path.join(FRR, "bgpd")), reason="FRR is not installed (scripts/host-deps.sh "
+                    "installs it)")
+def test_evpn_overlay_learns_from_bgp(fabric):
+    """control_plane: evpn - no flooding list of ours, no learning on the port: FRR's EVPN
+    routes give the tunnel endpoints and the guests' MACs; a moved guest is found again."""
+    routers = {}
+    try:
+        for n, host in fabric.hosts.items():
+            args = network(n, control_plane="evpn", peers=[])
+            applied = host.module("guest_network", args)
+            assert applied["rc"] == 0, applied
+            port = applied["network"]["overlay"]
+            assert port["control_plane"] == "evpn" and port["peers"] == []
+            link = host.json("ip", "-d", "-j", "link", "show", "vxlan100")[0]
+            assert link["linkinfo"]["info_data"]["learning"] is False
+            assert link["linkinfo"]["info_slave_data"]["learning"] is False
+            routers[n] = Frr(host, "h%d" % n, UNDERLAY % n, [UNDERLAY % i for i in (1, 2, 3) if i != n])
+        for n, frr in routers.items():
+            others = sorted(UNDERLAY % i for i in (1, 2, 3) if i != n)
+            assert until(lambda: frr.established() == others, 30.0), frr.vtysh("show bgp l2vpn evpn summary")
+        # the tunnel endpoints from BGP (type-3 routes): zebra's flooding list, not ours
+        assert until(lambda: all(len([l for l in fabric.hosts[n].run("bridge", "fdb", "show", "dev", "vxlan100")
+                                      .stdout.splitlines() if l.startswith("00:00:00:00:00:00")]) == 2
+                                 for n in routers), 10.0)
+        for guest in fabric.guests.values():
+            guest.run("ip", "link", "set", "eth0", "mtu", "1450")
+        for a, guest in fabric.guests.items():
+            for b in (1, 2, 3):
+                if a != b:
+                    assert until(lambda: ping(guest, "192.168.100.%d" % (10 + b), timeout=1).returncode == 0, 10.0)
+        # the guests' MACs from BGP (type-2 routes), installed as extern_learn
+        mac2 = fabric.guests[2].json("ip", "-j", "link", "show", "eth0")[0]["address"]
+        fdb = fabric.hosts[1].run("bridge", "fdb", "show", "dev", "vxlan100").stdout
+        assert any(l.startswith(mac2) and "extern_learn" in l and "dst %s" % (UNDERLAY % 2) in l
+                   for l in fdb.splitlines()), fdb
+        # a re-run leaves zebra's entries alone
+        again = fabric.hosts[1].module("guest_network", network(1, control_plane="evpn", peers=[]))
+        assert again["changed"] is False, again
+        # the guest moves from h1 to h2: BGP's MAC mobility points the others at h2
+        g1 = fabric.guests[1]
+        mac = g1.json("ip", "-j", "link", "show", "eth0")[0]["address"]
+        fabric.hosts[1].run("ip", "link", "del", "vg1")
+        fabric.plug(g1, fabric.hosts[2], "vg1b", "192.168.100.11", mac=mac)
+        g1.run("ip", "link", "set", "eth0", "mtu", "1450")
+        fabric.hosts[2].run("ip", "link", "set", "vg1b", "master", "ovh2")
+        start = time.monotonic()
+        assert until(lambda: ping(g1, "192.168.100.13", timeout=1).returncode == 0, 3.0)
+        assert until(lambda: ping(fabric.guests[3], "192.168.100.11", timeout=1).returncode == 0, 3.0)
+        assert time.monotonic() - start < 3.0
+        assert until(lambda: any(l.startswith(mac) and "dst %s" % (UNDERLAY % 2) in l for l in fabric.hosts[3].run(
+            "bridge", "fdb", "show", "dev", "vxlan100").stdout.splitlines()), 3.0)
+    finally:
+        for frr in routers.values():
+            frr.stop()
