@@ -6,7 +6,7 @@
 set -euo pipefail
 pkgs=(podman runc catatonit debootstrap python3-venv python3-dev gcc iptables nftables
       python3-nftables iproute2 iputils-ping bridge-utils net-tools rsync git make uidmap
-      ndisc6 isc-dhcp-client
+      ndisc6 isc-dhcp-client frr frr-pythontools
       python3-apt python3-pyroute2 dnsmasq-base)
 missing=()
 for p in "${pkgs[@]}"; do
@@ -19,4 +19,16 @@ fi
 echo "host-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
+# FRR's daemons run in the tests' namespaces with private paths: the package's own service
+# must not start in the host's namespace (a policy-rc.d of our own for the install, only
+# where there is none), and stays disabled
+policy=""
+if [[ " ${missing[*]} " == *" frr "* && ! -e /usr/sbin/policy-rc.d ]]; then
+  policy=/usr/sbin/policy-rc.d
+  printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy"
+fi
+trap '[ -z "$policy" ] || rm -f "$policy"' EXIT
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ -n "$policy" ] && command -v systemctl >/dev/null; then
+  systemctl disable frr.service >/dev/null 2>&1 || true
+fi

@@ -12,6 +12,8 @@
 #   bookworm-nm-rN          systemd as PID 1 with NetworkManager (1.42) and dnsmasq-base
 #   bookworm-dhcp-rN        systemd as PID 1 with ifupdown + isc-dhcp-client and networkd,
 #                           and dnsmasq-base (a DHCP uplink's LAN)
+#   bookworm-frr-rN         systemd as PID 1 with ifupdown and networkd, FRR 8.4 (+ frr-reload.py)
+#                           and dnsmasq-base (hypervisors of a fabric)
 #   <suite>-boot-rN         the qemu image with systemd as PID 1 and udev (networkd waits for it), ifupdown (+ bridge-utils)
 #                           and systemd-networkd (either enabled by a scenario), and on
 #                           bookworm docker.io enabled: a reboot is a container restart
@@ -107,6 +109,15 @@ DHCP_REV=1
 DHCP_STEPS='RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       systemd systemd-sysv dbus udev ifupdown bridge-utils isc-dhcp-client dnsmasq-base >/dev/null \
  && systemctl mask getty@tty1.service console-getty.service systemd-logind.service >/dev/null 2>&1; true'
+FRR_REV=3
+# the fabric scenario's hypervisors: systemd as PID 1, ifupdown (and networkd), FRR with its
+# reload tool, dnsmasq-base for the networks' DHCP; udev leaves eth0's MAC as podman made it
+# (every container of one image has the same machine id, from which udev would derive one
+# MAC for all of them)
+FRR_STEPS='RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      systemd systemd-sysv dbus udev ifupdown bridge-utils frr frr-pythontools dnsmasq-base >/dev/null \
+ && printf "[Match]\\nOriginalName=eth0\\n\\n[Link]\\nMACAddressPolicy=none\\n" > /etc/systemd/network/00-hn-test-eth0.link \
+ && systemctl mask getty@tty1.service console-getty.service systemd-logind.service >/dev/null 2>&1; true'
 LEGACY_STEPS='RUN update-alternatives --set iptables /usr/sbin/iptables-legacy \
  && update-alternatives --set ip6tables /usr/sbin/ip6tables-legacy'
 
@@ -127,6 +138,8 @@ $IFUPDOWN2_STEPS" || return 1
 $NM_STEPS" || return 1
     derive "$1" "dhcp-r$DHCP_REV" "FROM localhost/hn-test:$1-r$IMAGE_REV
 $DHCP_STEPS" || return 1
+    derive "$1" "frr-r$FRR_REV" "FROM localhost/hn-test:$1-r$IMAGE_REV
+$FRR_STEPS" || return 1
   fi
   local extra=""
   [ "$1" = bookworm ] && extra="docker.io"

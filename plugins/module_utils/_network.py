@@ -523,7 +523,8 @@ def plan_overlay(want, nl, links, addrs, desired):
     network gone) removed; the bridge and TAPs take the overlay's MTU (``desired``, the
     items), which dnsmasq also tells the guests."""
     ov, name, taps = want.overlay, want.name, want.taps
-    stale = [n for n in _overlay.ours_on(name, links) if ov is None or n != ov.link]
+    persisted = _persist.persisted_overlay_port(name)
+    stale = [n for n in _overlay.ours_on(name, links, persisted) if ov is None or n != ov.link]
     mine = stale + ([ov.link] if ov is not None and ov.link in links else [])
     fdb = nl.fdb(mine) if mine else []
     plan = _overlay.plan_removal(stale, links, fdb)
@@ -538,7 +539,7 @@ def plan_overlay(want, nl, links, addrs, desired):
             want.dhcp.mtu = mtu
         taps = [dict(t, mtu=mtu) if t["state"] == "present" and not t.get("mtu") else t for t in taps]
         port_plan, port_after = _overlay.plan_port(ov, name, links, [e for e in fdb if e["name"] == ov.link], local,
-                                                   mtu, _bridge.read_machine_id())
+                                                   mtu, _bridge.read_machine_id(), persisted)
         plan.extend(port_plan)
     return {"plan": plan, "stale": stale, "before": before}, port_after, taps
 

@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import json
+import socket
 
+from ansible_collections.hypervisor.networking.plugins.module_utils import _persist
 from ansible_collections.hypervisor.networking.plugins.module_utils import _validate as v
 from ansible_collections.hypervisor.networking.plugins.module_utils._bridge import MANAGED_ALIAS
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import StateError, ValidationError
@@ -151,14 +154,19 @@ def port_view(link, fdb):
             "flood": sorted(e["dst"] for e in fdb if e["mac"] == ZERO_MAC and e.get("dst"))}
 
 
-def plan_port(ov, bridge, links, fdb, local, mtu, machine_id):
+def _ours(link, persisted):
+    """A VXLAN port is ours when we marked it, or when our files made it at boot."""
+    return link.get("alias") == MANAGED_ALIAS or link["name"] == persisted
+
+
+def plan_port(ov, bridge, links, fdb, local, mtu, machine_id, persisted=None):
     """-> (Plan, view after): the bridge's VXLAN port as ``ov`` says. The tunnel's
     identity (VNI, local address, UDP port, learning) is the link's at creation: a change
     recreates it; the MTU, the bridge, the port flags and the flooding list change in place."""
     name = ov.link
     link = links.get(name)
     plan = Plan()
-    if link is not None and link.get("alias") != MANAGED_ALIAS:
+    if link is not None and not _ours(link, persisted):
         raise StateError("%s exists and was not made by this collection (overlay.vni %d): not taking it over"
                          % (name, ov.vni))
     if link is not None and link["kind"] != "vxlan":
@@ -216,14 +224,14 @@ def plan_port(ov, bridge, links, fdb, local, mtu, machine_id):
         plan.add("set %s up" % name, "link_set", {"name": name, "up": True}, undo=("link_set", {"name": name, "up": False}))
     after = {"name": name, "vni": ov.vni, "local": local, "port": ov.port, "control_plane": ov.control_plane,
              "mtu": mtu, "mac": current["mac"], "bridge": bridge,
-             "peers": flood if not ov.evpn else sorted(current["flood"])}
+             "peers": flood}  # ours (EVPN: none, zebra's are in net_info)
     return plan, after
 
 
-def ours_on(bridge, links):
+def ours_on(bridge, links, persisted=None):
     """The VXLAN ports of ours on ``bridge`` (what an absent network, or one that dropped
     its overlay or changed its VNI, leaves behind)."""
-    return sorted(n for n, link in links.items() if link["kind"] == "vxlan" and link.get("alias") == MANAGED_ALIAS
+    return sorted(n for n, link in links.items() if link["kind"] == "vxlan" and _ours(link, persisted)
                   and link["master"] == bridge)
 
 
@@ -241,3 +249,92 @@ def plan_removal(names, links, fdb):
         plan.add("delete %s" % name, "link_del", {"name": name},
                  undo=_restore(port_view(links[name], [e for e in fdb if e["name"] == name])))
     return plan
+
+
+NTF_EXT_LEARNED = 0x10  # an FDB entry a control plane installed (FRR's zebra from BGP EVPN)
+
+
+def bgp_sessions(run_command, get_bin_path):
+    """[{peer, state, uptime_ms, prefixes}] of FRR's EVPN sessions, or None when FRR's BGP
+    does not answer here (not installed, not running)."""
+    vtysh = get_bin_path("vtysh")
+    if not vtysh:
+        return None
+    rc, out, _err = run_command([vtysh, "-c", "show bgp l2vpn evpn summary json"])
+    try:
+        peers = json.loads(out).get("peers", {}) if rc == 0 else None
+    except ValueError:
+        peers = None
+    if peers is None:
+        return None
+    return [{"peer": peer, "state": data.get("state"), "uptime_ms": data.get("peerUptimeMsec", 0),
+             "prefixes": data.get("pfxRcd", 0)} for peer, data in sorted(peers.items())]
+
+
+def overlay_views(links, fdb, sessions, warnings):
+    """net_info's ``overlay``: per VXLAN port, its network (the bridge), VNI, tunnel
+    endpoints (the flooding list), remote MACs and how they were learnt; the BGP sessions."""
+    out = []
+    for name in sorted(n for n, link in links.items() if link["kind"] == "vxlan"):
+        link, entries = links[name], [e for e in fdb if e["name"] == name]
+        view = port_view(link, entries)
+        managed = _ours(link, _persist.persisted_overlay_port(view["master"]) if view["master"] else None)
+        evpn = view["learning"] is False
+        remote = sorted(({"mac": e["mac"], "vtep": e["dst"],
+                          "learnt": "bgp" if e["flags"] & NTF_EXT_LEARNED else "traffic"}
+                         for e in entries if e["mac"] != ZERO_MAC and e.get("dst")),
+                        key=lambda r: (r["vtep"], r["mac"]))
+        out.append({"network": view["master"], "port": name, "vni": view["vni"], "local": view["local"],
+                    "udp_port": view["port"], "control_plane": "evpn" if evpn else "static", "mtu": view["mtu"],
+                    "up": view["up"], "neigh_suppress": view["neigh_suppress"], "vteps": view["flood"],
+                    "remote_macs": remote, "managed": managed})
+        if managed and not view["up"]:
+            warnings.append("%s (VXLAN %s of %s) is down: the network ends at this hypervisor"
+                            % (name, view["vni"], view["master"]))
+        if evpn and not view["flood"] and not any(s["state"] == "Established" for s in sessions or []):
+            warnings.append("%s learns through EVPN but FRR has no established BGP session: no other hypervisor "
+                            "is known (run the fabric role, check the underlay)" % name)
+    return {"networks": out, "bgp": sessions}
+
+
+def udp_listens(local, peer, port, wait=0.5):
+    """True when nothing refused a VXLAN datagram to ``peer``:``port`` within ``wait`` s (a
+    host without a VXLAN socket there answers ICMP port unreachable), False when refused.
+    The datagram carries a VXLAN header for VNI 0 and no frame: a VXLAN port drops it."""
+    family = socket.AF_INET6 if ":" in peer else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.bind((local, 0))
+        sock.connect((peer, port))
+        sock.settimeout(wait)
+        sock.send(b"\x08\x00\x00\x00\x00\x00\x00\x00")
+        try:
+            sock.recv(64)
+        except socket.timeout:
+            return True
+        except ConnectionRefusedError:
+            return False
+        return True
+    except OSError:
+        return False
+    finally:
+        sock.close()
+
+
+def check_underlay(run_command, get_bin_path, local, peer, port, size):
+    """(ok, evidence) of the path to another hypervisor: a don't-fragment ping of ``size``
+    bytes (the underlay's MTU less IP and ICMP headers) from ``local``, and the UDP port."""
+    ping = get_bin_path("ping")
+    if ping is None:
+        return None, "no ping command here to test the path to %s" % peer
+    rc, _out, _err = run_command([ping, "-c", "1", "-W", "1", "-M", "do", "-s", str(size), "-I", local, peer])
+    if rc != 0:
+        rc_small, _o, _e = run_command([ping, "-c", "1", "-W", "1", "-I", local, peer])
+        if rc_small != 0:
+            return False, "%s does not answer ping from %s: the underlay does not reach it" % (peer, local)
+        return False, ("%s answers small pings but not %d-byte ones with don't-fragment set: the underlay path is "
+                       "narrower than this host's uplink, so full-size guest frames are lost" % (peer, size))
+    if not udp_listens(local, peer, port):
+        return False, "%s refuses UDP %d: it has no VXLAN port on it (the network is not there, or another port)" % (
+            peer, port)
+    return True, "%s answers %d-byte don't-fragment pings from %s and does not refuse UDP %d" % (peer, size, local, port)

@@ -263,11 +263,24 @@ def overlay_paths(renderer, bridge):
     return [base + ".netdev", base + ".network"]
 
 
+def persisted_overlay_port(bridge):
+    """The VXLAN port our files persist for ``bridge`` (in any manager's place), or None:
+    made at boot by the manager, it is ours although it carries no mark of ours."""
+    for renderer in ("ifupdown", "networkd", NM):
+        for path in overlay_paths(renderer, bridge):
+            text = read_text(path)
+            match = re.search(r"^# overlay (\S+)$", text or "", re.M) if is_ours(text) else None
+            if match:
+                return match.group(1)
+    return None
+
+
 def overlay_files(renderer, port):
     """{path: text} persisting an overlay's VXLAN port view (name, vni, local, port,
     control_plane, mtu, mac, bridge, peers: the flooding list of head-end replication)."""
     name, bridge, evpn = port["name"], port["bridge"], port["control_plane"] == "evpn"
-    head = header("guest_network", "overlay %s (VXLAN %d) of bridge %s" % (name, port["vni"], bridge))
+    head = header("guest_network", "overlay %s (VXLAN %d) of bridge %s" % (name, port["vni"], bridge)) + \
+        "# overlay %s\n" % name
     if renderer == NM:
         raise StateError("persisting an overlay with NetworkManager is not supported yet (NetworkManager sets no "
                          "flooding list or ARP suppression on a bridge port): use renderer networkd or ifupdown, "
@@ -276,7 +289,8 @@ def overlay_files(renderer, port):
         create = ["ip", "link", "add", name, "type", "vxlan", "id", str(port["vni"]), "local", port["local"],
                   "dstport", str(port["port"])] + (["nolearning"] if evpn else [])
         lines = ["auto %s" % name, "iface %s inet manual" % name, "    pre-up %s" % " ".join(create),
-                 "    pre-up ip link set dev %s address %s mtu %d" % (name, port["mac"], port["mtu"]),
+                 "    pre-up ip link set dev %s address %s mtu %d alias managed-by=hypervisor.networking"
+                 % (name, port["mac"], port["mtu"]),
                  "    up ip link set dev %s master %s" % (name, bridge),
                  "    up bridge link set dev %s neigh_suppress on learning %s" % (name, "off" if evpn else "on")]
         lines += ["    up bridge fdb append 00:00:00:00:00:00 dev %s dst %s" % (name, dst) for dst in port["peers"]]

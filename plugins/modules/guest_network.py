@@ -233,8 +233,8 @@ options:
         hypervisor, so a guest that moves keeps its gateway. Each hypervisor masquerades its own guests
         out of its own uplink.
       - DHCP, DHCPv6, router advertisements and every other frame of the gateway never cross the tunnel
-        (a guard in nftables' C(bridge hypervisor_networking) table, on either backend): each hypervisor's
-        dnsmasq answers its own guests. Give O(dhcp.hosts) the same on every hypervisor and each one its
+        (a guard in nftables' C(bridge hypervisor_networking) table, on either backend), so each
+        hypervisor's dnsmasq answers its own guests. Give O(dhcp.hosts) the same on every hypervisor and each one its
         own O(dhcp.range); a moved guest's renewal is not refused.
       - The bridge and the TAPs take the overlay's MTU, and the guests learn it by DHCP (option 26) and
         in the router advertisements.

@@ -111,6 +111,7 @@ from ansible_collections.hypervisor.networking.plugins.module_utils import (
     _info,
     _migrate,
     _module,
+    _overlay,
     _persist,
     _probe,
     _sysctl,
@@ -186,6 +187,50 @@ def check_outside(module, report, probe_ns, resolver, name, network, links):
     return None
 
 
+def check_overlay(module, report, network, tunnels, links, addrs, fdb):
+    """The network across hypervisors: its VXLAN port, FRR's sessions (EVPN), and the
+    underlay to each other hypervisor (full-size packets, the UDP port). False: broken."""
+    for name in tunnels:
+        view = _overlay.port_view(links[name], [e for e in fdb if e["name"] == name])
+        bridge_mtu = links[network]["mtu"]
+        if not report.add("overlay %s" % name, view["up"] and bridge_mtu <= view["mtu"],
+                          "VXLAN %s from %s, UDP %s, MTU %s (%s %s)" % (view["vni"], view["local"], view["port"],
+                                                                        view["mtu"], network, bridge_mtu)
+                          if view["up"] and bridge_mtu <= view["mtu"] else
+                          ("%s is down" % name) if not view["up"] else
+                          "%s's MTU %d is above the tunnel's %d: bigger frames are dropped silently" % (
+                              network, bridge_mtu, view["mtu"]),
+                          "run the nat_bridge role again"):
+            return False
+        evpn = view["learning"] is False
+        if evpn:
+            sessions = _overlay.bgp_sessions(module.run_command, module.get_bin_path)
+            up = [s["peer"] for s in sessions or [] if s["state"] == "Established"]
+            down = ["%s %s" % (s["peer"], s["state"]) for s in sessions or [] if s["state"] != "Established"]
+            if not report.add("BGP EVPN sessions", bool(up),
+                              "established with %s%s" % (", ".join(up), ("; not with " + ", ".join(down)) if down else "")
+                              if up else ("FRR's BGP does not answer here" if sessions is None else
+                                          "none established (%s)" % (", ".join(down) or "no neighbour")),
+                              "run the fabric role; check that the underlay reaches the peers on TCP 179"):
+                return False
+        if not view["flood"]:
+            report.add("underlay", False, "%s knows no other hypervisor (its flooding list is empty)" % name,
+                       "list the other hypervisors in overlay.peers" if not evpn else "check the BGP sessions")
+            return False
+        holder = [n for n, l in links.items() for a in addrs.get(l["index"], [])
+                  if a.split("/")[0] == view["local"]]
+        mtu = links[holder[0]]["mtu"] if holder else 1500
+        size = mtu - (48 if ":" in view["local"] else 28)
+        for peer in view["flood"]:
+            ok, evidence = _overlay.check_underlay(module.run_command, module.get_bin_path, view["local"], peer,
+                                                   view["port"], size)
+            if report.add("underlay -> %s" % peer, ok, evidence,
+                          "lower overlay.mtu (or raise the path's MTU), open UDP %s between the hypervisors"
+                          % view["port"]) is False:
+                return False
+    return True
+
+
 def run(module):
     params = module.params
     network = v.ifname("network", params["network"])
@@ -198,6 +243,8 @@ def run(module):
     with Netlink() as nl:
         links, addrs = nl.links(), nl.addresses()
         routes = nl.dump_routes()
+        tunnels = sorted(n for n, l in links.items() if l["kind"] == "vxlan" and l["master"] == network)
+        fdb = nl.fdb(tunnels) if tunnels else []
     names = dict((l["index"], n) for n, l in links.items())
     if guest and ":" in guest:
         return run6(module, report, network, guest, resolver, port, links, addrs, routes, names)
@@ -216,6 +263,8 @@ def run(module):
             network, ", ".join(v4), ", ".join(ports) or "none"))
     if report.verdict:
         report.extra["bridge_table"] = True
+        return finish(report, links, addrs, routes, names)
+    if tunnels and not check_overlay(module, report, network, tunnels, links, addrs, fdb):
         return finish(report, links, addrs, routes, names)
     gateway, prefix = v4[0].split("/")
     subnet = str(ipaddress.IPv4Interface(v4[0]).network)

@@ -33,7 +33,7 @@ options:
     description: The parts to read.
     type: list
     elements: str
-    choices: [routes, bridges, taps, forwarding, firewall, persistence]
+    choices: [routes, bridges, taps, forwarding, firewall, persistence, overlay]
     default: [routes, bridges, taps, forwarding, firewall, persistence]
   tables:
     description: V(main) - routes of the main table (what C(route -n) shows); V(all) - every table.
@@ -117,6 +117,16 @@ persistence:
       profile of ours that NetworkManager does not run on its link).
   returned: when persistence is gathered
   type: dict
+overlay:
+  description:
+    - C(networks) - per VXLAN port, its network (bridge), C(vni), C(local) and C(udp_port), C(control_plane)
+      (V(evpn) where the port does not learn), C(mtu), C(vteps) (the other hypervisors it floods to), C(remote_macs)
+      (each MAC behind another hypervisor, with C(vtep) and C(learnt) - V(bgp) or V(traffic)), C(managed).
+    - C(bgp) - FRR's EVPN sessions (C(peer), C(state), C(uptime_ms), C(prefixes)); V(null) where FRR's BGP does not
+      answer.
+  returned: when overlay is gathered
+  type: dict
+  version_added: 0.3.0
 warnings_found:
   description: One plain sentence per problem found (also given as Ansible warnings).
   returned: always
@@ -124,10 +134,10 @@ warnings_found:
   elements: str
 """
 
-from ansible_collections.hypervisor.networking.plugins.module_utils import _info, _module, _sysctl, _tap
+from ansible_collections.hypervisor.networking.plugins.module_utils import _info, _module, _overlay, _sysctl, _tap
 from ansible_collections.hypervisor.networking.plugins.module_utils._netlink import Netlink
 
-PARTS = ["routes", "bridges", "taps", "forwarding", "firewall", "persistence"]
+PARTS = ["routes", "bridges", "taps", "forwarding", "firewall", "persistence", "overlay"]
 ARGUMENT_SPEC = dict(
     gather=dict(type="list", elements="str", choices=PARTS, default=list(PARTS)),
     tables=dict(type="str", choices=["main", "all"], default="main"),
@@ -143,6 +153,8 @@ def run(module):
         links = nl.links()
         addrs = nl.addresses() if parts & {"bridges", "persistence"} else {}
         raw = nl.dump_routes(params["tables"] == "all") if parts & {"routes", "firewall"} else []
+        ports = [n for n, link in links.items() if link["kind"] == "vxlan"] if "overlay" in parts else []
+        fdb = nl.fdb(ports) if ports else []
     names = dict((l["index"], n) for n, l in links.items())
     routes = sorted((_info.route_view(r, names) for r in raw), key=_info.route_sort_key)
     defaults = [r for r in routes if r["family"] == "ipv4" and r["prefix"] == 0 and r["table"] == "main"
@@ -168,6 +180,9 @@ def run(module):
         sets = result["firewall"]["sets"] if "firewall" in result else _info.our_sets(module)
         result["persistence"] = _info.persistence_view(links, addrs, warnings, sets,
                                                        _info.nm_active_profiles(module))
+    if "overlay" in parts:
+        sessions = _overlay.bgp_sessions(module.run_command, module.get_bin_path)
+        result["overlay"] = _overlay.overlay_views(links, fdb, sessions, warnings)
     result["warnings_found"] = warnings
     for warning in warnings:
         module.warn(warning)

@@ -160,6 +160,15 @@ def test_static_overlay_across_three_hypervisors(fabric):
     big = ping(fabric.guests[1], "192.168.100.12", size=1450 - 27, df=True)
     assert big.returncode != 0 and "too long" in (big.stdout + big.stderr), big
 
+    # net_info: the tunnel endpoints and the MACs behind them (learnt from the traffic)
+    info = fabric.hosts[1].module("net_info", {"gather": ["overlay"]})["overlay"]
+    (view,) = info["networks"]
+    assert view["network"] == "ovh1" and view["vni"] == 100 and view["control_plane"] == "static"
+    assert view["vteps"] == [UNDERLAY % 2, UNDERLAY % 3] and view["managed"] and view["mtu"] == 1450
+    mac3 = fabric.guests[3].json("ip", "-j", "link", "show", "eth0")[0]["address"]
+    assert {"mac": mac3, "vtep": UNDERLAY % 3, "learnt": "traffic"} in view["remote_macs"], view
+    assert info["bgp"] is None  # no FRR answers here
+
     # out through its own hypervisor's uplink
     fabric.lab.serve(fabric.wan, "tcp", 7000)
     assert NatLab.connect(fabric.guests[2], "tcp", WAN, 7000) == "peer=%s" % (UNDERLAY % 2)
@@ -328,6 +337,9 @@ def test_evpn_overlay_learns_from_bgp(fabric):
         fdb = fabric.hosts[1].run("bridge", "fdb", "show", "dev", "vxlan100").stdout
         assert any(l.startswith(mac2) and "extern_learn" in l and "dst %s" % (UNDERLAY % 2) in l
                    for l in fdb.splitlines()), fdb
+        (view,) = fabric.hosts[1].module("net_info", {"gather": ["overlay"]})["overlay"]["networks"]
+        assert view["control_plane"] == "evpn" and view["vteps"] == [UNDERLAY % 2, UNDERLAY % 3]
+        assert {"mac": mac2, "vtep": UNDERLAY % 2, "learnt": "bgp"} in view["remote_macs"], view
         # a re-run leaves zebra's entries alone
         again = fabric.hosts[1].module("guest_network", network(1, control_plane="evpn", peers=[]))
         assert again["changed"] is False, again
@@ -347,3 +359,29 @@ def test_evpn_overlay_learns_from_bgp(fabric):
     finally:
         for frr in routers.values():
             frr.stop()
+
+
+def test_diagnose_names_the_broken_underlay(fabric):
+    """net_diagnose walks the overlay: its port, then each other hypervisor (full-size
+    don't-fragment packets, the UDP port); a narrower path and a missing port are named."""
+    for n, host in fabric.hosts.items():
+        assert host.module("guest_network", network(n))["rc"] == 0
+    h1 = fabric.hosts[1]
+    healthy = h1.module("net_diagnose", {"network": "ovh1"})
+    steps = dict((s["name"], s) for s in healthy["steps"])
+    assert steps["overlay vxlan100"]["ok"] and steps["underlay -> %s" % (UNDERLAY % 2)]["ok"], healthy["report"]
+    assert "1472-byte" in steps["underlay -> %s" % (UNDERLAY % 3)]["evidence"]
+    # h3's side of the underlay is narrower than h1's uplink: named, with the size
+    port3 = "p-%s" % fabric.hosts[3].name[-6:]
+    fabric.underlay.run("ip", "link", "set", port3, "mtu", "1400")
+    fabric.hosts[3].run("ip", "link", "set", "up0", "mtu", "1400")
+    narrow = h1.module("net_diagnose", {"network": "ovh1"})
+    assert not narrow["healthy"] and narrow["verdict"].startswith("underlay -> %s" % (UNDERLAY % 3)), narrow["verdict"]
+    assert "narrower" in narrow["verdict"]
+    fabric.underlay.run("ip", "link", "set", port3, "mtu", "1500")
+    fabric.hosts[3].run("ip", "link", "set", "up0", "mtu", "1500")
+    # h2 has no VXLAN port any more: it refuses the tunnel's UDP port
+    fabric.hosts[2].run("ip", "link", "del", "vxlan100")
+    gone = h1.module("net_diagnose", {"network": "ovh1"})
+    assert gone["verdict"].startswith("underlay -> %s" % (UNDERLAY % 2)) and "refuses UDP 4789" in gone["verdict"], \
+        gone["verdict"]

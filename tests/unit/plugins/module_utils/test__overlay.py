@@ -97,6 +97,9 @@ def test_port_in_place_changes_and_recreation():
 def test_port_not_ours_or_elsewhere_is_refused():
     with pytest.raises(StateError, match="not made by this collection"):
         _overlay.plan_port(overlay(), "br0", {"vxlan100": vxlan(alias=None)}, [], "198.51.100.1", 1450, "m")
+    # made at boot from our files (no mark): ours
+    assert _overlay.plan_port(overlay(), "br0", {"vxlan100": vxlan(alias=None)},
+                              [], "198.51.100.1", 1450, "m", persisted="vxlan100")[0].lines() == []
     with pytest.raises(StateError, match="overlay port of bridge lan"):
         _overlay.plan_port(overlay(), "br0", {"vxlan100": vxlan(master="lan")}, [], "198.51.100.1", 1450, "m")
 
@@ -124,6 +127,7 @@ def test_persisted_port_networkd_and_ifupdown():
         "/etc/network/interfaces.d/hypervisor-networking-2-overlay-br0"]
     assert "pre-up ip link add vxlan100 type vxlan id 100 local 198.51.100.1 dstport 4789 nolearning" in text
     assert "neigh_suppress on learning off" in text and "fdb append" not in text
+    assert text.splitlines()[2] == "# overlay vxlan100"
     with pytest.raises(StateError, match="NetworkManager"):
         _persist.overlay_files("networkmanager", PORT)
     gone = _network.overlay_want(_persist.ANY, "br0", None)
