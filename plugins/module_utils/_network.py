@@ -476,7 +476,8 @@ def plan_network(want, module, nl, links, addrs, backend, nft, renderer, pending
                                                purge=want.params["purge_taps"]),
                                           taps, taps_after, purged)
         files.extend(tap_files)
-        files.extend(_persist.plan_files(overlay_want(renderer, name, port_after), "overlay of %s" % name))
+        files.extend(_persist.plan_files(overlay_want(renderer, name, port_after), "overlay of %s" % name,
+                                         modes={_persist.NM_OVERLAY_HOOK: 0o755}))
         files.extend(_boot.plan(boot_records(sets, backend.name if backend else None), module.get_bin_path))
     acl, acl_before, acl_after = Plan(), None, None
     if want.params["qemu_acl"]:
@@ -551,4 +552,6 @@ def overlay_want(renderer, bridge, port):
     want = dict((path, None) for each in renderers for path in _persist.overlay_paths(each, bridge))
     if port is not None:
         want.update(_persist.overlay_files(renderer, port))
+    if _persist.NM in renderers:
+        want[_persist.NM_OVERLAY_HOOK] = _persist.nm_overlay_hook(bridge, port is not None)
     return want

@@ -263,6 +263,31 @@ def overlay_paths(renderer, bridge):
     return [base + ".netdev", base + ".network"]
 
 
+NM_OVERLAY_HOOK = "/etc/NetworkManager/dispatcher.d/90-hypervisor-networking-overlay"
+# Fixed text: the values come from our own keyfiles (addresses checked when they were written).
+NM_OVERLAY_HOOK_TEXT = "#!/bin/sh\n" + header("guest_network", "an overlay port's bridge settings at activation") + r"""
+[ "$2" = up ] || exit 0
+for f in /etc/NetworkManager/system-connections/hypervisor-networking-overlay-*.nmconnection; do
+    [ -f "$f" ] || continue
+    grep -qx "interface-name=$1" "$f" || continue
+    learning=$(sed -n 's/^# port-learning \(on\|off\)$/\1/p' "$f")
+    bridge link set dev "$1" neigh_suppress on learning "${learning:-on}"
+    for dst in $(sed -n 's/^# flood \([0-9A-Fa-f.:]*\)$/\1/p' "$f"); do
+        bridge fdb append 00:00:00:00:00:00 dev "$1" dst "$dst"
+    done
+done
+exit 0
+"""
+
+
+def nm_overlay_hook(bridge, present):
+    """The dispatcher script's text while an overlay profile of ours remains (this
+    bridge's when ``present``, or another bridge's), else None."""
+    mine = overlay_paths(NM, bridge)[0]
+    others = [p for p in glob.glob(overlay_paths(NM, "*")[0]) if p != mine and is_ours(read_text(p))]
+    return NM_OVERLAY_HOOK_TEXT if present or others else None
+
+
 def persisted_overlay_port(bridge):
     """The VXLAN port our files persist for ``bridge`` (in any manager's place), or None:
     made at boot by the manager, it is ours although it carries no mark of ours."""
@@ -282,9 +307,16 @@ def overlay_files(renderer, port):
     head = header("guest_network", "overlay %s (VXLAN %d) of bridge %s" % (name, port["vni"], bridge)) + \
         "# overlay %s\n" % name
     if renderer == NM:
-        raise StateError("persisting an overlay with NetworkManager is not supported yet (NetworkManager sets no "
-                         "flooding list or ARP suppression on a bridge port): use renderer networkd or ifupdown, "
-                         "or persist: false")
+        # NetworkManager has no keys for a bridge port's suppression and learning nor for a
+        # flooding list: NM_OVERLAY_HOOK applies them from these comment lines at activation
+        head += "# port-learning %s\n" % ("off" if evpn else "on")
+        head += "".join("# flood %s\n" % dst for dst in port["peers"])
+        path = overlay_paths(NM, bridge)[0]
+        return {path: _keyfile(head, path, "vxlan", name, [
+            ("connection", [("autoconnect", "true"), ("master", bridge), ("slave-type", "bridge")]),
+            ("ethernet", [("cloned-mac-address", port["mac"]), ("mtu", str(port["mtu"]))]),
+            ("vxlan", [("id", str(port["vni"])), ("local", port["local"]), ("destination-port", str(port["port"])),
+                       ("learning", _true(not evpn))])])}
     if renderer == "ifupdown":
         create = ["ip", "link", "add", name, "type", "vxlan", "id", str(port["vni"]), "local", port["local"],
                   "dstport", str(port["port"])] + (["nolearning"] if evpn else [])

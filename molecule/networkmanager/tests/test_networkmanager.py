@@ -18,7 +18,8 @@ from test_reboot_physical import restart, revive_cgroup  # noqa: E402  pylint: d
 NAME = "hn-nm-12"
 testinfra_hosts = ["podman://%s" % NAME]
 PROFILES = {"hypervisor-networking-bridge-br0": "br0", "hypervisor-networking-port-eth2": "eth2",
-            "hypervisor-networking-tap-vm1-tap": "vm1-tap", "uplink": "eth1"}
+            "hypervisor-networking-tap-vm1-tap": "vm1-tap", "hypervisor-networking-overlay-br0": "vxlan100",
+            "uplink": "eth1"}
 FETCH = ("ip netns exec %s python3 -c 'import sys, urllib.request; "
          "print(urllib.request.urlopen(sys.argv[1], timeout=3).read().decode().strip())' %s")
 
@@ -62,6 +63,17 @@ def network_as_made(host):
     assert tap["master"] == "br0" and tap["linkinfo"]["info_data"]["user"] in ("root", 0)
     assert json.loads(host.check_output("ip -j link show dev eth2"))[0]["master"] == "br0"
     assert "hypervisor_networking" in host.check_output("nft list tables")
+    # the overlay's port: NetworkManager's profile, the dispatcher script's port settings
+    vxlan = json.loads(host.check_output("ip -d -j link show dev vxlan100"))[0]
+    assert vxlan["master"] == "br0" and vxlan["mtu"] == 1450 and vxlan["linkinfo"]["info_data"]["id"] == 100
+    for _attempt in range(20):  # the dispatcher runs after the activation
+        vxlan = json.loads(host.check_output("ip -d -j link show dev vxlan100"))[0]
+        if vxlan["linkinfo"]["info_slave_data"]["neigh_suppress"]:
+            break
+        time.sleep(0.5)
+    assert vxlan["linkinfo"]["info_slave_data"]["neigh_suppress"] is True
+    assert "00:00:00:00:00:00 dst 198.51.100.1 self permanent" in host.check_output("bridge fdb show dev vxlan100")
+    assert "dst 198.51.100.2" not in host.check_output("bridge fdb show dev vxlan100")
     # both ways: the guest reaches the internet (masqueraded: wan has no route back to
     # 192.168.100.0/24), the internet reaches the guest's service through the forward
     assert fetch(host, "guest", "http://198.51.100.1/") == "wan"
@@ -120,6 +132,8 @@ def test_absent_leaves_the_admins_profile(host):
     playbook("converge.yml", "-e", "nat_bridge_state=absent")
     assert host.run("ip link show br0").rc != 0 and host.run("ip link show vm1-tap").rc != 0
     assert host.run("ls /etc/NetworkManager/system-connections/hypervisor-networking-*").rc != 0
+    assert not host.file("/etc/NetworkManager/dispatcher.d/90-hypervisor-networking-overlay").exists
+    assert host.run("ip link show vxlan100").rc != 0
     assert "hypervisor-networking" not in host.check_output("nmcli -t -f NAME connection show")
     assert host.file("/etc/NetworkManager/system-connections/uplink.nmconnection").content_string == \
         host.file("/root/uplink.nmconnection").content_string

@@ -128,10 +128,16 @@ def test_persisted_port_networkd_and_ifupdown():
     assert "pre-up ip link add vxlan100 type vxlan id 100 local 198.51.100.1 dstport 4789 nolearning" in text
     assert "neigh_suppress on learning off" in text and "fdb append" not in text
     assert text.splitlines()[2] == "# overlay vxlan100"
-    with pytest.raises(StateError, match="NetworkManager"):
-        _persist.overlay_files("networkmanager", PORT)
+    (keyfile,) = _persist.overlay_files("networkmanager", PORT).values()
+    assert "type=vxlan\ninterface-name=vxlan100\nautoconnect=true\nmaster=br0\nslave-type=bridge" in keyfile
+    assert "[ethernet]\ncloned-mac-address=02:00:00:00:00:09\nmtu=1450" in keyfile
+    assert "[vxlan]\nid=100\nlocal=198.51.100.1\ndestination-port=4789\nlearning=true" in keyfile
+    # what NetworkManager has no key for, its dispatcher script reads from these lines
+    assert "# port-learning on\n# flood 198.51.100.2\n# flood 198.51.100.3\n" in keyfile
+    want = _network.overlay_want("networkmanager", "br0", PORT)
+    assert want[_persist.NM_OVERLAY_HOOK].startswith("#!/bin/sh\n") and _persist.is_ours(want[_persist.NM_OVERLAY_HOOK])
     gone = _network.overlay_want(_persist.ANY, "br0", None)
-    assert len(gone) == 4 and set(gone.values()) == {None}
+    assert len(gone) == 5 and set(gone.values()) == {None}
 
 
 def test_guard_rules_and_record():
