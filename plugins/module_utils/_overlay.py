@@ -238,8 +238,8 @@ def ours_on(bridge, links, persisted=None):
 def _restore(view):
     """The undo of a VXLAN port's deletion: the port as it was, on its bridge, with its
     flags and flooding list."""
-    return ("overlay_restore", {"link": dict(view, alias=MANAGED_ALIAS, vxlan=dict(vni=view["vni"], local=view["local"],
-                                                              port=view["port"], learning=view["learning"]))})
+    identity = dict(vni=view["vni"], local=view["local"], port=view["port"], learning=view["learning"])
+    return ("overlay_restore", {"link": dict(view, alias=MANAGED_ALIAS, vxlan=identity)})
 
 
 def plan_removal(names, links, fdb):

@@ -1054,7 +1054,7 @@ def _networkd_reload(module):
                     % err.strip())
 
 
-_NM_ORDER = ("bridge", "port", "tap")
+_NM_ORDER = ("bridge", "port", "tap", "overlay")
 
 
 def _nm_changes(plan):

@@ -34,7 +34,7 @@ options:
     type: list
     elements: str
     choices: [routes, bridges, taps, forwarding, firewall, persistence, overlay]
-    default: [routes, bridges, taps, forwarding, firewall, persistence]
+    default: [routes, bridges, taps, forwarding, firewall, persistence, overlay]
   tables:
     description: V(main) - routes of the main table (what C(route -n) shows); V(all) - every table.
     type: str

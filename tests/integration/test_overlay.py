@@ -275,7 +275,7 @@ class Frr(object):
         self.conf = os.path.join(self.where, "frr.conf")
         with open(self.conf, "w") as handle:
             handle.write(conf)
-        assert subprocess.run(["vtysh", "-C", "-f", self.conf], capture_output=True).returncode == 0
+        assert subprocess.run(["vtysh", "-C", "-f", self.conf], capture_output=True, check=False).returncode == 0
         for daemon in ("zebra", "bgpd"):
             host.run(os.path.join(FRR, daemon), "-d", "-f", self.conf, "-i", self.path(daemon + ".pid"),
                      "-z", self.path("zserv.api"), "--vty_socket", self.where, "--log",

@@ -49,7 +49,7 @@ def test_bad_overlay_is_refused_naming_the_option(params, option, words):
 
 def test_anycast_mac_depends_on_the_vni_only():
     assert _overlay.anycast_mac(100) == _overlay.anycast_mac(100) != _overlay.anycast_mac(101)
-    first = int(_overlay.anycast_mac(100).split(":")[0], 16)
+    first = int(_overlay.anycast_mac(100)[:2], 16)
     assert first & 0x02 and not first & 0x01  # locally administered unicast
 
 
