@@ -3,8 +3,9 @@
 BGP sessions up and the guests' MACs learnt, every pair of guests reaches each other, the
 overlay's MTU holds (one byte more fails in the guest), one gateway MAC everywhere, a
 guest leaves through its own hypervisor, one DHCP offer, a moved guest is found again in
-3 s, a peer leaves without resetting the other sessions, a restarted hypervisor comes back
-with no Ansible run, and absent leaves the admin's FRR line and nothing of ours.
+3 s, a peer leaves without resetting the other sessions, a route reflector with BFD carries
+the same network, a restarted hypervisor comes back with no Ansible run, and absent leaves
+the admin's FRR line and nothing of ours.
 
 The tests run in file order (each builds on the state the previous one left). The
 seconds of the move and the restart go to $HN_RESULTS (default /tmp/hn-results)/fabric.txt.
@@ -166,6 +167,31 @@ def test_peer_leaves_without_resetting_the_others():
     playbook()
     assert until(lambda: len(established(h1)) == 2, 30)
     assert sessions(h1)[addrs["hn-fb-h2"]][1] > uptime
+
+
+def test_route_reflector_and_bfd():
+    """h1 reflects: h2 and h3 peer with it alone (its clients), BFD on every session; the
+    guests of h2 and h3 still reach each other (their routes reflected); then back."""
+    addrs = underlay()
+    h1, h2, h3 = (HOST[n] for n in HVS)
+    playbook("-e", '{"fabric_route_reflectors": ["%s"], "fabric_bfd": true}' % addrs["hn-fb-h1"])
+    assert until(lambda: established(h1) == sorted([addrs["hn-fb-h2"], addrs["hn-fb-h3"]]), 60), sessions(h1)
+    for host in (h2, h3):
+        assert until(lambda: established(host) == [addrs["hn-fb-h1"]], 60), sessions(host)
+        assert sorted(sessions(host)) == [addrs["hn-fb-h1"]]
+    assert "route-reflector-client" in h1.check_output("vtysh -c 'show running-config'")
+
+    def bfd_up():
+        out = h2.run("vtysh -c 'show bfd peers json'")
+        peers = json.loads(out.stdout or "[]") if out.rc == 0 else []
+        return [p.get("peer") for p in peers if p.get("status") == "up"] == [addrs["hn-fb-h1"]]
+    assert until(bfd_up, 30), h2.run("vtysh -c 'show bfd peers'").stdout
+    assert until(lambda: ping(h2, "192.168.100.13", timeout=1).rc == 0, 10)
+    assert until(lambda: ping(h3, "192.168.100.12", timeout=1).rc == 0, 10)
+    playbook()
+    for name, host in HOST.items():
+        assert until(lambda: established(host) == sorted(a for n, a in addrs.items() if n != name), 60), sessions(host)
+    assert "bfdd=no" in h1.file("/etc/frr/daemons").content_string.splitlines()
 
 
 def test_restarted_hypervisor_comes_back_with_no_ansible_run():
