@@ -182,8 +182,8 @@ class Netlink(object):
 
     def fdb(self, names):
         """[{name, mac, dst, flags, state}] of the forwarding entries of links ``names``
-        (VXLAN ports: ``dst`` is the remote tunnel endpoint)."""
-        wanted = dict((self._idx(n), n) for n in names if n in self._index or self._exists(n))
+        (VXLAN ports: ``dst`` is the remote tunnel endpoint); the names come from links()."""
+        wanted = dict((self._idx(n), n) for n in names)
         out = []
         if not wanted:
             return out
@@ -194,13 +194,6 @@ class Netlink(object):
             out.append({"name": name, "mac": (msg.get_attr("NDA_LLADDR") or "").lower(), "dst": msg.get_attr("NDA_DST"),
                         "flags": msg["flags"], "state": msg["state"]})
         return out
-
-    def _exists(self, name):
-        try:
-            self._idx(name)
-        except ApplyError:
-            return False
-        return True
 
     # ---- writing (executor operations named by plan actions) -----------------
 

@@ -433,7 +433,8 @@ def plan_network(want, module, nl, links, addrs, backend, nft, renderer, pending
     if not want.gateway and uplink == name:
         raise ValidationError("uplink", uplink, "the NIC to enslave must be another interface")
     desired = dict(want.bridge, migrate_from=None if want.gateway else uplink)
-    overlay, port_after, taps = plan_overlay(want, nl, links, addrs, desired)
+    overlay, port_after, taps = plan_overlay(want, nl, links, addrs, desired,
+                                             None if want.params["uplink"] else uplink)
     plan = Plan()
     forwarding, forwarding_before, forwarding_after, ra_uplinks = plan_forwarding(want, module)
     sets = firewall_sets(want, uplink)
@@ -518,22 +519,24 @@ def plan_network(want, module, nl, links, addrs, backend, nft, renderer, pending
     return plan, report
 
 
-def plan_overlay(want, nl, links, addrs, desired):
+def plan_overlay(want, nl, links, addrs, desired, default_interface=None):
     """-> ({plan, stale, before}, VXLAN port after or None, TAP items): the network's VXLAN
     port as its overlay says, and ours it no longer has (another VNI, no overlay, the
     network gone) removed; the bridge and TAPs take the overlay's MTU (``desired``, the
-    items), which dnsmasq also tells the guests."""
+    items), which dnsmasq also tells the guests. ``default_interface``: the default-route
+    interface when the caller has it (the uplink it found), else read here."""
     ov, name, taps = want.overlay, want.name, want.taps
     persisted = _persist.persisted_overlay_port(name)
     stale = [n for n in _overlay.ours_on(name, links, persisted) if ov is None or n != ov.link]
     mine = stale + ([ov.link] if ov is not None and ov.link in links else [])
     fdb = nl.fdb(mine) if mine else []
     plan = _overlay.plan_removal(stale, links, fdb)
-    before = _overlay.port_view(links.get(ov.link if ov else (stale or [""])[0]),
-                                [e for e in fdb if e["name"] == (ov.link if ov else (stale or [""])[0])])
+    shown = ov.link if ov is not None else (stale or [None])[0]  # the port the diff shows before
+    before = _overlay.port_view(links.get(shown), [e for e in fdb if e["name"] == shown])
     port_after = None
     if ov is not None:
-        local, _dev, underlay_mtu = _overlay.underlay(ov, links, addrs, default_route_interface(nl, links))
+        default = default_interface or (None if ov.local else default_route_interface(nl, links))
+        local, _dev, underlay_mtu = _overlay.underlay(ov, links, addrs, default)
         mtu = _overlay.overlay_mtu(ov, local, underlay_mtu)
         desired["mtu"] = mtu
         if want.dhcp is not None:

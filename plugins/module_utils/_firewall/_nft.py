@@ -704,10 +704,10 @@ class NftBackend(FirewallBackend):
         """Our tables' change for every set: one transaction, undone by one that puts back
         what it touched."""
         cmds, undo, tables = [], [], []
+        ip_sets = not all(r.family == BRIDGE for r in rulesets)  # not the guards alone
         for family in TABLE_FAMILIES:
             sets = sorted((r for r in rulesets if r.family == family and type(r) in _DESIRED),
                           key=lambda r: r.nft_chain(""))
-            ip_sets = not all(r.family == BRIDGE for r in rulesets)  # not the guards alone
             objects = self.table_objects(family) if sets or (family == IPV4 and ip_sets) else []
             current = Current(objects)
             if family == IPV4 and ip_sets:
