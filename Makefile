@@ -40,6 +40,7 @@ lint: deps collection-link
 	@# in ~/.ansible/collections, which ansible-lint would prefer to the checkout
 	mkdir -p .tmp/lint-home && HOME=$(REPO)/.tmp/lint-home ansible-lint
 	antsibull-changelog lint
+	cd .tmp/collections/ansible_collections/hypervisor/networking && antsibull-docs lint-collection-docs --plugin-docs .
 	python scripts/role-docs.py --check
 
 sanity: deps

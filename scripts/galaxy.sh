@@ -33,3 +33,20 @@ for module in $have; do
   ansible-doc "$fqcn" > "$out/$module.txt"
   echo "galaxy: ansible-doc $fqcn renders ($(wc -l < "$out/$module.txt") lines, from the installed tarball)"
 done
+
+# Galaxy's own importer (the checks Galaxy and Automation Hub run on upload: metadata, docs,
+# ansible-lint of the roles). Galaxy requires a `repository` address; galaxy.yml has none
+# until the project has a public one, so the importer gets a copy of the tarball built with
+# GALAXY_REPOSITORY (default: this checkout as a file:// URL). Any warning or error fails.
+stage=$out/importer
+mkdir -p "$stage/src"
+git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C "$stage/src"
+printf 'repository: %s\n' "${GALAXY_REPOSITORY:-file://$PWD}" >> "$stage/src/galaxy.yml"
+(cd "$stage/src" && ansible-galaxy collection build --output-path "$stage" --force >/dev/null)
+(cd "$stage" && python -m galaxy_importer.main "$(basename "$tarball")" > "$stage/import.log" 2>&1) || {
+  cat "$stage/import.log" >&2; echo "galaxy: galaxy-importer failed" >&2; exit 1; }
+if grep -E '^(WARNING|ERROR)' "$stage/import.log" >&2; then
+  echo "galaxy: galaxy-importer reported the lines above ($stage/import.log)" >&2
+  exit 1
+fi
+echo "galaxy: galaxy-importer $(python -c 'import importlib.metadata as m; print(m.version("galaxy-importer"))') imports the tarball with no warning"

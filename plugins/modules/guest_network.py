@@ -19,7 +19,7 @@ description:
     chains - and persisted together. When any step fails, every step already applied is undone,
     newest first, and links, rules, sysctls and files are as they were.
   - Check mode and diff run the same planner and show exactly what the real run would do.
-  - What the roles M(hypervisor.networking.nat_bridge) and M(hypervisor.networking.physical_bridge)
+  - What the roles P(hypervisor.networking.nat_bridge#role) and P(hypervisor.networking.physical_bridge#role)
     build, each in a single call of this module.
 author:
   - Hypervisor Networking Contributors (@hypervisor-networking)

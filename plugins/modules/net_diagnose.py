@@ -26,8 +26,12 @@ extends_documentation_fragment:
   - hypervisor.networking.attributes.PYROUTE2
 attributes:
   check_mode:
-    support: full
-    description: The checks only read, and the probe namespace is removed again; they run in check mode too.
+    support: partial
+    description:
+      - The module acts the same in check mode, and reports C(changed=false) in both modes.
+      - The checks read the host's state. The guest-side checks also create a temporary network namespace
+        with a veth port on the bridge (the probe) and remove both before the module returns, in check mode
+        too. Nothing of the network's own configuration is changed.
   diff_mode:
     support: none
     description: Nothing is changed.
