@@ -26,9 +26,13 @@ def table(spec):
     rows = ["| variable | type | default | choices | meaning |", "|---|---|---|---|---|"]
     for name, opt in spec["options"].items():
         kind = opt.get("type", "str") + (" of %s" % opt["elements"] if opt.get("elements") else "")
-        default = opt.get("default", "")
-        default = "`%s`" % (yaml.safe_dump(default, default_flow_style=True).strip().removesuffix("\n...")
-                            if not isinstance(default, str) else '"%s"' % default if default == "" else default)
+        default = opt.get("default")
+        if default is None:
+            default = ""
+        elif isinstance(default, str):
+            default = "`%s`" % ('""' if default == "" else default)
+        else:
+            default = "`%s`" % yaml.safe_dump(default, default_flow_style=True).strip().removesuffix("\n...")
         choices = ", ".join(opt.get("choices", []))
         desc = opt.get("description", "")
         desc = " ".join(desc) if isinstance(desc, list) else desc

@@ -154,7 +154,7 @@ def _read(module, what, nft=None, tables=None):
 
 
 def forward_table_text(rows):
-    """The published ports as the seed's ``iptables -t nat -L -n -v`` shows them: one line each."""
+    """The published ports as ``iptables -t nat -L -n -v`` shows them: one line each."""
     out = ["%8s %10s  %-5s %-4s %-11s %-28s %s" % ("pkts", "bytes", "fam", "prot", "port", "to", "set (match)")]
     for row in rows:
         target = ("[%s]:%s" if row["family"] == "ipv6" else "%s:%s") % (row["to_addr"], row["to_port"])

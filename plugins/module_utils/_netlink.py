@@ -318,7 +318,7 @@ class Netlink(object):
         self._ipr.link("set", index=self._idx(name), master=self._idx(master) if master else 0)
 
     def addr_add(self, name, cidr, nodad=False, lifetimes=None):
-        """Add an address; IPv4 gets the subnet broadcast (the seed's ``brd +``).
+        """Add an address; IPv4 gets the subnet broadcast (``brd +``).
 
         ``nodad``: an address moved from another of our interfaces is known to be ours;
         skipping IPv6 duplicate address detection spares it a second of being tentative.

@@ -11,7 +11,7 @@ short_description: A whole guest network (bridge, TAPs, forwarding, NAT, publish
 version_added: 0.2.0
 description:
   - The declarative form of a guest network, as libvirt's and Incus' network objects are. O(mode=nat)
-    builds the operator notes' NAT network (bridge with the gateway address, IPv4 forwarding,
+    builds a NAT network (bridge with the gateway address, IPv4 forwarding,
     masquerade out of the uplink, published ports, the guests' TAPs); O(mode=bridged) their physical
     bridging (the NIC's addresses, routes and MAC moved onto a bridge that holds it as a port).
   - Everything is planned together against one reading of the host and applied as one plan in one
@@ -26,8 +26,8 @@ author:
 extends_documentation_fragment:
   - hypervisor.networking.attributes
   - hypervisor.networking.attributes.PYROUTE2
-  - hypervisor.networking.firewall
-  - hypervisor.networking.persist
+  - hypervisor.networking.firewall.BACKEND
+  - hypervisor.networking.persist.RENDERER
 options:
   name:
     description: The bridge; it also names the network's firewall sets.
@@ -312,6 +312,23 @@ options:
     type: str
     choices: [guest_network, nat_bridge, physical_bridge]
     default: guest_network
+  persist:
+    description:
+      - Also make the whole network survive a reboot, each part through the host's own mechanism -
+      - the links (bridge, ports, TAPs, the VXLAN port of O(overlay)) in the files of the host's network
+        manager (O(renderer));
+      - the rule sets in this collection's boot-time firewall load (C(/etc/hypervisor-networking/firewall.d/),
+        loaded by C(hypervisor-networking-firewall.service) before the network comes up);
+      - forwarding (and C(route_localnet) with O(localhost)) in sysctl.d drop-ins (O(sysctl_file));
+      - with O(dhcp), the network's dnsmasq files under C(/etc/hypervisor-networking/dnsmasq) and a systemd
+        unit that starts it at boot.
+      - The QEMU bridge helper's ACL line (O(qemu_acl)) is a file of its own and is written either way.
+      - Files are written atomically; a failure at any step puts the files back and undoes the runtime
+        change too. Every file starts with a header naming this collection; O(state=absent) removes our files
+        only.
+      - V(false) changes the running system only, and leaves files of earlier runs alone.
+    type: bool
+    default: true
   sysctl_file:
     description: The drop-in that keeps IPv4 forwarding on after a reboot (with O(persist)).
     type: path
@@ -329,7 +346,7 @@ notes:
 """
 
 EXAMPLES = r"""
-- name: The operator notes' NAT network with one guest and its published web port
+- name: A NAT network with one guest and its published web port
   hypervisor.networking.guest_network:
     name: br0
     addresses: [192.168.100.1/24]

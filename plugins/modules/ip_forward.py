@@ -10,8 +10,8 @@ module: ip_forward
 short_description: Enable or disable IP forwarding, now and across reboots
 version_added: 0.1.0
 description:
-  - Sets C(net.ipv4.ip_forward) and, when asked, C(net.ipv6.conf.all.forwarding) (the seed's
-    C(sysctl -w net.ipv4.ip_forward=1)) by writing C(/proc/sys) directly, in the network
+  - Sets C(net.ipv4.ip_forward) and, when asked, C(net.ipv6.conf.all.forwarding) (as
+    C(sysctl -w net.ipv4.ip_forward=1) does) by writing C(/proc/sys) directly, in the network
     namespace the module runs in; no C(sysctl) command is needed.
   - With O(persist=true) the same values go into a sysctl.d drop-in, written atomically, so
     they survive a reboot. The runtime facet and the persistent facet are decided and
@@ -48,7 +48,7 @@ options:
 """
 
 EXAMPLES = r"""
-- name: The seed's sysctl -w net.ipv4.ip_forward=1, persistent
+- name: IPv4 forwarding on (sysctl -w net.ipv4.ip_forward=1), persistent
   hypervisor.networking.ip_forward:
 
 - name: IPv4 and IPv6 forwarding at runtime only

@@ -13,7 +13,8 @@ description:
   - Creates, changes or removes a Linux bridge with its addresses, ports and bridge
     options, the way C(ip link add name br0 type bridge), C(ip addr add ... brd + dev br0)
     and C(ip link set eth0 master br0) would, but idempotently and in one netlink session.
-  - The runtime state is managed; nothing is written to distribution network configuration.
+  - The running bridge is managed over netlink, and with O(persist) (the default) it is also written into
+    the configuration of the host's network manager (O(renderer)), so it survives a reboot.
   - A bridge this module creates carries the link alias C(managed-by=hypervisor.networking).
   - If a change fails halfway, the changes already made in this run are undone, newest first,
     and the failure lists what was applied and what was rolled back.
@@ -147,7 +148,7 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: The seed's NAT bridge (ip link add br0 type bridge; ip addr add 192.168.100.1/24 brd + dev br0; up)
+- name: A NAT bridge (ip link add br0 type bridge; ip addr add 192.168.100.1/24 brd + dev br0; up)
   hypervisor.networking.linux_bridge:
     name: br0
     addresses:

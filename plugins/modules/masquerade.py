@@ -11,7 +11,7 @@ short_description: Source NAT (masquerade) for a guest subnet, with the matching
 version_added: 0.1.0
 description:
   - Translates traffic from O(source) leaving through O(out_interface) to the host's address
-    (the seed's C(iptables -t nat -A POSTROUTING -o enp4s0 -j MASQUERADE)), and with O(forward)
+    (as C(iptables -t nat -A POSTROUTING -o enp4s0 -j MASQUERADE) does), and with O(forward)
     lets that traffic and its replies through FORWARD, nothing wider (no blanket ACCEPT).
   - The rule set named O(name) is exactly what the task says; changing an option updates it in
     place, O(state=absent) removes every trace of it (and this collection's table or chains
@@ -54,7 +54,7 @@ options:
 """
 
 EXAMPLES = r"""
-- name: The seed's NAT for the guest bridge, out of the uplink
+- name: NAT for the guest bridge, out of the uplink
   hypervisor.networking.masquerade:
     name: br0
     source: 192.168.100.0/24

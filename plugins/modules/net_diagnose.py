@@ -7,10 +7,10 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: net_diagnose
-short_description: The operator notes' troubleshooting flow for a guest network, automated
+short_description: Which hop of a guest network's path is broken, with the evidence
 version_added: 0.2.0
 description:
-  - Runs the seed's checks in order - the guest network itself, forwarding, host to guest,
+  - Runs the troubleshooting checks in order - the guest network itself, forwarding, host to guest,
     guest network to the outside (through the guests' resolver), the DNS name, the published
     port to the guest's service - each with its evidence, and ends with one verdict naming the
     first broken hop and what to change. The engine of the C(diagnose) role.

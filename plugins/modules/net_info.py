@@ -10,7 +10,7 @@ module: net_info
 short_description: What the host's network is - routes, bridges, TAPs, forwarding, firewall, persistence
 version_added: 0.2.0
 description:
-  - Read-only. Reports what the seed's looking commands show (C(route -n), C(brctl show),
+  - Read-only. Reports what the usual looking commands show (C(route -n), C(brctl show),
     C(iptables -L -n -v -t nat)), in one structure, whichever firewall backend holds this
     collection's rules, plus the foreign state that decides whether guests' traffic flows and
     the differences between the running network and its persisted configuration.

@@ -798,7 +798,7 @@ class NftBackend(FirewallBackend):
 
     def forward_rows(self, names=()):
         """Each published port of our forward sets as it runs, with the connections its
-        element translated (the seed's ``iptables -t nat -L -n -v`` view)."""
+        element translated (the ``iptables -t nat -L -n -v`` view)."""
         rows = []
         for family in FAMILIES:
             maps = dict((o["map"]["name"], o["map"]) for o in self.table_objects(family) if "map" in o)
