@@ -52,7 +52,6 @@ options:
         removal removes the unit and the files. V(false) changes the running rules only.
     type: bool
     default: true
-    version_added: 0.2.0
 requirements:
   - nftables backend - python3-nftables (distribution package) or the C(nft) command.
   - iptables backend - C(iptables-legacy-save) and C(iptables-legacy-restore) (Debian package C(iptables)).

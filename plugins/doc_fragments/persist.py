@@ -23,7 +23,6 @@ options:
       - V(false) changes the running system only (and leaves files of earlier runs alone).
     type: bool
     default: true
-    version_added: 0.2.0
   renderer:
     description:
       - Which network manager carries the persisted configuration.
@@ -55,7 +54,6 @@ options:
     type: str
     choices: [auto, ifupdown, networkd, networkmanager]
     default: auto
-    version_added: 0.2.0
 """
 
     # the renderer option alone, for modules that describe their own persist
@@ -92,5 +90,4 @@ options:
     type: str
     choices: [auto, ifupdown, networkd, networkmanager]
     default: auto
-    version_added: 0.2.0
 """

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: guest_network
 short_description: A whole guest network (bridge, TAPs, forwarding, NAT, published ports) in one call
-version_added: 0.2.0
+version_added: 0.3.0
 description:
   - The declarative form of a guest network, as libvirt's and Incus' network objects are. O(mode=nat)
     builds a NAT network (bridge with the gateway address, IPv4 forwarding,
@@ -62,7 +62,6 @@ options:
     type: list
     elements: dict
     default: []
-    version_added: 0.3.0
     suboptions:
       proto: {description: Protocol., type: str, choices: [tcp, udp], default: tcp}
       port: {description: "A port or a range V(low-high).", type: raw, required: true}
@@ -88,7 +87,6 @@ options:
       upstream routes it to this host), with the same isolation.
     type: bool
     default: true
-    version_added: 0.3.0
   ipv6_ra:
     description:
       - Not V(bridged), with an IPv6 address in O(addresses). Router advertisements from the network's dnsmasq
@@ -100,7 +98,6 @@ options:
     type: str
     choices: [slaac, stateless, stateful, none]
     default: slaac
-    version_added: 0.3.0
   uplink:
     description:
       - V(nat), V(routed) - the interface the guests' traffic leaves by; V(bridged) - the NIC to enslave.
@@ -197,7 +194,6 @@ options:
         description: O(ipv6_ra=stateful) only. The DHCPv6 range, for example V(fd00:100::100-fd00:100::1ff), in the
           subnet of an IPv6 address of O(addresses).
         type: str
-        version_added: 0.3.0
       hosts:
         description: Fixed leases, one per MAC (a TAP's guest NIC MAC is the usual key); addresses in a subnet
           of O(addresses), each MAC, address and name once.
@@ -207,7 +203,7 @@ options:
         suboptions:
           mac: {description: The guest NIC's MAC., type: str, required: true}
           address: {description: Its IPv4 address., type: str, required: true}
-          address6: {description: "Its DHCPv6 address (O(ipv6_ra=stateful))", type: str, version_added: 0.3.0}
+          address6: {description: "Its DHCPv6 address (O(ipv6_ra=stateful))", type: str}
           name: {description: Its host name (answered by the DNS as C(<name>) and C(<name>.<domain>))., type: str}
       dns:
         description: Answer DNS on the gateway address (guest names from O(dhcp.hosts) and from the guests'
@@ -239,7 +235,6 @@ options:
       - The bridge and the TAPs take the overlay's MTU, and the guests learn it by DHCP (option 26) and
         in the router advertisements.
     type: dict
-    version_added: 0.3.0
     suboptions:
       vni:
         description: The VXLAN network identifier (1-16777215), the same on every hypervisor of the network.
@@ -289,7 +284,6 @@ options:
     type: str
     choices: [auto, static, dhcp]
     default: auto
-    version_added: 0.3.0
   rollback_timeout:
     description: V(bridged) only. Arm a revert of the migration that runs unless a second call with
       O(confirm=true) comes within this many seconds.
@@ -405,7 +399,6 @@ network:
       description: The VXLAN port (C(name), C(vni), C(local), C(port), C(control_plane), C(mtu), C(mac), C(bridge),
         C(peers) - the flooding list); V(null) without O(overlay).
       type: dict
-      version_added: 0.3.0
     dhcp:
       description: The DHCP and DNS service and the router advertisements (normalised O(dhcp), C(ipv6_ra) and
         whether it runs); V(null) without one.
@@ -416,7 +409,6 @@ ra_uplinks:
   returned: always
   type: list
   elements: str
-  version_added: 0.3.0
 backend:
   description: The firewall backend used (V(auto) resolved).
   returned: always

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: ip_forward
 short_description: Enable or disable IP forwarding, now and across reboots
-version_added: 0.1.0
+version_added: 0.3.0
 description:
   - Sets C(net.ipv4.ip_forward) and, when asked, C(net.ipv6.conf.all.forwarding) (as
     C(sysctl -w net.ipv4.ip_forward=1) does) by writing C(/proc/sys) directly, in the network
@@ -67,7 +67,6 @@ ra_uplinks:
   type: list
   elements: str
   sample: [eth0]
-  version_added: 0.3.0
 actions:
   description: One line per change made (or planned, in check mode); runtime first, then persistent.
   returned: always

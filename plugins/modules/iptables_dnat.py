@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: iptables_dnat
 short_description: Publish guest ports on the host (DNAT), with hairpin and localhost access
-version_added: 0.1.0
+version_added: 0.3.0
 description:
   - Forwards host ports to guests (C(iptables -t nat -A PREROUTING -p tcp --dport 8080 -j DNAT
     --to-destination 192.168.100.2:80)), as a named set that is exactly O(forwards); a forward

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: linux_bridge
 short_description: Manage a Linux bridge, its ports and addresses over netlink
-version_added: 0.1.0
+version_added: 0.3.0
 description:
   - Creates, changes or removes a Linux bridge with its addresses, ports and bridge
     options, the way C(ip link add name br0 type bridge), C(ip addr add ... brd + dev br0)
@@ -105,7 +105,6 @@ options:
       - With O(state=absent), the way back - the NIC gets the bridge's addresses and routes, leaves
         the bridge (keeping its own MAC, which the bridge had copied), and the bridge is deleted.
     type: str
-    version_added: 0.2.0
   addressing:
     description:
       - With O(migrate_from), how the bridge takes its IPv4 address, now and in the persisted files.
@@ -122,7 +121,6 @@ options:
     type: str
     choices: [auto, static, dhcp]
     default: auto
-    version_added: 0.3.0
   rollback_timeout:
     description:
       - With O(migrate_from), seconds after which the migration reverts itself unless a later call
@@ -132,14 +130,12 @@ options:
       - V(0) arms nothing.
     type: int
     default: 0
-    version_added: 0.2.0
   confirm:
     description:
       - Disarm a pending revert of this bridge (make it over a new connection, proving the host is
         still reachable). Without a pending revert nothing changes.
     type: bool
     default: false
-    version_added: 0.2.0
 notes:
   - IPv6 link-local addresses and addresses the kernel configures by itself (SLAAC) are
     neither reported in RV(bridge.addresses) nor purged.

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: masquerade
 short_description: Source NAT (masquerade) for a guest subnet, with the matching FORWARD rules
-version_added: 0.1.0
+version_added: 0.3.0
 description:
   - Translates traffic from O(source) leaving through O(out_interface) to the host's address
     (as C(iptables -t nat -A POSTROUTING -o enp4s0 -j MASQUERADE) does), and with O(forward)

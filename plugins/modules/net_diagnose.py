@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: net_diagnose
 short_description: Which hop of a guest network's path is broken, with the evidence
-version_added: 0.2.0
+version_added: 0.3.0
 description:
   - Runs the troubleshooting checks in order - the guest network itself, forwarding, host to guest,
     guest network to the outside (through the guests' resolver), the DNS name, the published

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: net_info
 short_description: What the host's network is - routes, bridges, TAPs, forwarding, firewall, persistence
-version_added: 0.2.0
+version_added: 0.3.0
 description:
   - Read-only. Reports what the usual looking commands show (C(route -n), C(brctl show),
     C(iptables -L -n -v -t nat)), in one structure, whichever firewall backend holds this
@@ -126,7 +126,6 @@ overlay:
       answer.
   returned: when overlay is gathered
   type: dict
-  version_added: 0.3.0
 warnings_found:
   description: One plain sentence per problem found (also given as Ansible warnings).
   returned: always

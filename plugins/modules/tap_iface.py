@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: tap_iface
 short_description: Manage persistent TAP devices for guests, one or a thousand per call
-version_added: 0.1.0
+version_added: 0.3.0
 description:
   - Creates, changes or removes persistent TAP devices (what C(ip tuntap add mode tap) makes)
     for QEMU guests, with owner and group so a non-root QEMU can open them, attached to a bridge.
