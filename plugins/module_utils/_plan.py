@@ -12,6 +12,8 @@ undoes it; a failure halfway undoes what was applied, newest first.
 
 from __future__ import annotations
 
+import json
+
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import (
     ApplyError,
     HypervisorNetworkingError,
@@ -113,20 +115,53 @@ class Plan(object):
         return reverted
 
 
-class DiffTracker(object):
-    """Structured before/after for Ansible's diff mode."""
+FILE_KEYS = ("files", "dhcp_files")
 
-    def __init__(self, before, after):
+
+def _text(value):
+    """A part of the state as diff text: files as they are, the rest as indented JSON."""
+    if value is None or value == {}:
+        return ""
+    if isinstance(value, str):
+        return value if value.endswith("\n") or not value else value + "\n"
+    return json.dumps(value, indent=2, sort_keys=True, default=str) + "\n"
+
+
+class DiffTracker(object):
+    """Ansible's diff as a list that reads like a patch: one entry per file (its path as the
+    header, its text before and after; empty where it does not exist) and one per part of the
+    state (JSON text, headed by the object and the part), only where something differs.
+
+    ``before`` and ``after`` are dicts; their ``files`` and ``dhcp_files`` are {path: text}.
+    With ``parts`` each other key is an entry of its own, else they form one entry."""
+
+    def __init__(self, before, after, parts=True):
         self.before = before
         self.after = after
+        self.parts = parts
 
     def has_difference(self):
         """True when before and after differ."""
         return self.before != self.after
 
     def diff(self, name=""):
-        """The ``diff`` return value."""
-        result = {"before": self.before, "after": self.after}
-        if name:
-            result["before_header"] = result["after_header"] = name
-        return result
+        """The ``diff`` return value: a list of {before, after, before_header, after_header}."""
+        entries = []
+
+        def add(header, before, after):
+            if before != after:
+                entries.append({"before_header": header, "after_header": header,
+                                "before": _text(before), "after": _text(after)})
+
+        keys = [k for k in list(self.before) + [k for k in self.after if k not in self.before] if k not in FILE_KEYS]
+        if self.parts:
+            for key in keys:
+                add(("%s %s" % (name, key)).strip(), self.before.get(key), self.after.get(key))
+        else:
+            add(name or "state", dict((k, self.before[k]) for k in keys if k in self.before),
+                dict((k, self.after[k]) for k in keys if k in self.after))
+        for key in FILE_KEYS:
+            old, new = self.before.get(key) or {}, self.after.get(key) or {}
+            for path in sorted(set(old) | set(new)):
+                add(path, old.get(path), new.get(path))
+        return entries

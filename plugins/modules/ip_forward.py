@@ -136,8 +136,10 @@ def run(module):
     result = {"changed": bool(plan), "actions": plan.lines(), "forwarding": forwarding, "persisted": path,
               "changed_runtime": bool(runtime), "changed_persistent": bool(persistent), "ra_uplinks": ra_uplinks}
     if module._diff:
-        before = {"runtime": current, "file": old_text}
-        result["diff"] = DiffTracker(before, {"runtime": after, "file": new_text if path else old_text}).diff()
+        before, after = {"forwarding": current}, {"forwarding": after}
+        if path:
+            before["files"], after["files"] = {path: old_text}, {path: new_text}
+        result["diff"] = DiffTracker(before, after).diff()
     return result
 
 

@@ -388,7 +388,7 @@ def _run(module):
             after = dict(after, forward_accepts=_by_command(fw.after))
         if renderer is not None:
             before, after = dict(before, files=files_before), dict(after, files=_persist.texts_after(files))
-        result["diff"] = DiffTracker(before, after).diff(name)
+        result["diff"] = DiffTracker(before, after, parts=False).diff(name)
     return result
 
 

@@ -47,6 +47,13 @@ def collections_path(tmp_path_factory):
     return str(root)
 
 
+def diff_files(result):
+    """{path: text after, None where the file goes} from a module's diff (a list of entries;
+    a symlink shows as one line, "-> target")."""
+    return dict((e["after_header"], (e["after"].rstrip("\n") if e["after"].startswith("-> ") else e["after"]) or None)
+                for e in result["diff"] if e["after_header"].startswith("/"))
+
+
 def short_id(n=5):
     """Random suffix for interface and namespace names (15-char limit)."""
     return secrets.token_hex(8)[:n]

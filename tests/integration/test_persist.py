@@ -12,6 +12,7 @@ import json
 import os
 
 import pytest
+from conftest import diff_files
 
 NETWORKD = "/etc/systemd/network/"
 BRIDGE = {"name": "br0", "addresses": ["192.168.100.1/24"], "persist": True, "renderer": "networkd"}
@@ -41,8 +42,8 @@ def runs(ns, module, args, etc):
     for key in ("actions", "persisted", "changed_runtime", "changed_persistent"):
         assert check[key] == applied[key], (key, check[key], applied[key])
     # the diff predicted the files' text exactly
-    assert check["diff"]["after"]["files"] == applied["diff"]["after"]["files"]
-    for path, text in applied["diff"]["after"]["files"].items():
+    assert diff_files(check) == diff_files(applied)
+    for path, text in diff_files(applied).items():
         assert upper(etc, path) == text or (text is None and upper(etc, path) is None), path
     again = ns.module(module, args, etc=etc)
     assert again["rc"] == 0 and again["changed"] is False and again["persisted"] == [], again

@@ -64,7 +64,19 @@ def test_failed_undo_is_not_reported_as_rolled_back():
 
 
 def test_diff_tracker():
-    tracker = DiffTracker({"a": 1}, {"a": 2})
+    tracker = DiffTracker({"a": 1, "b": [1]}, {"a": 2, "b": [1]})
     assert tracker.has_difference()
-    assert tracker.diff("br0") == {"before": {"a": 1}, "after": {"a": 2}, "before_header": "br0", "after_header": "br0"}
-    assert not DiffTracker({}, {}).has_difference()
+    assert tracker.diff("br0") == [{"before": "1\n", "after": "2\n", "before_header": "br0 a", "after_header": "br0 a"}]
+    assert not DiffTracker({}, {}).has_difference() and DiffTracker({}, {}).diff("x") == []
+
+
+def test_diff_tracker_reads_like_a_patch():
+    """Each file is an entry of its own with its path as the header and its text as it is;
+    the rest is one entry (parts=False) of indented JSON."""
+    before = {"mtu": 1500, "files": {"/etc/a": "x\n", "/etc/b": None}}
+    after = {"mtu": 1400, "files": {"/etc/a": "x\n", "/etc/b": "auto br0\niface br0\n"}}
+    entries = DiffTracker(before, after, parts=False).diff("br0")
+    assert [e["before_header"] for e in entries] == ["br0", "/etc/b"]
+    assert entries[0]["before"] == '{\n  "mtu": 1500\n}\n' and entries[0]["after"] == '{\n  "mtu": 1400\n}\n'
+    assert entries[1] == {"before_header": "/etc/b", "after_header": "/etc/b", "before": "",
+                          "after": "auto br0\niface br0\n"}

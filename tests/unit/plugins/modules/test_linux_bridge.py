@@ -76,7 +76,7 @@ def test_check_mode_plans_everything_and_writes_nothing(run_module):
                          "_ansible_diff": True}, fake)
     assert result["changed"] is True
     assert result["actions"] == ["create bridge br0", "add address 192.168.100.1/24 to br0", "set br0 up"]
-    assert result["diff"]["before"] == {} and result["diff"]["after"]["addresses"] == ["192.168.100.1/24"]
+    assert result["diff"][0]["before"] == "" and json.loads(result["diff"][0]["after"])["addresses"] == ["192.168.100.1/24"]
     assert fake.writes == []
 
 
