@@ -6,7 +6,7 @@
 set -euo pipefail
 pkgs=(podman runc catatonit debootstrap python3-venv python3-dev gcc iptables nftables
       python3-nftables iproute2 iputils-ping bridge-utils net-tools rsync git make uidmap
-      ndisc6 isc-dhcp-client frr frr-pythontools
+      ndisc6 isc-dhcp-client frr frr-pythontools chromium python3-pil
       python3-apt python3-pyroute2 dnsmasq-base)
 missing=()
 for p in "${pkgs[@]}"; do

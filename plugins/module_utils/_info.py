@@ -254,15 +254,7 @@ def persistence_view(links, addrs, warnings, sets=(), nm_active=None):
                            if p.endswith(".json") or _persist.is_ours(_persist.read_text(p)))
     persisted_taps = set()
     for renderer in ("ifupdown", "networkd", _persist.NM):
-        paths = glob.glob(_persist.bridge_paths(renderer, "*")[-1])  # ifupdown stanzas, .network
-        if renderer == "networkd":
-            paths += glob.glob(_persist.old_networkd_paths("bridge", "*")[-1])
-        for path in paths:
-            text = _persist.read_text(path)
-            match = re.search(r"^# bridge (\S+)$", text or "", re.M)
-            if not match or not _persist.is_ours(text):
-                continue
-            name = match.group(1)
+        for path, name, text in _persist.our_bridge_files(renderer):
             if name not in links:
                 view["drift"].append("bridge %s is persisted (%s) but does not exist: it comes back at the next "
                                      "boot, or run the role" % (name, path))

@@ -222,6 +222,19 @@ def nm_uuid(path):
     return str(uuid.uuid5(_NM_UUIDS, os.path.basename(path)))
 
 
+def our_bridge_files(renderer):
+    """(path, bridge name, text) of each bridge file of ours for ``renderer`` (ifupdown
+    stanzas, networkd .network files, NetworkManager profiles)."""
+    paths = glob.glob(bridge_paths(renderer, "*")[-1])
+    if renderer == "networkd":
+        paths += glob.glob(old_networkd_paths("bridge", "*")[-1])
+    for path in paths:
+        text = read_text(path)
+        match = re.search(r"^# bridge (\S+)$", text or "", re.M)
+        if match and is_ours(text):
+            yield path, match.group(1), text
+
+
 def bridge_paths(renderer, name):
     """Files describing bridge ``name``."""
     if renderer == NM:

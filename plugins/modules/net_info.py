@@ -33,8 +33,8 @@ options:
     description: The parts to read.
     type: list
     elements: str
-    choices: [routes, bridges, taps, forwarding, firewall, persistence, overlay]
-    default: [routes, bridges, taps, forwarding, firewall, persistence, overlay]
+    choices: [routes, bridges, taps, forwarding, firewall, persistence, overlay, topology]
+    default: [routes, bridges, taps, forwarding, firewall, persistence, overlay, topology]
   tables:
     description: V(main) - routes of the main table (what C(route -n) shows); V(all) - every table.
     type: str
@@ -126,6 +126,30 @@ overlay:
       answer.
   returned: when overlay is gathered
   type: dict
+topology:
+  description:
+    - The host's guest networks as a picture - C(uplink) (the IPv4 default route's interface, its C(addresses)),
+      C(networks) (per bridge - C(name), C(ours), C(addresses), C(nat), C(taps) with C(owner), C(group) and
+      C(in_use), other C(ports), C(forwards) as published ports with their targets, C(overlay) with its C(vni)
+      and C(vteps) or V(null)).
+    - C(mermaid) - the same as a Mermaid flowchart (paste it into a Markdown file on GitHub or GitLab, or
+      mermaid.live). The C(diagnose) role draws it into its HTML report.
+  returned: when topology is gathered
+  type: dict
+  sample:
+    uplink: {name: enp4s0, addresses: [203.0.113.1/24], up: true}
+    networks:
+      - name: br0
+        ours: true
+        addresses: [192.168.100.1/24]
+        up: true
+        nat: true
+        uplink: enp4s0
+        taps: [{name: vm1-tap, owner: libvirt-qemu, group: null, in_use: true, up: true}]
+        ports: []
+        forwards: [{proto: tcp, port: 8080, to_addr: 192.168.100.2, to_port: 80, family: ipv4}]
+        overlay: null
+    mermaid: "flowchart LR\n  outside((\"outside\"))\n  ..."
 warnings_found:
   description: One plain sentence per problem found (also given as Ansible warnings).
   returned: always
@@ -133,10 +157,10 @@ warnings_found:
   elements: str
 """
 
-from ansible_collections.hypervisor.networking.plugins.module_utils import _info, _module, _overlay, _sysctl, _tap
+from ansible_collections.hypervisor.networking.plugins.module_utils import _info, _module, _overlay, _persist, _sysctl, _tap, _topology
 from ansible_collections.hypervisor.networking.plugins.module_utils._netlink import Netlink
 
-PARTS = ["routes", "bridges", "taps", "forwarding", "firewall", "persistence", "overlay"]
+PARTS = ["routes", "bridges", "taps", "forwarding", "firewall", "persistence", "overlay", "topology"]
 ARGUMENT_SPEC = dict(
     gather=dict(type="list", elements="str", choices=PARTS, default=list(PARTS)),
     tables=dict(type="str", choices=["main", "all"], default="main"),
@@ -146,13 +170,14 @@ ARGUMENT_SPEC = dict(
 def run(module):
     params = module.params
     parts = set(params["gather"])
+    topology = "topology" in parts
     result = {"changed": False}
     warnings = []
     with Netlink() as nl:
         links = nl.links()
-        addrs = nl.addresses() if parts & {"bridges", "persistence"} else {}
-        raw = nl.dump_routes(params["tables"] == "all") if parts & {"routes", "firewall"} else []
-        ports = [n for n, link in links.items() if link["kind"] == "vxlan"] if "overlay" in parts else []
+        addrs = nl.addresses() if parts & {"bridges", "persistence", "topology"} else {}
+        raw = nl.dump_routes(params["tables"] == "all") if parts & {"routes", "firewall", "topology"} else []
+        ports = [n for n, link in links.items() if link["kind"] == "vxlan"] if parts & {"overlay", "topology"} else []
         fdb = nl.fdb(ports) if ports else []
     names = dict((l["index"], n) for n, l in links.items())
     routes = sorted((_info.route_view(r, names) for r in raw), key=_info.route_sort_key)
@@ -182,6 +207,15 @@ def run(module):
     if "overlay" in parts:
         sessions = _overlay.bgp_sessions(module.run_command, module.get_bin_path)
         result["overlay"] = _overlay.overlay_views(links, fdb, sessions, warnings)
+    if topology:
+        # what the picture needs, read once more only where those parts were not asked for
+        firewall = result.get("firewall") or _info.firewall_view(module, links, uplink, [])
+        overlays = (result.get("overlay") or _overlay.overlay_views(links, fdb, [], []))["networks"]
+        persisted = set(name for renderer in ("ifupdown", "networkd", _persist.NM)
+                        for _path, name, _text in _persist.our_bridge_files(renderer))
+        view = _topology.topology_view(links, addrs, uplink, firewall["sets"], firewall["forwards"], overlays,
+                                       persisted)
+        result["topology"] = dict(view, mermaid=_topology.mermaid(view))
     result["warnings_found"] = warnings
     for warning in warnings:
         module.warn(warning)

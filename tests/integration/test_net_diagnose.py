@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -163,6 +164,59 @@ def test_role_sets_the_fact_and_gates_on_the_verdict(lab, tmp_path):
     assert rc != 0 and "forwarding: net.ipv4.ip_forward = 0" in out, out[-3000:]
     rc, out = play(lab, tmp_path, diagnose_fail=False)
     assert rc == 0 and '\\"healthy\\": false' in out, out[-3000:]
+
+
+OUTPUT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "output")
+RED, GREEN, SVG_BORDER = (198, 40, 40), (46, 125, 50), (214, 219, 224)
+
+
+def _near(pixel, colour, tolerance=40):
+    return all(abs(a - b) <= tolerance for a, b in zip(pixel[:3], colour))
+
+
+def _screenshot(html_path, png_path):
+    """Debian's chromium, headless, renders the report to a PNG."""
+    chromium = shutil.which("chromium")
+    assert chromium, "chromium is missing (scripts/host-deps.sh installs it)"
+    proc = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                           "--window-size=1400,700", "--screenshot=%s" % png_path, "file://%s" % html_path],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0 and os.path.exists(png_path), proc.stderr[-2000:]
+
+
+def test_the_html_report_shows_the_topology_and_marks_the_broken_hop(lab, tmp_path):
+    """The role writes the report; a real browser renders it. In the screenshot the edge
+    between the uplink and the bridge (forwarding, turned off here) is red with its flag, the
+    bridge (its check passed) green, and the TAP's owner is written beside it."""
+    from PIL import Image  # python3-pil (scripts/host-deps.sh)
+
+    report = tmp_path / "report.html"
+    lab.hv.run("sh", "-c", "echo 0 > /proc/sys/net/ipv4/ip_forward")
+    rc, out = play(lab, tmp_path, diagnose_report=str(report), diagnose_fail=True)
+    assert rc != 0 and report.exists(), out[-3000:]
+    page = report.read_text()
+    assert "forwarding: net.ipv4.ip_forward = 0" in page and 'id="edge-uplink-bridge" class="edge broken"' in page
+    os.makedirs(OUTPUT, exist_ok=True)
+    png = os.path.join(OUTPUT, "diagnose-report.png")
+    _screenshot(str(report), png)
+    print("diagnose report screenshot: %s" % png)
+    image = Image.open(png).convert("RGB")
+    width, height = image.size
+    pixels = image.load()
+    # the picture's top-left corner: the first row below the verdict with a long run of its border colour
+    top = next(y for y in range(height) if sum(_near(pixels[x, y], SVG_BORDER, 6) for x in range(60, 900, 4)) > 150)
+    left = next(x for x in range(width) if _near(pixels[x, top + 40], SVG_BORDER, 6))
+    # the forwarding edge runs from the uplink's box (x 410) to the bridge's (x 560) at y 83 of the picture
+    edge = [pixels[left + x, top + y] for x in range(440, 530, 10) for y in range(81, 86)]
+    assert sum(_near(p, RED) for p in edge) >= 20, edge
+    flag = [pixels[left + x, top + y] for x in range(440, 530) for y in range(92, 106)]
+    assert sum(_near(p, RED) for p in flag) >= 30, "no 'broken here' under the edge"
+    bridge = [pixels[left + x, top + y] for x in range(600, 700, 5) for y in range(58, 63)]
+    assert sum(_near(p, GREEN) for p in bridge) >= 10, "the bridge is not drawn as passed"
+    # nothing else in the picture is red: the failure is the one hop
+    red = [(x, y) for x in range(0, width - left - 1, 3) for y in range(0, 180, 3)
+           if _near(pixels[left + x, top + y], RED, 30)]
+    assert red and all(400 <= x <= 570 for x, _y in red), sorted(set(x for x, _y in red))
 
 
 def _start(lab, args):

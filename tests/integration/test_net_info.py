@@ -95,6 +95,30 @@ def test_counters_rise_with_traffic(nat_lab, backend):
         assert after[key]["packets"] > sets[key]["packets"] and after[key]["bytes"] > sets[key]["bytes"], key
 
 
+def test_topology_draws_the_network_as_it_runs(nat_lab):
+    """gather: topology - the uplink, the bridge with its NAT, its TAP (owner, not in use)
+    and the guests' veths, the published port with its target; and the same as Mermaid."""
+    lab = nat_lab
+    lab.hv.run("ip", "route", "add", "default", "via", "203.0.113.2")
+    lab.hv.module("masquerade", {"name": "br0", "source": "192.168.100.0/24", "out_interface": "up0"})
+    lab.hv.module("iptables_dnat", {"name": "br0", "forwards": [{"port": 8080, "to_addr": "192.168.100.2",
+                                                                  "to_port": 80}]})
+    assert lab.hv.module("tap_iface", {"taps": [{"name": "vm9-tap", "bridge": "br0", "owner": "nobody"}]})["rc"] == 0
+    res = lab.hv.module(M, {"gather": ["topology"]})
+    assert res["rc"] == 0 and set(res) >= {"topology"} and "firewall" not in res, res
+    view = res["topology"]
+    assert view["uplink"] == {"name": "up0", "addresses": ["203.0.113.1/24"], "up": True}
+    (br0,) = [n for n in view["networks"] if n["name"] == "br0"]
+    assert br0["ours"] and br0["nat"] and br0["uplink"] == "up0" and br0["addresses"] == ["192.168.100.1/24"]
+    assert br0["taps"] == [{"name": "vm9-tap", "owner": "nobody", "group": None, "in_use": False, "up": True}]
+    assert br0["ports"] == ["vg1", "vg2"]
+    assert br0["forwards"] == [{"proto": "tcp", "port": 8080, "to_addr": "192.168.100.2", "to_port": 80,
+                                "family": "ipv4"}]
+    lines = res["topology"]["mermaid"].splitlines()
+    assert '  up_up0 -. "tcp 8080 -> 192.168.100.2:80" .-> br_br0' in lines
+    assert '  tap_vm9_tap["vm9-tap, owner nobody, not in use"]' in lines
+
+
 def test_foreign_forward_drop_is_a_warning(nat_lab):
     lab = nat_lab
     lab.hv.run("iptables-nft", "-P", "FORWARD", "DROP")
