@@ -310,18 +310,22 @@ def choose_uplink(want, nl, links):
 
 def acl_text(current, bridge, present, role="guest_network"):
     """/etc/qemu/bridge.conf with our ``allow`` block for ``bridge`` (blockinfile's markers,
-    so a block the roles wrote before is found), or without it."""
-    begin, end = ACL_MARKER % ("BEGIN", role, bridge), ACL_MARKER % ("END", role, bridge)
-    block = [begin, "allow %s" % bridge, end] if present else []
+    so a block the roles wrote before is found), or without it (absent: the bridge's block
+    whichever of our roles wrote it)."""
+    roles = [role] if present else list(ACL_ROLES)
+    begins = set(ACL_MARKER % ("BEGIN", r, bridge) for r in roles)
+    ends = set(ACL_MARKER % ("END", r, bridge) for r in roles)
+    block = [ACL_MARKER % ("BEGIN", role, bridge), "allow %s" % bridge, ACL_MARKER % ("END", role, bridge)] \
+        if present else []
     lines = (current or "").splitlines()
     kept, inside, placed = [], False, False
     for line in lines:
-        if line == begin:
+        if line in begins:
             inside = True
             if not placed:  # where it was: other blocks (another role's, another bridge's) keep their order
                 kept += block
                 placed = True
-        elif line == end and inside:
+        elif line in ends and inside:
             inside = False
         elif not inside:
             kept.append(line)

@@ -575,13 +575,15 @@ def run(module):
     if module._diff:
         before = {"bridge": bridge_before, "firewall": fw.before, "taps": [
             _tap.tap_view(links[t["name"]]) if t["name"] in links else {"name": t["name"], "state": "absent"}
-            for t in report["taps_after"]], "qemu_acl": report["acl_before"],
-            "sysctl": report["forwarding_before"], "dhcp": report["dhcp_before"], "overlay": report["overlay_before"]}
+            for t in report["taps_after"]],
+            "sysctl": report["forwarding_before"], "dhcp": report["dhcp_before"], "overlay": report["overlay_before"],
+            "files": dict(files_before) if renderer is not None else {}}
         after = {"bridge": network["bridge"], "firewall": fw.after, "taps": network["taps"],
-                 "qemu_acl": report["acl_after"], "sysctl": report["forwarding_after"],
-                 "dhcp": report["dhcp_after"], "overlay": report["overlay"]}
-        if renderer is not None:
-            before["files"], after["files"] = files_before, _persist.texts_after(files)
+                 "sysctl": report["forwarding_after"], "dhcp": report["dhcp_after"], "overlay": report["overlay"],
+                 "files": _persist.texts_after(files) if renderer is not None else {}}
+        if want.params["qemu_acl"]:  # a shared file: our block in its text
+            before["files"][want.params["qemu_acl_file"]] = report["acl_before"]
+            after["files"][want.params["qemu_acl_file"]] = report["acl_after"]
         if report["dhcp_files"]:
             before["dhcp_files"] = dhcp_files_before
             after["dhcp_files"] = _persist.texts_after(report["dhcp_files"])
