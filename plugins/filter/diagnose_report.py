@@ -13,8 +13,15 @@ import re
 from ansible.errors import AnsibleFilterError
 
 # columns of the picture (x of each node's left edge) and the node size
-X_OUTSIDE, X_UPLINK, X_BRIDGE, X_LEAF, X_PEER = 20, 220, 560, 880, 1160
-W, H, GAP, TOP = 190, 46, 62, 60
+X_OUTSIDE = 20
+X_UPLINK = 220
+X_BRIDGE = 560
+X_LEAF = 880
+X_PEER = 1160
+W = 190  # node width
+H = 46  # node height
+GAP = 62  # from one node of a column to the next
+TOP = 60
 
 
 def _fit(line, width=30):

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -139,6 +140,23 @@ def _strip_timers(link):
                     del data[key]
 
 
+def delete_netns(name):
+    """Delete a test namespace with what still runs in it (a network's dnsmasq a test did
+    not remove) and that dnsmasq's run files, so no process outlives its namespace."""
+    pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True, check=False).stdout.split()
+    for pid in pids:
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except (ValueError, OSError):
+            pass
+    for pidfile in glob.glob("/run/hypervisor-networking/dnsmasq/*.pid"):
+        with open(pidfile) as handle:
+            if handle.read().strip() in pids:
+                for path in glob.glob(pidfile[:-len(".pid")] + ".*"):
+                    os.unlink(path)
+    subprocess.run(["ip", "netns", "del", name], check=False)
+
+
 @pytest.fixture
 def netns(collections_path):
     """A fresh, empty network namespace (loopback up), deleted afterwards."""
@@ -149,7 +167,7 @@ def netns(collections_path):
     try:
         yield ns
     finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
+        delete_netns(name)
 
 
 @pytest.fixture
@@ -167,7 +185,7 @@ def make_netns(collections_path):
 
     yield factory
     for name in made:
-        subprocess.run(["ip", "netns", "del", name], check=False)
+        delete_netns(name)
 
 
 def four_step(ns, module, args, resource):
