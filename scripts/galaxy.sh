@@ -43,7 +43,10 @@ mkdir -p "$stage/src"
 git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C "$stage/src"
 printf 'repository: %s\n' "${GALAXY_REPOSITORY:-file://$PWD}" >> "$stage/src/galaxy.yml"
 (cd "$stage/src" && ansible-galaxy collection build --output-path "$stage" --force >/dev/null)
-(cd "$stage" && python -m galaxy_importer.main "$(basename "$tarball")" > "$stage/import.log" 2>&1) || {
+# a scratch HOME: molecule's prerun leaves an older copy of this collection in
+# ~/.ansible/collections, which the importer's ansible-lint would resolve the roles from
+mkdir -p "$stage/home"
+(cd "$stage" && HOME=$stage/home python -m galaxy_importer.main "$(basename "$tarball")" > "$stage/import.log" 2>&1) || {
   cat "$stage/import.log" >&2; echo "galaxy: galaxy-importer failed" >&2; exit 1; }
 if grep -E '^(WARNING|ERROR)' "$stage/import.log" >&2; then
   echo "galaxy: galaxy-importer reported the lines above ($stage/import.log)" >&2

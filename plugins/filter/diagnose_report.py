@@ -73,9 +73,9 @@ class _Svg(object):
         else:
             body = '<rect x="%d" y="%d" width="%d" height="%d" rx="6"/>' % (x, y, W, H)
             cx = x + W // 2
-        text = "".join('<text x="%d" y="%d"%s>%s</text>' % (cx, y + 19 + 16 * i - 8 * (len(lines) - 1) + 4,
-                                                             ' class="sub"' if i else "", html.escape(_fit(line)))
-                       for i, line in enumerate(lines[:2]))
+        text = "".join('<text x="%d" y="%d"%s>%s</text>' % (
+            cx, y + 19 + 16 * i - 8 * (len(lines) - 1) + 4, ' class="sub"' if i else "", html.escape(_fit(line)))
+            for i, line in enumerate(lines[:2]))
         mark = ""
         if "broken" in cls:
             mark = '<text class="flag" x="%d" y="%d">&#x2716; broken here</text>' % (cx, y - 6)
@@ -133,9 +133,9 @@ def _picture(topology, network, steps, guest):
         svg.edge("forward-%s" % forward["port"], (X_UPLINK + W // 2, TOP + H), (X_BRIDGE + W // 2, TOP + H),
                  target, dashed=True, sag=30 + 34 * i)
     leaves = [("guest", ["guest " + guest, "the service's host"]) if guest else None]
-    leaves += [("tap-" + t["name"], [t["name"], "%s, %s" % ("owner " + t["owner"] if t["owner"] else "any user",
-                                                             "in use" if t["in_use"] else "not in use")])
-               for t in net["taps"]]
+    leaves += [("tap-" + t["name"], [t["name"], "%s, %s" % (
+        "owner " + t["owner"] if t["owner"] else "any user", "in use" if t["in_use"] else "not in use")])
+        for t in net["taps"]]
     leaves += [("port-" + p, [p, "port"]) for p in net["ports"]]
     overlay = net.get("overlay")
     if overlay:

@@ -95,9 +95,8 @@ def mermaid(view):
     for net in view["networks"]:
         br = _id("br", net["name"])
         kind = "NAT" if net["nat"] else "bridge"
-        lines.append("  %s[%s]" % (br, _label("%s (%s%s%s)" % (net["name"], kind, "" if net["ours"] else ", not ours",
-                                                             "" if net["up"] else ", down"),
-                                              ", ".join(net["addresses"]))))
+        title = "%s (%s%s%s)" % (net["name"], kind, "" if net["ours"] else ", not ours", "" if net["up"] else ", down")
+        lines.append("  %s[%s]" % (br, _label(title, ", ".join(net["addresses"]))))
         if net["nat"] and uplink:
             lines.append('  %s -- "masquerade" --- %s' % (br, up))
         for forward in net["forwards"]:

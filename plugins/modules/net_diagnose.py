@@ -27,8 +27,8 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: partial
-    description:
-      - The module acts the same in check mode, and reports C(changed=false) in both modes.
+    description: The module acts the same in check mode, and reports C(changed=false) in both modes.
+    details:
       - The checks read the host's state. The guest-side checks also create a temporary network namespace
         with a veth port on the bridge (the probe) and remove both before the module returns, in check mode
         too. Nothing of the network's own configuration is changed.

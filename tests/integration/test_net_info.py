@@ -101,8 +101,8 @@ def test_topology_draws_the_network_as_it_runs(nat_lab):
     lab = nat_lab
     lab.hv.run("ip", "route", "add", "default", "via", "203.0.113.2")
     lab.hv.module("masquerade", {"name": "br0", "source": "192.168.100.0/24", "out_interface": "up0"})
-    lab.hv.module("iptables_dnat", {"name": "br0", "forwards": [{"port": 8080, "to_addr": "192.168.100.2",
-                                                                  "to_port": 80}]})
+    forwards = [{"port": 8080, "to_addr": "192.168.100.2", "to_port": 80}]
+    lab.hv.module("iptables_dnat", {"name": "br0", "forwards": forwards})
     assert lab.hv.module("tap_iface", {"taps": [{"name": "vm9-tap", "bridge": "br0", "owner": "nobody"}]})["rc"] == 0
     res = lab.hv.module(M, {"gather": ["topology"]})
     assert res["rc"] == 0 and set(res) >= {"topology"} and "firewall" not in res, res

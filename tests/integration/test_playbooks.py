@@ -147,7 +147,7 @@ def test_the_role_examples_and_guest_networks_purge(host):
     assert lab.hv.run("ip", "link", "show", "virbr-lab", check=False).returncode != 0, out[-3000:]
     assert lab.hv.run("ip", "link", "show", "lab1-tap", check=False).returncode != 0
     assert lab.hv.run("ip", "link", "show", "docker0", check=False).returncode == 0
-    assert not [p for p in (host.etc / "upper").rglob("*virbr-lab*")], "virbr-lab's files stayed"
+    assert not list((host.etc / "upper").rglob("*virbr-lab*")), "virbr-lab's files stayed"
     assert "virbr-lab" not in (host.upper("/etc/qemu/bridge.conf").read_text())
     host.ok(text, changed=False)
     lab.g1.run("ip", "addr", "add", "192.168.100.10/24", "dev", "eth0")  # the example's guest

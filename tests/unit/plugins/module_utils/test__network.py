@@ -58,8 +58,8 @@ def test_acl_text_edits_only_our_block():
     # absent removes the bridge's block whichever of our roles wrote it (guest_networks' purge
     # of a network nat_bridge made), and no other bridge's
     other = _network.acl_text(ours, "br1", True, "guest_network")
-    assert _network.acl_text(other, "br0", False, "guest_network") == _network.acl_text(theirs, "br1", True,
-                                                                                         "guest_network")
+    only_br1 = _network.acl_text(theirs, "br1", True, "guest_network")
+    assert _network.acl_text(other, "br0", False, "guest_network") == only_br1
 
 
 def test_acl_blocks_keep_their_places():
