@@ -18,7 +18,7 @@ import os
 import socket
 import time
 
-from ansible_collections.hypervisor.networking.plugins.module_utils import _deps, _tuntap
+from ansible_collections.hypervisor.networking.plugins.module_utils import _deps, _rtnl, _tuntap
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ApplyError
 
 IFF_UP = 0x1
@@ -97,23 +97,17 @@ class Netlink(object):
         """Links of this namespace: {name: link dict}.
 
         Without ``only``: every link, one dump. With ``only`` (names): one RTM_GETLINK per
-        name, missing ones left out; decoding a full dump of a thousand TAPs costs most of
-        a second, re-reading the ten a run touched costs milliseconds.
+        name, missing ones left out. Read by ``_rtnl``, which decodes only the attributes
+        used here (pyroute2 decodes all of them: most of a second for a thousand TAPs).
         """
         if only is None:
-            raw = list(self._ipr.get_links())
-            names = dict((msg["index"], msg.get_attr("IFLA_IFNAME")) for msg in raw)
+            raw = _rtnl.dump()
+            names = dict((index, _rtnl.name_of(attrs)) for index, _flags, attrs in raw)
             self._index = dict((name, index) for index, name in names.items())
         else:
-            raw = []
-            for name in only:
-                try:
-                    raw.extend(self._ipr.link("get", ifname=name))
-                except _deps.NetlinkError as exc:
-                    if exc.code != errno.ENODEV:
-                        raise
-            for msg in raw:
-                self._index[msg.get_attr("IFLA_IFNAME")] = msg["index"]
+            raw = [msg for name in only for msg in _rtnl.get(name)]
+            for index, _flags, attrs in raw:
+                self._index[_rtnl.name_of(attrs)] = index
             names = dict((index, name) for name, index in self._index.items())
         result = {}
         for msg in raw:
@@ -144,40 +138,12 @@ class Netlink(object):
 
     @staticmethod
     def _link_dict(msg, names):
-        """Translate one RTM_NEWLINK message."""
-        info = msg.get_attr("IFLA_LINKINFO")
-        kind = info.get_attr("IFLA_INFO_KIND") if info is not None else None
-        master = msg.get_attr("IFLA_MASTER")
-        name = msg.get_attr("IFLA_IFNAME")
-        link = {
-            "index": msg["index"],
-            "name": name,
-            "kind": kind,
-            "up": bool(msg["flags"] & IFF_UP),
-            "mtu": msg.get_attr("IFLA_MTU"),
-            "mac": (msg.get_attr("IFLA_ADDRESS") or "").lower() or None,
-            "master": names.get(master) if master else None,
-            "alias": msg.get_attr("IFLA_IFALIAS"),
-        }
-        if kind == "bridge":
-            data = info.get_attr("IFLA_INFO_DATA")
-            link["bridge"] = dict(
-                (opt, _bridge_value(opt, data.get_attr(attr) if data is not None else None))
-                for opt, (_kw, attr) in BRIDGE_OPTS.items()
-            )
-            link["mac_set_by_user"] = _addr_assign_type(name) == NET_ADDR_SET
-            link["priority"] = data.get_attr("IFLA_BR_PRIORITY") if data is not None else None
-        elif kind == "tun":
-            link["tun"] = _tun_dict(info.get_attr("IFLA_INFO_DATA"), msg.get_attr("IFLA_CARRIER"))
-        elif kind == "vxlan":
-            data = info.get_attr("IFLA_INFO_DATA")
-            link["vxlan"] = {"id": data.get_attr("IFLA_VXLAN_ID"), "port": data.get_attr("IFLA_VXLAN_PORT"),
-                             "local": data.get_attr("IFLA_VXLAN_LOCAL") or data.get_attr("IFLA_VXLAN_LOCAL6"),
-                             "learning": bool(data.get_attr("IFLA_VXLAN_LEARNING"))}
-            port = info.get_attr("IFLA_INFO_SLAVE_DATA") if master else None
-            if port is not None:
-                link["brport"] = {"neigh_suppress": bool(port.get_attr("IFLA_BRPORT_NEIGH_SUPPRESS")),
-                                  "learning": bool(port.get_attr("IFLA_BRPORT_LEARNING"))}
+        """One link as the modules see it: bridge options in our units, and whether the
+        bridge's MAC was set by a user."""
+        link = _rtnl.link(msg, names)
+        if link["kind"] == "bridge":
+            link["bridge"] = dict((opt, _bridge_value(opt, raw)) for opt, raw in link["bridge"].items())
+            link["mac_set_by_user"] = _addr_assign_type(link["name"]) == NET_ADDR_SET
         return link
 
     def fdb(self, names):
@@ -202,15 +168,10 @@ class Netlink(object):
         if name not in self._index:
             # a single RTM_GETLINK by name: link_lookup() dumps every link on some
             # pyroute2 versions, which is quadratic over a thousand TAPs
-            try:
-                found = list(self._ipr.link("get", ifname=name))
-            except _deps.NetlinkError as exc:
-                if exc.code != errno.ENODEV:
-                    raise
-                found = []
+            found = _rtnl.get(name)
             if not found:
                 raise ApplyError("interface %s does not exist" % name)
-            self._index[name] = found[0]["index"]
+            self._index[name] = found[0][0]
         return self._index[name]
 
     def link_add(self, name, kind, bridge=None, alias=None, mac=None, mtu=None, vxlan=None):
@@ -471,25 +432,6 @@ class Netlink(object):
             if predicate(links, addrs) or time.monotonic() >= deadline:
                 return links, addrs
             time.sleep(interval)
-
-
-def _tun_dict(data, carrier):
-    """IFLA_INFO_DATA of a tun/tap link -> plain dict (owner/group None when unset)."""
-    def attr(key):
-        return data.get_attr(key) if data is not None else None
-
-    queues = (attr("IFLA_TUN_NUM_QUEUES") or 0) + (attr("IFLA_TUN_NUM_DISABLED_QUEUES") or 0)
-    return {
-        "mode": "tap" if attr("IFLA_TUN_TYPE") == 2 else "tun",
-        "owner": attr("IFLA_TUN_OWNER"),
-        "group": attr("IFLA_TUN_GROUP"),
-        "multi_queue": bool(attr("IFLA_TUN_MULTI_QUEUE")),
-        "vnet_hdr": bool(attr("IFLA_TUN_VNET_HDR")),
-        "persist": bool(attr("IFLA_TUN_PERSIST")),
-        # held open by a process (a running guest): the kernel reports attached queues
-        # only for multi-queue TAPs, and turns carrier on while any queue is attached
-        "in_use": queues > 0 or bool(carrier),
-    }
 
 
 def _addr_assign_type(name):
