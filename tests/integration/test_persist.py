@@ -183,7 +183,19 @@ def test_firewall_sets_persist_in_our_boot_load(netns, tmp_path, backend):
             "persist": True}
     res = netns.module("iptables_dnat", dnat, etc=etc)
     assert res["rc"] == 0 and "/etc/hypervisor-networking/firewall.d/dnat-web.json" in res["persisted"]
-    # absent of both: the unit, its link, the files and our directory go
+    # a re-run trusts the stamp of the rendered boot files (nothing rendered again), but a boot
+    # file edited by hand, or a record, is found and put back
+    assert netns.module("iptables_dnat", dnat, etc=etc)["changed"] is False
+    stamp = json.loads(upper(etc, "/etc/hypervisor-networking/boot-files.digest"))
+    assert unit in stamp["files"] and stamp["inputs"]
+    boot_file = next(p for p, digest in stamp["files"].items() if digest and p.startswith("/etc/hypervisor-networking/"))
+    rendered = upper(etc, boot_file)
+    with open(os.path.join(str(etc), "upper", os.path.relpath(boot_file, "/etc")), "a") as handle:
+        handle.write("# edited by hand\n")
+    res = netns.module("iptables_dnat", dnat, etc=etc)
+    assert res["changed_persistent"] and boot_file in res["persisted"] and upper(etc, boot_file) == rendered, res
+    assert netns.module("iptables_dnat", dnat, etc=etc)["changed"] is False
+    # absent of both: the unit, its link, the files, the stamp and our directory go
     for module, name in (("masquerade", "lan"), ("iptables_dnat", "web")):
         res = netns.module(module, {"name": name, "state": "absent", "backend": backend, "persist": True}, etc=etc)
         assert res["rc"] == 0 and res["changed_persistent"], res

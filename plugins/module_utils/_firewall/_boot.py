@@ -17,8 +17,10 @@ is matched all the same.
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import os
+import sys
 
 from ansible_collections.hypervisor.networking.plugins.module_utils import _persist
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import (
@@ -37,6 +39,13 @@ NFT_FILE = os.path.join(ETC_DIR, "nftables.json")
 UNIT_NAME = "hypervisor-networking-firewall.service"
 UNIT_FILE = os.path.join("/etc/systemd/system", UNIT_NAME)
 WANTS_LINK = os.path.join("/etc/systemd/system/sysinit.target.wants", UNIT_NAME)
+# what the boot files were rendered from (the store, the tools, the rendering code) and the
+# digest of each file rendered: a run whose records are stored already skips the rendering
+# while every file is as rendered (a file edited by hand is rendered again)
+STAMP_FILE = os.path.join(ETC_DIR, "boot-files.digest")
+RENDER_CODE = ("_boot", "_nft", "_iptables", "_xtables", "_model")
+RENDER_TOOLS = ("nft", "iptables-legacy", "iptables-legacy-restore", "ip6tables-legacy", "ip6tables-legacy-restore",
+                "iptables-nft", "iptables-nft-restore", "ip6tables-nft", "ip6tables-nft-restore")
 SYSCTL_FILE = "/etc/sysctl.d/90-hypervisor-networking-route-localnet.conf"
 ROUTE_LOCALNET = "net.ipv4.conf.all.route_localnet"
 
@@ -201,20 +210,66 @@ def render(records, get_bin_path, legacy_alternative):
     return want
 
 
+def _digest(text):
+    return None if text is None else hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def render_inputs(get_bin_path, records=None):
+    """The digest of everything the boot files are rendered from: every stored record (with
+    ``records``, {RuleSet: text or None}, as they are once written), the tools' paths, the
+    iptables alternative, and the rendering code itself."""
+    texts = dict((path, _persist.read_text(path)) for path in glob.glob(os.path.join(STORE_DIR, "*.json")))
+    texts.update((store_path(rset), text) for rset, text in (records or {}).items())
+    h = hashlib.sha256()
+    for path in sorted(p for p, text in texts.items() if text is not None):
+        h.update(("%s\0%s\0" % (path, texts[path])).encode("utf-8", "surrogateescape"))
+    h.update(json.dumps([get_bin_path(t) for t in RENDER_TOOLS] + [_xtables.alternative_is_legacy()]).encode())
+    for name in RENDER_CODE:
+        module = sys.modules["ansible_collections.hypervisor.networking.plugins.module_utils._firewall." + name]
+        source = module.__loader__.get_source(module.__name__)
+        h.update((source or "").encode("utf-8", "surrogateescape"))
+    return h.hexdigest()
+
+
+def _rendered_as_stamped(inputs):
+    """The boot files are what the stamp says was rendered from ``inputs``."""
+    try:
+        stamp = json.loads(_persist.read_text(STAMP_FILE) or "null")
+        return stamp["inputs"] == inputs and all(_digest(_persist.read_text(path)) == digest
+                                                 for path, digest in stamp["files"].items())
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return False
+
+
 def plan(records, get_bin_path):
     """The Plan of file changes making the store hold the sets' records ({RuleSet: record
     text or None: removed}) and the boot files (and the unit's wants/ link) match the
-    whole store, rendered once."""
-    store = read_store(records)
-    want = render(store, get_bin_path, _xtables.alternative_is_legacy())
-    for rset, record in records.items():
-        want[store_path(rset)] = record
+    whole store, rendered once. When the records are stored already and the boot files are
+    still what the stamp says was rendered from the same inputs, nothing is read or
+    rendered again."""
+    same = all(_persist.read_text(store_path(rset)) == record for rset, record in records.items())
+    if same and _rendered_as_stamped(render_inputs(get_bin_path)):
+        want = {}
+        unit = _persist.read_text(UNIT_FILE)
+    else:
+        store = read_store(records)
+        want = render(store, get_bin_path, _xtables.alternative_is_legacy())
+        unit = want[UNIT_FILE]
+        rendered = dict((path, _digest(text)) for path, text in want.items())
+        for rset, record in records.items():
+            want[store_path(rset)] = record
+        if unit is None:
+            want[STAMP_FILE] = None
+        else:
+            # the inputs once this run's records are written
+            inputs = render_inputs(get_bin_path, records)
+            want[STAMP_FILE] = json.dumps({"inputs": inputs, "files": rendered}, indent=1, sort_keys=True) + "\n"
     files = _persist.plan_files(want, "firewall boot load", ours=(ETC_DIR,))
     link = os.path.islink(WANTS_LINK)
-    if want[UNIT_FILE] is not None and not link:
+    if unit is not None and not link:
         files.add("enable %s (persistent: firewall boot load)" % UNIT_NAME, "symlink",
                   {"path": WANTS_LINK, "target": UNIT_FILE}, undo=("file_remove", {"path": WANTS_LINK}))
-    elif want[UNIT_FILE] is None and link and os.readlink(WANTS_LINK) == UNIT_FILE:
+    elif unit is None and link and os.readlink(WANTS_LINK) == UNIT_FILE:
         files.actions.insert(0, Plan().add("disable %s (persistent: firewall boot load)" % UNIT_NAME, "file_remove",
                                            {"path": WANTS_LINK}, undo=("symlink", {"path": WANTS_LINK,
                                                                                    "target": UNIT_FILE})))
