@@ -2,13 +2,15 @@
 # Copyright: (c) 2026, hypervisor.networking contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """guest_network's action: the module's own validation of every option on the controller
-(one pass, before anything reaches the host), then the module."""
+(one pass, before anything reaches the host), then the module with the options as validated
+and their digest (``checked``), so the module does not check the items' types again."""
 
 from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.hypervisor.networking.plugins.module_utils._network import check
+from ansible_collections.hypervisor.networking.plugins.module_utils._network import validate
+from ansible_collections.hypervisor.networking.plugins.module_utils._validate import CHECKED, args_digest
 
 
 class ActionModule(ActionBase):
@@ -19,10 +21,12 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        message = check(self._task.args)
+        message, params = validate(self._task.args)
         if message:
             result.update(failed=True, changed=False, msg="guest_network: %s" % message)
             return result
+        params = dict(params)
+        params[CHECKED] = args_digest(params)
         result.update(self._execute_module(module_name="hypervisor.networking.guest_network",
-                                           module_args=self._task.args, task_vars=task_vars))
+                                           module_args=params, task_vars=task_vars))
         return result

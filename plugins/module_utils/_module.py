@@ -6,14 +6,18 @@ argument errors that name the option, respawn, and one way failures are reported
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sys
 import traceback
 
+from ansible.module_utils import basic
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common import respawn
 from ansible.module_utils.errors import NoLogError
 
 from ansible_collections.hypervisor.networking.plugins.module_utils import _deps, _rundir
+from ansible_collections.hypervisor.networking.plugins.module_utils._validate import CHECKED, args_digest
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import (
     DependencyError,
     HypervisorNetworkingError,
@@ -37,6 +41,22 @@ class Module(AnsibleModule):
 
 
 SYSTEM_PYTHONS = ("/usr/bin/python3",)
+ECHO_ITEMS = 20  # lists longer than this are echoed as their size and digest
+
+
+def invocation(module):
+    """The ``invocation`` Ansible echoes back: the arguments as given, except that a long
+    list (a thousand TAPs or forwards: most of the result's size) is its size and the digest
+    of its items; with -vvv or more, every argument as given."""
+    if module._verbosity >= 3:
+        return {"module_args": module.params, "items_checked": module.items_checked}
+    args = {}
+    for key, value in module.params.items():
+        if isinstance(value, list) and len(value) > ECHO_ITEMS:
+            text = json.dumps(value, sort_keys=True, default=str).encode("utf-8", "surrogateescape")
+            value = {"items": len(value), "sha256": hashlib.sha256(text).hexdigest(), "shown": "with -vvv"}
+        args[key] = value
+    return {"module_args": args, "items_checked": module.items_checked}
 
 
 def _respawn_for(libraries):
@@ -55,11 +75,28 @@ def _respawn_for(libraries):
                 respawn.respawn_module(interpreter)
 
 
+def spec_for(argument_spec):
+    """The argument spec to check the given options with. Where the module's action plugin
+    validated these very options on the controller (``checked`` is their digest), the items
+    of list and dict options are not checked again (a thousand TAPs and forwards: each item
+    once per run); the options' own types, and every check of the module's code, stay."""
+    if CHECKED not in argument_spec:
+        return argument_spec
+    given = basic._load_params()
+    if not given.get(CHECKED) or given[CHECKED] != args_digest(given):
+        return argument_spec
+    return dict((key, dict((k, v) for k, v in spec.items() if k not in ("options", "apply_defaults")))
+                for key, spec in argument_spec.items())
+
+
 def main(name, run, argument_spec, pyroute2=True, **kwargs):
     """A module's whole life: arguments, its libraries (respawned under the system Python
     where only that one has them), ``run(module)``, and every failure as one clean
     fail_json naming the module (the library's traceback with a dependency failure)."""
-    module = Module(argument_spec=argument_spec, supports_check_mode=True, **kwargs)
+    spec = spec_for(argument_spec)
+    module = Module(argument_spec=spec, supports_check_mode=True, **kwargs)
+    # where the items of list options were checked: by the action plugin, or here
+    module.items_checked = "on the controller" if spec is not argument_spec else "on the host"
     _respawn_for(("pyroute2", "nftables") if pyroute2 else ("nftables",))
     if pyroute2:
         _deps.require_pyroute2(module)
@@ -83,4 +120,5 @@ def main(name, run, argument_spec, pyroute2=True, **kwargs):
     except (IOError, OSError) as exc:
         module.fail_json(msg="%s: %s%s" % (name, exc.strerror or exc, ": %s" % exc.filename if exc.filename else ""),
                          exception=traceback.format_exc())
+    result.setdefault("invocation", invocation(module))
     module.exit_json(**result)

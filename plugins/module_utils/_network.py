@@ -87,6 +87,7 @@ ARGUMENT_SPEC = dict(
     renderer=dict(type="str", choices=list(_persist.RENDERERS), default="auto"),
     backend=dict(type="str", choices=["auto", "nftables", "iptables"], default="auto"),
     option_names=dict(type="dict", default={}),
+    checked=dict(type="str"),
 )
 
 
@@ -251,24 +252,31 @@ def renamed(message, names):
     return message
 
 
-def check(args):
-    """'' when ``args`` (guest_network's options) pass its validation, else the message: on
-    the controller, the checks that need no host (the action plugin, before the module)."""
+def validate(args):
+    """('', the options as validated: types converted, defaults filled) when ``args``
+    (guest_network's options) pass its validation, else (the message, None): on the
+    controller, the checks that need no host (the action plugin, before the module)."""
     from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
     from ansible.module_utils.errors import NoLogError
 
     validated = ArgumentSpecValidator(ARGUMENT_SPEC).validate(dict(args))
-    names = validated.validated_parameters.get("option_names") or {}
+    params = validated.validated_parameters
+    names = params.get("option_names") or {}
     if validated.error_messages:
         # the no_log scan's error names nothing; the type check's after it does
         named = [e.msg for e in validated.errors.errors if not isinstance(e, NoLogError)]
-        return renamed((named or validated.error_messages)[0], names)
+        return renamed((named or validated.error_messages)[0], names), None
     try:
-        Desired(validated.validated_parameters, resolver=_syntax_resolver, host=False)
+        Desired(params, resolver=_syntax_resolver, host=False)
     except ValidationError as exc:
-        return renamed(exc.msg, names)
-    return ""
+        return renamed(exc.msg, names), None
+    return "", params
+
+
+def check(args):
+    """'' when ``args`` pass guest_network's validation on the controller, else the message."""
+    return validate(args)[0]
 
 
 def _syntax_resolver(option, value):

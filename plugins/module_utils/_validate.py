@@ -9,7 +9,9 @@ spelling, or raises ValidationError naming the option and the value.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import json
 import re
 
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ValidationError
@@ -107,3 +109,14 @@ def unique(option, values):
             raise ValidationError(option, value, "listed twice")
         seen.add(value)
     return list(values)
+
+
+CHECKED = "checked"  # the option an action plugin sets to the digest of the options it validated
+
+
+def args_digest(params):
+    """The digest of a module's options (not Ansible's internal ones, not ``checked``), the
+    same for the options the action plugin validated and for the options the module gets."""
+    plain = dict((k, v) for k, v in params.items() if not k.startswith("_ansible_") and k != CHECKED)
+    text = json.dumps(plain, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()

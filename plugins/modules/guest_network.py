@@ -333,6 +333,13 @@ options:
         their variables)."
     type: dict
     default: {}
+  checked:
+    description:
+      - Set by the module's action plugin, leave it unset - the digest of the options as the action
+        plugin validated them on the controller. When it is the digest of the options the module gets,
+        the module does not check the types of the items of list and dict options again; every other
+        check still runs on the host. Any other value means a full check.
+    type: str
 notes:
   - Every option is validated on the controller by the module's action plugin, with the module's
     own code, before anything reaches the host; the checks that need the host (owners and groups,

@@ -106,7 +106,10 @@ def test_the_readme_examples_run_as_written(host):
     host.ok(first, changed=True)
     for path in files:
         assert host.upper(path).exists() or os.path.islink(host.upper(path)), path
-    host.ok(first, changed=False)
+    # the module got the options as the action plugin validated them (their items are not
+    # checked twice), and echoes them in full only with -vvv
+    verbose = host.ok(first, "-vvv", changed=False)
+    assert '"items_checked": "on the controller"' in verbose, verbose[-3000:]
     lab = host.lab
     lab.serve(lab.g1, "tcp", 80)
     assert lab.connect(lab.wan, "tcp", "203.0.113.1", 8080) == "peer=203.0.113.2"

@@ -9,6 +9,7 @@ backend is touched). Backends only translate them into their own syntax.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import re
@@ -46,8 +47,10 @@ BRIDGE = "bridge"  # frames on a bridge, before or beside IP (an overlay network
 _VERSION = {4: IPV4, 6: IPV6}
 
 
+@functools.lru_cache(maxsize=4096)
 def family_of(text):
-    """'ipv4' or 'ipv6' of an address or network in canonical text."""
+    """'ipv4' or 'ipv6' of an address or network in canonical text (a thousand forwards
+    ask about the same few addresses: each is parsed once)."""
     return _VERSION[ipaddress.ip_network(text, strict=False).version]
 
 

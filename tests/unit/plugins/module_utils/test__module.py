@@ -53,3 +53,42 @@ def test_too_old_pyroute2_is_a_missing_dependency(monkeypatch, capsys):
     result = run({}, monkeypatch, capsys, after=_deps.require_pyroute2)
     assert result["missing_dependency"] == "pyroute2"
     assert "found 0.6.9" in result["msg"]
+
+
+CHECKED_SPEC = dict(SPEC, name=dict(type="str"), checked=dict(type="str"))
+
+
+def test_items_are_checked_once_where_the_action_plugin_checked_them(monkeypatch):
+    """With the digest of the very options the action plugin validated, the items of list
+    options are not checked again; any other digest, or none, means the full spec."""
+    from ansible_collections.hypervisor.networking.plugins.module_utils import _module
+    from ansible_collections.hypervisor.networking.plugins.module_utils._validate import args_digest
+
+    def given(args):
+        monkeypatch.setattr(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode())
+        monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy")
+        return _module.spec_for(CHECKED_SPEC)
+
+    args = {"name": "br0", "forwards": [{"port": 80}]}
+    light = given(dict(args, checked=args_digest(args), _ansible_check_mode=True))
+    assert light is not CHECKED_SPEC and "options" not in light["forwards"] and light["forwards"]["elements"] == "dict"
+    assert given(dict(args, checked=args_digest(dict(args, name="br1")))) is CHECKED_SPEC  # other options
+    assert given(dict(args, checked="0" * 64)) is CHECKED_SPEC
+    assert given(args) is CHECKED_SPEC
+    assert _module.spec_for(SPEC) is SPEC  # a module without an action plugin
+
+
+def test_invocation_echoes_long_lists_as_size_and_digest():
+    from ansible_collections.hypervisor.networking.plugins.module_utils import _module
+
+    class Fake(object):
+        params = {"name": "br0", "taps": [{"name": "t%d" % i} for i in range(1000)], "ports": ["a"]}
+        items_checked = "on the controller"
+        _verbosity = 0
+
+    echo = _module.invocation(Fake())
+    taps = echo["module_args"]["taps"]
+    assert taps["items"] == 1000 and len(taps["sha256"]) == 64 and echo["module_args"]["ports"] == ["a"]
+    assert len(json.dumps(echo)) < 400 and echo["items_checked"] == "on the controller"
+    Fake._verbosity = 3
+    assert _module.invocation(Fake())["module_args"]["taps"] == Fake.params["taps"]
