@@ -8,28 +8,47 @@ The minimum versions here are the ones the doc fragments state.
 
 from __future__ import annotations
 
+import importlib.util
 import traceback
 
 from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.hypervisor.networking.plugins.module_utils._errors import DependencyError
+
 PYROUTE2_MIN = "0.7.2"  # Debian 12's python3-pyroute2
 
-try:
-    import pyroute2  # noqa: F401, pylint: disable=unused-import
-    from pyroute2 import IPRoute  # noqa: F401, pylint: disable=unused-import
-    from pyroute2.netlink.exceptions import NetlinkError  # noqa: F401, pylint: disable=unused-import
-except ImportError:
-    PYROUTE2_IMPORT_ERROR = traceback.format_exc()
-    HAS_PYROUTE2 = False
-    IPRoute = None
+# Found without importing it: importing pyroute2 takes a tenth of a second, and a run that
+# changes nothing reads the kernel through _rtnl and never needs it.
+HAS_PYROUTE2 = importlib.util.find_spec("pyroute2") is not None
+PYROUTE2_IMPORT_ERROR = None if HAS_PYROUTE2 else "No module named 'pyroute2'"
 
-    class NetlinkError(Exception):  # type: ignore[no-redef]
-        """Stand-in so except clauses stay valid without pyroute2."""
 
-        code = 0
-else:
-    PYROUTE2_IMPORT_ERROR = None
-    HAS_PYROUTE2 = True
+class _Missing(Exception):
+    """Stand-in so except clauses stay valid where pyroute2 cannot be imported."""
+
+    code = 0
+
+
+def __getattr__(name):
+    """``NetlinkError``: pyroute2's, imported when an except clause first asks for it."""
+    if name == "NetlinkError":
+        try:
+            from pyroute2.netlink.exceptions import NetlinkError  # pylint: disable=import-outside-toplevel
+        except ImportError:
+            return _Missing
+        return NetlinkError
+    raise AttributeError(name)
+
+
+def iproute():
+    """An open pyroute2 IPRoute (pyroute2 imported now); a DependencyError where it cannot
+    be imported after all (a broken installation)."""
+    try:
+        from pyroute2 import IPRoute  # pylint: disable=import-outside-toplevel
+    except ImportError as exc:
+        raise DependencyError("pyroute2 >= %s cannot be imported: %s" % (PYROUTE2_MIN, exc), "pyroute2",
+                              exception=traceback.format_exc())
+    return IPRoute()
 
 
 def _version_tuple(text):
@@ -47,6 +66,7 @@ def pyroute2_version():
         from importlib.metadata import version as dist_version
         return dist_version("pyroute2")
     except Exception:  # no metadata (vendored copy) or Python without importlib.metadata
+        import pyroute2  # pylint: disable=import-outside-toplevel
         return getattr(pyroute2, "__version__", "unknown")
 
 
@@ -67,5 +87,5 @@ def require_pyroute2(module):
 
 def netns_tools():
     """(pyroute2.netns, IPRoute, NetNS): named network namespaces (the diagnose probe)."""
-    from pyroute2 import NetNS, netns  # pylint: disable=import-outside-toplevel
+    from pyroute2 import IPRoute, NetNS, netns  # pylint: disable=import-outside-toplevel
     return netns, IPRoute, NetNS

@@ -6,8 +6,9 @@
 Works with pyroute2 0.7.x (Debian 12/13) and 0.9.x (PyPI): attributes are read with
 ``get_attr`` only (0.7.2's ``msg.get('ifname')`` returns None) and results are
 iterated, never compared to list literals (0.7 returns lists, 0.9 tuples).
-One IPRoute socket per module run, opened with ``with``; NDB is not used (it starts a
-thread and an SQL cache for a process that lives a second).
+One IPRoute socket per module run, opened when first needed (reads go through ``_rtnl``) and
+closed by ``with``; NDB is not used (it starts a thread and an SQL cache for a process that
+lives a second).
 """
 
 from __future__ import annotations
@@ -79,16 +80,24 @@ class Netlink(object):
     """One rtnetlink session; every method takes and returns plain data."""
 
     def __init__(self):
-        self._ipr = None
+        self._socket = None
         self._index = {}
 
+    @property
+    def _ipr(self):
+        """pyroute2's IPRoute, opened (and pyroute2 imported) on the first write or
+        pyroute2 read: a run that only reads through _rtnl never needs it."""
+        if self._socket is None:
+            self._socket = _deps.iproute()
+        return self._socket
+
     def __enter__(self):
-        self._ipr = _deps.IPRoute()
         return self
 
     def __exit__(self, *exc):
-        self._ipr.close()
-        self._ipr = None
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
         return False
 
     # ---- reading -------------------------------------------------------------
@@ -123,17 +132,14 @@ class Netlink(object):
         and never make a check-mode prediction wrong.
         """
         result = {}
-        for msg in self._ipr.get_addr():
-            flags = msg.get_attr("IFA_FLAGS")
-            if not ((msg["flags"] if flags is None else flags) & IFA_F_PERMANENT):
+        for addr in _rtnl.addresses():
+            if not addr["flags"] & IFA_F_PERMANENT:
                 continue
-            addr = msg.get_attr("IFA_ADDRESS")
-            if msg["family"] == 2:
-                # IPv4: IFA_LOCAL is the interface's own address (IFA_ADDRESS is the
-                # peer on point-to-point links)
-                addr = msg.get_attr("IFA_LOCAL") or addr
-            cidr = ipaddress.ip_interface("%s/%d" % (addr, msg["prefixlen"])).with_prefixlen
-            result.setdefault(msg["index"], []).append(cidr)
+            # IPv4: IFA_LOCAL is the interface's own address (IFA_ADDRESS is the peer on
+            # point-to-point links)
+            ip = (addr["local"] or addr["address"]) if addr["family"] == socket.AF_INET else addr["address"]
+            cidr = ipaddress.ip_interface("%s/%d" % (ip, addr["prefixlen"])).with_prefixlen
+            result.setdefault(addr["index"], []).append(cidr)
         return result
 
     @staticmethod
@@ -363,44 +369,23 @@ class Netlink(object):
         result = []
         index = self._idx(name)
         for family in (socket.AF_INET, socket.AF_INET6):
-            for msg in self._ipr.get_routes(family=family, oif=index):
-                table = msg.get_attr("RTA_TABLE") or msg["table"]
-                if msg["proto"] in (RTPROT_KERNEL, RTPROT_RA) or table == RT_TABLE_LOCAL or msg["type"] != 1:
+            for route in _rtnl.routes(family):
+                if route["proto"] in (RTPROT_KERNEL, RTPROT_RA) or route["table"] == RT_TABLE_LOCAL \
+                        or route["type"] != 1 or route["oif"] != index or route["multipath"]:
                     continue
-                if msg.get_attr("RTA_OIF") != index:
-                    continue
-                dst = msg.get_attr("RTA_DST")
+                dst = route["dst"]
                 result.append({
-                    "family": family, "table": table, "proto": msg["proto"], "scope": msg["scope"],
-                    "dst": "%s/%d" % (dst, msg["dst_len"]) if dst else "default",
-                    "gateway": msg.get_attr("RTA_GATEWAY"), "metric": msg.get_attr("RTA_PRIORITY"),
-                    "prefsrc": msg.get_attr("RTA_PREFSRC"),
+                    "family": family, "table": route["table"], "proto": route["proto"], "scope": route["scope"],
+                    "dst": "%s/%d" % (dst, route["dst_len"]) if dst else "default",
+                    "gateway": route["gateway"], "metric": route["priority"], "prefsrc": route["prefsrc"],
                 })
         return result
 
     def dump_routes(self, all_tables=False):
         """Every route of the main table (``all_tables``: of every table), IPv4 and IPv6,
         kernel-made ones included, as plain dicts of their fields (net_info)."""
-        result = []
-        for family in (socket.AF_INET, socket.AF_INET6):
-            for msg in self._ipr.get_routes(family=family):
-                table = msg.get_attr("RTA_TABLE") or msg["table"]
-                if not all_tables and table != RT_TABLE_MAIN:
-                    continue
-                oif = msg.get_attr("RTA_OIF")
-                gateway = msg.get_attr("RTA_GATEWAY")
-                multipath = msg.get_attr("RTA_MULTIPATH")
-                if oif is None and multipath:
-                    hop = multipath[0]  # the first nexthop stands for the route in route -n
-                    oif = hop["oif"]
-                    gateway = gateway or hop.get_attr("RTA_GATEWAY")
-                result.append({
-                    "family": family, "dst": msg.get_attr("RTA_DST"), "dst_len": msg["dst_len"],
-                    "gateway": gateway, "priority": msg.get_attr("RTA_PRIORITY"), "oif": oif, "table": table,
-                    "proto": msg["proto"], "scope": msg["scope"], "type": msg["type"],
-                    "prefsrc": msg.get_attr("RTA_PREFSRC"),
-                })
-        return result
+        return [route for family in (socket.AF_INET, socket.AF_INET6) for route in _rtnl.routes(family)
+                if all_tables or route["table"] == RT_TABLE_MAIN]
 
     def route_replace(self, route, name):
         """Install ``route`` (a dict from routes()) through ``name``, replacing the same

@@ -1,13 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, hypervisor.networking contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The link dump, read straight from rtnetlink: private to this collection.
+"""What a run reads of the kernel's network state, straight from rtnetlink: private to
+this collection.
 
-Every run reads every link of the namespace (a thousand TAPs on a big hypervisor). pyroute2
-decodes every attribute of every link into objects, which costs most of a second at that
-size; this reader walks the messages once and decodes only the attributes the modules use
-(name, flags, MTU, MAC, master, alias, carrier, and the kind's data of bridges, TAPs, VXLAN
-ports and bridge ports) into plain dicts. Writes stay with pyroute2 (``_netlink``).
+Every run reads every link of the namespace (a thousand TAPs on a big hypervisor), the
+addresses and the routes. pyroute2 decodes every attribute of every message into objects,
+which costs most of a second at that size, and importing it a tenth of a second; this reader
+walks the messages once and decodes only the attributes the modules use into plain dicts.
+A run that changes nothing does not import pyroute2 at all; writes stay with pyroute2
+(``_netlink``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import struct
 
 NETLINK_ROUTE = 0
 RTM_NEWLINK, RTM_GETLINK = 16, 18
+RTM_NEWADDR, RTM_GETADDR = 20, 22
+RTM_NEWROUTE, RTM_GETROUTE = 24, 26
 NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 NLA_TYPE_MASK = 0x3fff  # without NLA_F_NESTED and NLA_F_NET_BYTEORDER
@@ -35,9 +39,16 @@ TUN_NUM_QUEUES, TUN_NUM_DISABLED_QUEUES = 8, 9
 VXLAN_ID, VXLAN_LOCAL, VXLAN_LEARNING, VXLAN_PORT, VXLAN_LOCAL6 = 1, 4, 7, 15, 17
 # IFLA_BRPORT_*
 BRPORT_LEARNING, BRPORT_NEIGH_SUPPRESS = 8, 32
+# IFA_*
+IFA_ADDRESS, IFA_LOCAL, IFA_FLAGS = 1, 2, 8
+# RTA_*
+RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_PREFSRC, RTA_MULTIPATH, RTA_TABLE = 1, 4, 5, 6, 7, 9, 15
 
 _HDR = struct.Struct("=IHHII")  # nlmsghdr
 _IFI = struct.Struct("=BxHiII")  # ifinfomsg
+_IFA = struct.Struct("=BBBBI")  # ifaddrmsg
+_RTM = struct.Struct("=BBBBBBBBI")  # rtmsg
+_NH = struct.Struct("=HBBi")  # rtnexthop
 _ATTR = struct.Struct("=HH")  # rtattr
 
 
@@ -130,31 +141,31 @@ def link(msg, names):
     return out
 
 
-def _request(payload, dump):
-    """Send one RTM_GETLINK and return its RTM_NEWLINK answers as (index, flags, attributes)."""
+def _request(kind, payload, dump, answer, header):
+    """Send one request of ``kind`` and return its ``answer`` messages as (header fields,
+    attributes), ``header`` being the struct of the message's fixed part."""
     sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
         sock.bind((0, 0))
         flags = NLM_F_REQUEST | (NLM_F_DUMP if dump else 0)
-        sock.send(_HDR.pack(_HDR.size + len(payload), RTM_GETLINK, flags, 1, 0) + payload)
+        sock.send(_HDR.pack(_HDR.size + len(payload), kind, flags, 1, 0) + payload)
         out = []
         while True:
             data = sock.recv(1 << 16)
             pos = 0
             while pos + _HDR.size <= len(data):
-                length, kind, _flags, _seq, _pid = _HDR.unpack_from(data, pos)
-                if kind == NLMSG_DONE:
+                length, msg_type, _flags, _seq, _pid = _HDR.unpack_from(data, pos)
+                if msg_type == NLMSG_DONE:
                     return out
-                if kind == NLMSG_ERROR:
+                if msg_type == NLMSG_ERROR:
                     code = -struct.unpack_from("=i", data, pos + _HDR.size)[0]
                     if code:
                         raise RtnlError(code, errno.errorcode.get(code, str(code)))
                     return out
-                if kind == RTM_NEWLINK:
-                    _family, _type, index, ifflags, _change = _IFI.unpack_from(data, pos + _HDR.size)
-                    body = pos + _HDR.size + _IFI.size
-                    out.append((index, ifflags, attrs(data, body, pos + length)))
+                if msg_type == answer:
+                    fields = header.unpack_from(data, pos + _HDR.size)
+                    out.append((fields, attrs(data, pos + _HDR.size + header.size, pos + length)))
                 pos += (length + 3) & ~3
             if not dump and out:
                 return out
@@ -162,9 +173,14 @@ def _request(payload, dump):
         sock.close()
 
 
+def _links(payload, dump):
+    """RTM_GETLINK -> [(index, flags, attributes)]."""
+    return [(fields[2], fields[3], attr) for fields, attr in _request(RTM_GETLINK, payload, dump, RTM_NEWLINK, _IFI)]
+
+
 def dump():
     """Every link of this network namespace, one dump."""
-    return _request(_IFI.pack(socket.AF_UNSPEC, 0, 0, 0, 0), dump=True)
+    return _links(_IFI.pack(socket.AF_UNSPEC, 0, 0, 0, 0), dump=True)
 
 
 def get(name):
@@ -172,8 +188,40 @@ def get(name):
     raw = name.encode("utf-8", "surrogateescape") + b"\0"
     attr = _ATTR.pack(4 + len(raw), IFNAME) + raw + b"\0" * (-len(raw) % 4)
     try:
-        return _request(_IFI.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + attr, dump=False)
+        return _links(_IFI.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + attr, dump=False)
     except RtnlError as exc:
         if exc.errno == errno.ENODEV:
             return []
         raise
+
+
+def addresses():
+    """Every address: [{family, prefixlen, flags, index, address, local}] (IFA_FLAGS, where
+    the kernel gives it, in ``flags``)."""
+    out = []
+    for (family, prefixlen, flags, _scope, index), attr in _request(
+            RTM_GETADDR, _IFA.pack(socket.AF_UNSPEC, 0, 0, 0, 0), True, RTM_NEWADDR, _IFA):
+        extended = _u(attr.get(IFA_FLAGS))
+        out.append({"family": family, "prefixlen": prefixlen, "index": index,
+                    "flags": flags if extended is None else extended,
+                    "address": _ip(attr.get(IFA_ADDRESS)), "local": _ip(attr.get(IFA_LOCAL))})
+    return out
+
+
+def routes(family):
+    """Every route of ``family`` (all tables): the fields net_info and the uplink lookup use;
+    a multipath route stands for its first nexthop."""
+    out = []
+    for fields, attr in _request(RTM_GETROUTE, _RTM.pack(family, 0, 0, 0, 0, 0, 0, 0, 0), True, RTM_NEWROUTE, _RTM):
+        _family, dst_len, _src_len, _tos, table, proto, scope, kind, _flags = fields
+        oif, gateway = _u(attr.get(RTA_OIF)), _ip(attr.get(RTA_GATEWAY))
+        hops = attr.get(RTA_MULTIPATH)
+        if oif is None and hops and len(hops) >= _NH.size:
+            length, _nh_flags, _nh_hops, oif = _NH.unpack_from(hops, 0)
+            gateway = gateway or _ip(attrs(hops, _NH.size, length).get(RTA_GATEWAY))
+        out.append({"family": family, "dst": _ip(attr.get(RTA_DST)), "dst_len": dst_len, "gateway": gateway,
+                    "multipath": bool(hops),
+                    "priority": _u(attr.get(RTA_PRIORITY)), "oif": oif,
+                    "table": _u(attr.get(RTA_TABLE)) or table, "proto": proto, "scope": scope, "type": kind,
+                    "prefsrc": _ip(attr.get(RTA_PREFSRC))})
+    return out
