@@ -15,6 +15,7 @@ A run that changes nothing does not import pyroute2 at all; writes stay with pyr
 from __future__ import annotations
 
 import errno
+import os
 import socket
 import struct
 
@@ -141,87 +142,119 @@ def link(msg, names):
     return out
 
 
-def _request(kind, payload, dump, answer, header):
-    """Send one request of ``kind`` and return its ``answer`` messages as (header fields,
-    attributes), ``header`` being the struct of the message's fixed part."""
-    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-        sock.bind((0, 0))
-        flags = NLM_F_REQUEST | (NLM_F_DUMP if dump else 0)
-        sock.send(_HDR.pack(_HDR.size + len(payload), kind, flags, 1, 0) + payload)
+NLM_F_ACK = 0x4
+IFF_UP = 0x1
+
+
+def _attr(kind, payload):
+    """One netlink attribute, padded."""
+    return _ATTR.pack(4 + len(payload), kind) + payload + b"\0" * (-len(payload) % 4)
+
+
+def _text(value):
+    return value.encode("utf-8", "surrogateescape") + b"\0"
+
+
+class Session(object):
+    """One rtnetlink socket for a run's reads (and the TAPs' link settings); requests are
+    answered in order, each with its own sequence number."""
+
+    def __init__(self):
+        self._sock = None
+        self._seq = 0
+
+    def close(self):
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def _request(self, kind, payload, flags, answer=None, header=None):
+        """Send one request; return its ``answer`` messages as (header fields, attributes),
+        ``header`` being the struct of their fixed part. An error answer raises RtnlError."""
+        if self._sock is None:
+            self._sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+            self._sock.bind((0, 0))
+        self._seq += 1
+        seq = self._seq
+        self._sock.send(_HDR.pack(_HDR.size + len(payload), kind, NLM_F_REQUEST | flags, seq, 0) + payload)
         out = []
         while True:
-            data = sock.recv(1 << 16)
+            data = self._sock.recv(1 << 16)
             pos = 0
             while pos + _HDR.size <= len(data):
-                length, msg_type, _flags, _seq, _pid = _HDR.unpack_from(data, pos)
+                length, msg_type, _flags, msg_seq, _pid = _HDR.unpack_from(data, pos)
+                if msg_seq != seq:  # the tail of an earlier, abandoned answer
+                    pos += (length + 3) & ~3
+                    continue
                 if msg_type == NLMSG_DONE:
                     return out
                 if msg_type == NLMSG_ERROR:
                     code = -struct.unpack_from("=i", data, pos + _HDR.size)[0]
                     if code:
-                        raise RtnlError(code, errno.errorcode.get(code, str(code)))
+                        raise RtnlError(code, "%s (rtnetlink)" % os.strerror(code))
                     return out
                 if msg_type == answer:
                     fields = header.unpack_from(data, pos + _HDR.size)
                     out.append((fields, attrs(data, pos + _HDR.size + header.size, pos + length)))
                 pos += (length + 3) & ~3
-            if not dump and out:
+            if not flags & NLM_F_DUMP and out:
                 return out
-    finally:
-        sock.close()
 
+    def _links(self, payload, flags):
+        """RTM_GETLINK -> [(index, flags, attributes)]."""
+        return [(fields[2], fields[3], attr)
+                for fields, attr in self._request(RTM_GETLINK, payload, flags, RTM_NEWLINK, _IFI)]
 
-def _links(payload, dump):
-    """RTM_GETLINK -> [(index, flags, attributes)]."""
-    return [(fields[2], fields[3], attr) for fields, attr in _request(RTM_GETLINK, payload, dump, RTM_NEWLINK, _IFI)]
+    def dump(self):
+        """Every link of this network namespace, one dump."""
+        return self._links(_IFI.pack(socket.AF_UNSPEC, 0, 0, 0, 0), NLM_F_DUMP)
 
+    def get(self, name):
+        """The link named ``name``, or [] when there is none."""
+        try:
+            return self._links(_IFI.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + _attr(IFNAME, _text(name)), 0)
+        except RtnlError as exc:
+            if exc.errno == errno.ENODEV:
+                return []
+            raise
 
-def dump():
-    """Every link of this network namespace, one dump."""
-    return _links(_IFI.pack(socket.AF_UNSPEC, 0, 0, 0, 0), dump=True)
+    def set_link(self, index, up=None, mtu=None, mac=None, alias=None, master=None):
+        """Change a link's state, MTU, MAC, alias and master in one request (those given)."""
+        payload = b"".join([
+            _attr(IFALIAS, alias.encode("utf-8", "surrogateescape")) if alias is not None else b"",
+            _attr(MTU, struct.pack("=I", mtu)) if mtu is not None else b"",
+            _attr(ADDRESS, bytes(int(b, 16) for b in mac.split(":"))) if mac is not None else b"",
+            _attr(MASTER, struct.pack("=I", master)) if master is not None else b""])
+        head = _IFI.pack(socket.AF_UNSPEC, 0, index, IFF_UP if up else 0, IFF_UP if up is not None else 0)
+        self._request(RTM_NEWLINK, head + payload, NLM_F_ACK)
 
+    def addresses(self):
+        """Every address: [{family, prefixlen, flags, index, address, local}] (IFA_FLAGS,
+        where the kernel gives it, in ``flags``)."""
+        out = []
+        for (family, prefixlen, flags, _scope, index), attr in self._request(
+                RTM_GETADDR, _IFA.pack(socket.AF_UNSPEC, 0, 0, 0, 0), NLM_F_DUMP, RTM_NEWADDR, _IFA):
+            extended = _u(attr.get(IFA_FLAGS))
+            out.append({"family": family, "prefixlen": prefixlen, "index": index,
+                        "flags": flags if extended is None else extended,
+                        "address": _ip(attr.get(IFA_ADDRESS)), "local": _ip(attr.get(IFA_LOCAL))})
+        return out
 
-def get(name):
-    """The link named ``name``, or [] when there is none."""
-    raw = name.encode("utf-8", "surrogateescape") + b"\0"
-    attr = _ATTR.pack(4 + len(raw), IFNAME) + raw + b"\0" * (-len(raw) % 4)
-    try:
-        return _links(_IFI.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + attr, dump=False)
-    except RtnlError as exc:
-        if exc.errno == errno.ENODEV:
-            return []
-        raise
-
-
-def addresses():
-    """Every address: [{family, prefixlen, flags, index, address, local}] (IFA_FLAGS, where
-    the kernel gives it, in ``flags``)."""
-    out = []
-    for (family, prefixlen, flags, _scope, index), attr in _request(
-            RTM_GETADDR, _IFA.pack(socket.AF_UNSPEC, 0, 0, 0, 0), True, RTM_NEWADDR, _IFA):
-        extended = _u(attr.get(IFA_FLAGS))
-        out.append({"family": family, "prefixlen": prefixlen, "index": index,
-                    "flags": flags if extended is None else extended,
-                    "address": _ip(attr.get(IFA_ADDRESS)), "local": _ip(attr.get(IFA_LOCAL))})
-    return out
-
-
-def routes(family):
-    """Every route of ``family`` (all tables): the fields net_info and the uplink lookup use;
-    a multipath route stands for its first nexthop."""
-    out = []
-    for fields, attr in _request(RTM_GETROUTE, _RTM.pack(family, 0, 0, 0, 0, 0, 0, 0, 0), True, RTM_NEWROUTE, _RTM):
-        _family, dst_len, _src_len, _tos, table, proto, scope, kind, _flags = fields
-        oif, gateway = _u(attr.get(RTA_OIF)), _ip(attr.get(RTA_GATEWAY))
-        hops = attr.get(RTA_MULTIPATH)
-        if oif is None and hops and len(hops) >= _NH.size:
-            length, _nh_flags, _nh_hops, oif = _NH.unpack_from(hops, 0)
-            gateway = gateway or _ip(attrs(hops, _NH.size, length).get(RTA_GATEWAY))
-        out.append({"family": family, "dst": _ip(attr.get(RTA_DST)), "dst_len": dst_len, "gateway": gateway,
-                    "multipath": bool(hops),
-                    "priority": _u(attr.get(RTA_PRIORITY)), "oif": oif,
-                    "table": _u(attr.get(RTA_TABLE)) or table, "proto": proto, "scope": scope, "type": kind,
-                    "prefsrc": _ip(attr.get(RTA_PREFSRC))})
-    return out
+    def routes(self, family):
+        """Every route of ``family`` (all tables): the fields net_info and the uplink lookup
+        use; a multipath route stands for its first nexthop."""
+        out = []
+        for fields, attr in self._request(RTM_GETROUTE, _RTM.pack(family, 0, 0, 0, 0, 0, 0, 0, 0), NLM_F_DUMP,
+                                          RTM_NEWROUTE, _RTM):
+            _family, dst_len, _src_len, _tos, table, proto, scope, kind, _flags = fields
+            oif, gateway = _u(attr.get(RTA_OIF)), _ip(attr.get(RTA_GATEWAY))
+            hops = attr.get(RTA_MULTIPATH)
+            if oif is None and hops and len(hops) >= _NH.size:
+                length, _nh_flags, _nh_hops, oif = _NH.unpack_from(hops, 0)
+                gateway = gateway or _ip(attrs(hops, _NH.size, length).get(RTA_GATEWAY))
+            out.append({"family": family, "dst": _ip(attr.get(RTA_DST)), "dst_len": dst_len, "gateway": gateway,
+                        "multipath": bool(hops), "priority": _u(attr.get(RTA_PRIORITY)), "oif": oif,
+                        "table": _u(attr.get(RTA_TABLE)) or table, "proto": proto, "scope": scope, "type": kind,
+                        "prefsrc": _ip(attr.get(RTA_PREFSRC))})
+        return out
