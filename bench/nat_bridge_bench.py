@@ -14,7 +14,14 @@ For each: first run, no-change re-run, and a drift run after 1% of the TAPs and 
 forwards were deleted by hand; each way's result is checked (N TAPs on br0, N forwards).
 Not a test: it prints wall times as a Markdown table.
 
+The drift run must touch only what drifted: every TAP that was not deleted keeps its
+ifindex (it was not recreated), and so does every TAP in a no-change run.
+--before REV adds the way "persist@REV": the same as persist with the collection as it was at
+git revision REV, in the same run (before/after on one machine, one load).
+The load average is printed before and after.
+
 usage: python bench/nat_bridge_bench.py [--counts 10,200,1000] [--ways role,persist,shell,builtin,floor]
+                                         [--before REV]
 """
 from __future__ import annotations
 
@@ -62,19 +69,19 @@ def sandbox():
 SANDBOX = os.path.join(REPO, "tests", "integration", "etc_sandbox.py")
 
 
-def playbook(hv, path, extra=(), etc=None):
+def playbook(hv, path, extra=(), etc=None, env=None):
     inventory = os.path.join(WORK, "inventory")
     with open(inventory, "w") as handle:
         handle.write("[hypervisors]\nbench ansible_connection=local ansible_become=false\n")
     wrap = ["unshare", "--mount", "--propagation", "private", sys.executable, SANDBOX, etc, "--"] if etc else []
     proc = sh("ip", "netns", "exec", hv, *wrap, os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-              "-i", inventory, path, *extra, check=False, env=ENV)
+              "-i", inventory, path, *extra, check=False, env=env or ENV)
     if proc.returncode != 0:
         raise SystemExit("playbook %s failed:\n%s" % (path, proc.stdout[-3000:]))
     return proc.stdout
 
 
-def role_way(hv, n, persist=False):
+def role_way(hv, n, persist=False, env=None):
     data = {"nat_bridge_persist": persist, "nat_bridge_renderer": "networkd",
             "nat_bridge_taps": [{"name": t, "owner": "nobody"} for t in taps(n)],
             "nat_bridge_forwards": [{"port": p, "to_addr": "192.168.100.10", "to_port": 80} for p in ports(n)],
@@ -84,7 +91,7 @@ def role_way(hv, n, persist=False):
     with open(path, "w") as handle:
         json.dump(data, handle)
     etc = os.path.join(WORK, "etc-%s" % hv) if persist else None
-    return lambda: playbook(hv, "hypervisor.networking.nat_bridge", ["-e", "@" + path], etc=etc)
+    return lambda: playbook(hv, "hypervisor.networking.nat_bridge", ["-e", "@" + path], etc=etc, env=env)
 
 
 def persist_way(hv, n):
@@ -162,6 +169,24 @@ def floor_way(hv, n):
     return run
 
 
+def before_way(rev):
+    """The persist way with the collection as it was at git revision ``rev``."""
+    root = os.path.join(WORK, "before-" + rev)
+    if not os.path.isdir(root):
+        target = os.path.join(root, "ansible_collections", "hypervisor", "networking")
+        os.makedirs(target)
+        archive = subprocess.run(["git", "-C", REPO, "archive", rev], capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", target], input=archive, check=True)
+    env = dict(ENV, ANSIBLE_COLLECTIONS_PATH=root)
+    return lambda hv, n: role_way(hv, n, persist=True, env=env)
+
+
+def tap_indexes(hv):
+    """{TAP: ifindex} of the TAPs on br0."""
+    links = json.loads(sh("ip", "-n", hv, "-j", "link", "show", "master", "br0").stdout)
+    return dict((l["ifname"], l["ifindex"]) for l in links if l["ifname"].startswith("t"))
+
+
 def counts(hv):
     """(TAPs on br0, DNAT forwards) as the kernel holds them, whichever firewall holds them."""
     links = json.loads(sh("ip", "-n", hv, "-j", "link", "show", "master", "br0").stdout)
@@ -204,11 +229,17 @@ def measure(way, n):
         row = {"first": timed(run)}
         assert counts(hv) == (n, n), (way, n, counts(hv))
         if way != "floor":
+            before = tap_indexes(hv)
             row["again"] = timed(run)
-            k = drift(hv, way, n)
+            assert tap_indexes(hv) == before, (way, n, "a no-change run recreated TAPs")
+            kind = "role" if way.startswith("persist") else way
+            k = drift(hv, kind, n)
             assert counts(hv) == (n - k, n - k), (way, n, counts(hv))
+            kept = tap_indexes(hv)
             row["drift"] = timed(run)
             assert counts(hv) == (n, n), (way, n, counts(hv))
+            after = tap_indexes(hv)
+            assert all(after[t] == index for t, index in kept.items()), (way, n, "the drift run touched other TAPs")
         return row
     finally:
         for ns in (hv, wan):
@@ -227,19 +258,26 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--counts", default="10,200,1000")
     parser.add_argument("--ways", default="role,persist,shell,builtin,floor")
+    parser.add_argument("--before", help="a git revision to measure as the way persist@REV")
     opts = parser.parse_args()
+    ways = opts.ways.split(",")
+    if opts.before:
+        WAYS["persist@" + opts.before] = before_way(opts.before)
+        ways.insert(ways.index("persist") if "persist" in ways else 0, "persist@" + opts.before)
     os.makedirs(os.path.join(WORK, "collections", "ansible_collections", "hypervisor"))
     os.makedirs(os.path.join(WORK, "sysctl.d"))
     os.symlink(REPO, os.path.join(WORK, "collections", "ansible_collections", "hypervisor", "networking"))
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2.0 ** 30
     print("machine: %d cores, %.0f GiB, kernel %s, python %s, playbook start-up %.2f s\n"
           % (os.cpu_count(), mem, os.uname().release, sys.version.split()[0], startup()))
+    print("load average at the start: %s" % " ".join(open("/proc/loadavg").read().split()[:3]))
     print("| N | way | first run (s) | no-change re-run (s) | drift run, 1% deleted (s) |\n|---|---|---|---|---|")
     for n in [int(c) for c in opts.counts.split(",")]:
-        for way in opts.ways.split(","):
+        for way in ways:
             row = measure(way, n)
             cells = ["%.3f" % row[k] if k in row else "n/a" for k in ("first", "again", "drift")]
             print("| %d | %s | %s |" % (n, way, " | ".join(cells)), flush=True)
+    print("load average at the end: %s" % " ".join(open("/proc/loadavg").read().split()[:3]))
 
 
 if __name__ == "__main__":

@@ -83,7 +83,7 @@ def spec_for(argument_spec):
     if CHECKED not in argument_spec:
         return argument_spec
     given = basic._load_params()
-    if not given.get(CHECKED) or given[CHECKED] != args_digest(given):
+    if not isinstance(given, dict) or not given.get(CHECKED) or given[CHECKED] != args_digest(given):
         return argument_spec
     return dict((key, dict((k, v) for k, v in spec.items() if k not in ("options", "apply_defaults")))
                 for key, spec in argument_spec.items())
