@@ -359,12 +359,15 @@ NETWORKD_DIRS = (NETWORKD_DIR, "/run/systemd/network", "/usr/local/lib/systemd/n
                  "/lib/systemd/network")
 
 
-def _networkd_files():
-    """{file name: path} of the .network files networkd reads (masked ones left out)."""
+def _networkd_files(before=None):
+    """{file name: path} of the .network files networkd reads (masked ones left out); with
+    ``before``, only those whose name sorts before it (read only those: a host with a
+    thousand TAP files of ours would otherwise read each of them)."""
     found = {}
     for directory in NETWORKD_DIRS:
         for path in glob.glob(os.path.join(directory, "*.network")):
-            found.setdefault(os.path.basename(path), path)
+            if before is None or os.path.basename(path) < before:
+                found.setdefault(os.path.basename(path), path)
     return dict((name, path) for name, path in found.items()
                 if os.path.realpath(path) != "/dev/null" and (read_text(path) or "").strip())
 
@@ -411,9 +414,7 @@ def networkd_file_before(path, name, mac=None):
     """The host's .network file that systemd-networkd would apply to link ``name`` instead of
     our ``path`` (it matches and its file name sorts first), or None."""
     ours = os.path.basename(path)
-    for base, found in sorted(_networkd_files().items()):
-        if base >= ours:
-            return None
+    for _base, found in sorted(_networkd_files(before=ours).items()):
         text = read_text(found) or ""
         if not is_ours(text) and _network_matches(text, name, mac):
             return found
