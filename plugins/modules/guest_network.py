@@ -497,7 +497,8 @@ def _views(want, report, nl):
     """The network as the kernel now holds it (after a real run) or as planned."""
     bridge, taps = report["bridge_after"], report["taps_after"]
     if nl is not None:
-        expect = [t for t in taps if t["name"] in _tap.touched(report["taps_plan"])]
+        changed = set(_tap.touched(report["taps_plan"]))
+        expect = [t for t in taps if t["name"] in changed]
         if report["bridge_plan"] or expect:
             bridge_ok = _bridge.settled(report["desired"], bridge) if want.present and report["bridge_plan"] \
                 else (lambda _l, _a: True)
