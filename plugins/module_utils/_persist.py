@@ -961,13 +961,14 @@ class FileExecutor(object):
             _rundir.ensure(directory)  # a directory under /run another user could have made first
         elif not os.path.isdir(directory):
             os.makedirs(directory, mode=0o755)
+        # the temp file in the same directory gets the directory's SELinux context, as a
+        # file of ours written there should; rename(2) replaces the old one atomically
         fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=directory)
         try:
+            os.fchmod(fd, mode)
             with os.fdopen(fd, "w") as handle:
                 handle.write(content)
-            os.chmod(tmp, mode)
-            self.module.atomic_move(tmp, path)
-            os.chmod(path, mode)  # atomic_move gives a new file the umask's mode
+            os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
