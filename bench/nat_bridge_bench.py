@@ -16,12 +16,13 @@ Not a test: it prints wall times as a Markdown table.
 
 The drift run must touch only what drifted: every TAP that was not deleted keeps its
 ifindex (it was not recreated), and so does every TAP in a no-change run.
---before REV adds the way "persist@REV": the same as persist with the collection as it was at
-git revision REV, in the same run (before/after on one machine, one load).
+--before REV[,REV...] adds the ways "persist@REV": the same as persist with the collection as
+it was at git revision REV, in the same run (before/after on one machine, one load; several
+revisions in order show what each step bought).
 The load average is printed before and after.
 
 usage: python bench/nat_bridge_bench.py [--counts 10,200,1000] [--ways role,persist,shell,builtin,floor]
-                                         [--before REV]
+                                         [--before REV[,REV...]]
 """
 from __future__ import annotations
 
@@ -258,12 +259,12 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--counts", default="10,200,1000")
     parser.add_argument("--ways", default="role,persist,shell,builtin,floor")
-    parser.add_argument("--before", help="a git revision to measure as the way persist@REV")
+    parser.add_argument("--before", help="git revisions (comma-separated) to measure as the ways persist@REV")
     opts = parser.parse_args()
     ways = opts.ways.split(",")
-    if opts.before:
-        WAYS["persist@" + opts.before] = before_way(opts.before)
-        ways.insert(ways.index("persist") if "persist" in ways else 0, "persist@" + opts.before)
+    for rev in reversed((opts.before or "").split(",") if opts.before else []):
+        WAYS["persist@" + rev] = before_way(rev)
+        ways.insert(ways.index("persist") if "persist" in ways else 0, "persist@" + rev)
     os.makedirs(os.path.join(WORK, "collections", "ansible_collections", "hypervisor"))
     os.makedirs(os.path.join(WORK, "sysctl.d"))
     os.symlink(REPO, os.path.join(WORK, "collections", "ansible_collections", "hypervisor", "networking"))
