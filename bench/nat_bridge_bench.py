@@ -262,7 +262,7 @@ def main():
     parser.add_argument("--before", help="git revisions (comma-separated) to measure as the ways persist@REV")
     opts = parser.parse_args()
     ways = opts.ways.split(",")
-    for rev in reversed((opts.before or "").split(",") if opts.before else []):
+    for rev in opts.before.split(",") if opts.before else []:
         WAYS["persist@" + rev] = before_way(rev)
         ways.insert(ways.index("persist") if "persist" in ways else 0, "persist@" + rev)
     os.makedirs(os.path.join(WORK, "collections", "ansible_collections", "hypervisor"))
