@@ -262,9 +262,12 @@ def main():
     parser.add_argument("--before", help="git revisions (comma-separated) to measure as the ways persist@REV")
     opts = parser.parse_args()
     ways = opts.ways.split(",")
-    for rev in opts.before.split(",") if opts.before else []:
+    revs = opts.before.split(",") if opts.before else []
+    for rev in revs:
         WAYS["persist@" + rev] = before_way(rev)
-        ways.insert(ways.index("persist") if "persist" in ways else 0, "persist@" + rev)
+    # the revisions, in the order given, just before the current persist way
+    at = ways.index("persist") if "persist" in ways else 0
+    ways[at:at] = ["persist@" + rev for rev in revs]
     os.makedirs(os.path.join(WORK, "collections", "ansible_collections", "hypervisor"))
     os.makedirs(os.path.join(WORK, "sysctl.d"))
     os.symlink(REPO, os.path.join(WORK, "collections", "ansible_collections", "hypervisor", "networking"))
