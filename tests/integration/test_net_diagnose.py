@@ -21,6 +21,9 @@ M = "net_diagnose"
 DNS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dns_peer.py")
 ARGS = {"network": "br0", "guest": "192.168.100.2", "port": 8080, "name": "api.example.test",
         "resolver": "203.0.113.2"}
+# a run that stays on its probe long enough to be signalled there: the resolver is an address of
+# the lab's uplink subnet that nobody answers, so the DNS check waits for its timeout
+SLOW = dict(ARGS, resolver="203.0.113.99")
 
 
 @pytest.fixture
@@ -254,7 +257,7 @@ def test_a_signalled_run_removes_its_probe(lab, signum):
     """SIGTERM, or SIGHUP from a dropped SSH session, while the probe is on the bridge:
     the run removes it on its way out and says why it stopped."""
     before = state(lab)
-    proc, path = _start(lab, ARGS)
+    proc, path = _start(lab, SLOW)
     try:
         _wait_for_probe(lab, proc)
         proc.send_signal(signum)
@@ -271,7 +274,7 @@ def test_the_next_run_removes_what_a_killed_run_left(lab):
     """SIGKILL leaves the probe (nothing runs on the way out): the next run removes it
     first, and does not take the next free address of the guests' subnet."""
     before = state(lab)
-    proc, path = _start(lab, ARGS)
+    proc, path = _start(lab, SLOW)
     try:
         _wait_for_probe(lab, proc)
         proc.kill()
