@@ -34,6 +34,14 @@ options:
     type: str
     choices: [auto, nftables, iptables]
     default: auto
+requirements:
+  - nftables backend - python3-nftables (distribution package) or the C(nft) command.
+  - iptables backend - C(iptables-legacy-save) and C(iptables-legacy-restore) (Debian package C(iptables)).
+"""
+
+    # the firewall modules' persist (guest_network describes its own)
+    PERSIST = r"""
+options:
   persist:
     description:
       - Also load the rule set at boot. The set's desired state is kept as JSON under
@@ -52,39 +60,4 @@ options:
         removal removes the unit and the files. V(false) changes the running rules only.
     type: bool
     default: true
-requirements:
-  - nftables backend - python3-nftables (distribution package) or the C(nft) command.
-  - iptables backend - C(iptables-legacy-save) and C(iptables-legacy-restore) (Debian package C(iptables)).
-"""
-
-    # the backend option alone, for modules that describe their own persist
-    BACKEND = r"""
-options:
-  backend:
-    description:
-      - V(nftables) keeps every rule in this collection's own table C(ip hypervisor_networking),
-        read as JSON and changed as one nftables transaction that touches only the rules and map
-        elements that differ (python3-nftables, else the C(nft) command).
-      - V(iptables) writes iptables-legacy with C(iptables-legacy-save) and
-        C(iptables-legacy-restore --noflush --wait) into this collection's own chains, reached by one
-        jump each (comment C(hypervisor.networking)) from the built-in chains; a change edits only
-        the rules that differ, in one restore run under the xtables lock.
-      - Every rule of ours carries a comment starting with C(hypervisor.networking).
-      - V(auto) uses what the host already uses, V(iptables) when iptables-legacy rules exist or the
-        C(iptables) alternative points at iptables-legacy, else V(nftables). It warns when rules
-        exist in both worlds, where a drop in either drops the packet.
-      - With O(state=absent) and V(auto), the rule set is removed from whichever backend holds it.
-      - An accept in one table cannot overrule a drop in another. Wherever an iptables FORWARD
-        chain of another world exists (iptables-nft's C(ip filter) written by Docker or libvirt,
-        or iptables-legacy's filter table), the FORWARD accepts also go into this collection's own
-        chain there, reached by one jump tagged C(hypervisor.networking) at the top of FORWARD and
-        written with that world's C(-restore --noflush), so its drops cannot cut our flows and
-        its rules stay as they are.
-      - Runs of this collection on one host are serialised by a lock under C(/run/hypervisor-networking).
-    type: str
-    choices: [auto, nftables, iptables]
-    default: auto
-requirements:
-  - nftables backend - python3-nftables (distribution package) or the C(nft) command.
-  - iptables backend - C(iptables-legacy-save) and C(iptables-legacy-restore) (Debian package C(iptables)).
 """

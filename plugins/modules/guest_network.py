@@ -26,7 +26,7 @@ author:
 extends_documentation_fragment:
   - hypervisor.networking.attributes
   - hypervisor.networking.attributes.PYROUTE2
-  - hypervisor.networking.firewall.BACKEND
+  - hypervisor.networking.firewall
   - hypervisor.networking.persist.RENDERER
 options:
   name:

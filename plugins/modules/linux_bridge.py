@@ -24,6 +24,7 @@ extends_documentation_fragment:
   - hypervisor.networking.attributes
   - hypervisor.networking.attributes.PYROUTE2
   - hypervisor.networking.persist
+  - hypervisor.networking.persist.RENDERER
 options:
   name:
     description: Bridge name (Linux limit 15 characters).

@@ -21,6 +21,7 @@ author:
 extends_documentation_fragment:
   - hypervisor.networking.attributes
   - hypervisor.networking.firewall
+  - hypervisor.networking.firewall.PERSIST
 options:
   name:
     description: Identity of the rule set (1-64 letters, digits, V(-), V(_) or V(.); a bridge name works).

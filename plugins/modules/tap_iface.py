@@ -26,6 +26,7 @@ extends_documentation_fragment:
   - hypervisor.networking.attributes
   - hypervisor.networking.attributes.PYROUTE2
   - hypervisor.networking.persist
+  - hypervisor.networking.persist.RENDERER
 options:
   name:
     description: One TAP. Mutually exclusive with O(taps).
