@@ -143,6 +143,8 @@ def link(msg, names):
 
 
 NLM_F_ACK = 0x4
+NLM_F_DUMP_INTR = 0x10  # the table changed while it was dumped: the dump may miss or repeat entries
+DUMP_TRIES = 5
 IFF_UP = 0x1
 
 
@@ -170,7 +172,17 @@ class Session(object):
 
     def _request(self, kind, payload, flags, answer=None, header=None):
         """Send one request; return its ``answer`` messages as (header fields, attributes),
-        ``header`` being the struct of their fixed part. An error answer raises RtnlError."""
+        ``header`` being the struct of their fixed part. An error answer raises RtnlError. A
+        dump the kernel marks as interrupted (another tool changed links, addresses or routes
+        meanwhile) is taken again."""
+        for _attempt in range(DUMP_TRIES - 1):
+            out, interrupted = self._exchange(kind, payload, flags, answer, header)
+            if not interrupted:
+                return out
+        return self._exchange(kind, payload, flags, answer, header)[0]
+
+    def _exchange(self, kind, payload, flags, answer, header):
+        """One request and its answer: (messages, whether the kernel marked the dump interrupted)."""
         if self._sock is None:
             self._sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
             self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
@@ -178,28 +190,29 @@ class Session(object):
         self._seq += 1
         seq = self._seq
         self._sock.send(_HDR.pack(_HDR.size + len(payload), kind, NLM_F_REQUEST | flags, seq, 0) + payload)
-        out = []
+        out, interrupted = [], False
         while True:
             data = self._sock.recv(1 << 16)
             pos = 0
             while pos + _HDR.size <= len(data):
-                length, msg_type, _flags, msg_seq, _pid = _HDR.unpack_from(data, pos)
+                length, msg_type, msg_flags, msg_seq, _pid = _HDR.unpack_from(data, pos)
                 if msg_seq != seq:  # the tail of an earlier, abandoned answer
                     pos += (length + 3) & ~3
                     continue
+                interrupted = interrupted or bool(msg_flags & NLM_F_DUMP_INTR)
                 if msg_type == NLMSG_DONE:
-                    return out
+                    return out, interrupted
                 if msg_type == NLMSG_ERROR:
                     code = -struct.unpack_from("=i", data, pos + _HDR.size)[0]
                     if code:
                         raise RtnlError(code, "%s (rtnetlink)" % os.strerror(code))
-                    return out
+                    return out, interrupted
                 if msg_type == answer:
                     fields = header.unpack_from(data, pos + _HDR.size)
                     out.append((fields, attrs(data, pos + _HDR.size + header.size, pos + length)))
                 pos += (length + 3) & ~3
             if not flags & NLM_F_DUMP and out:
-                return out
+                return out, interrupted
 
     def _links(self, payload, flags):
         """RTM_GETLINK -> [(index, flags, attributes)]."""
