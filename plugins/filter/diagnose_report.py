@@ -12,6 +12,8 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.hypervisor.networking.plugins.module_utils._topology import tap_use
+
 # columns of the picture (x of each node's left edge) and the node size
 X_OUTSIDE = 20
 X_UPLINK = 220
@@ -133,9 +135,7 @@ def _picture(topology, network, steps, guest):
         svg.edge("forward-%s" % forward["port"], (X_UPLINK + W // 2, TOP + H), (X_BRIDGE + W // 2, TOP + H),
                  target, dashed=True, sag=30 + 34 * i)
     leaves = [("guest", ["guest " + guest, "the service's host"]) if guest else None]
-    leaves += [("tap-" + t["name"], [t["name"], "%s, %s" % (
-        "owner " + t["owner"] if t["owner"] else "any user", "in use" if t["in_use"] else "not in use")])
-        for t in net["taps"]]
+    leaves += [("tap-" + t["name"], [t["name"], tap_use(t)]) for t in net["taps"]]
     leaves += [("port-" + p, [p, "port"]) for p in net["ports"]]
     overlay = net.get("overlay")
     if overlay:

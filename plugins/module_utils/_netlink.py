@@ -22,7 +22,6 @@ import time
 from ansible_collections.hypervisor.networking.plugins.module_utils import _deps, _rtnl, _tuntap
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import ApplyError
 
-IFF_UP = 0x1
 IFA_F_PERMANENT = 0x80  # set on configured addresses, not on kernel-generated ones
 IFA_F_NODAD = 0x02
 RTPROT_KERNEL = 2  # routes the kernel derives from addresses

@@ -76,11 +76,16 @@ def target(forward):
     return "%s %s -> %s:%s" % (forward["proto"], forward["port"], addr, forward["to_port"] or forward["port"])
 
 
+def tap_use(tap):
+    """'owner libvirt-qemu, in use': who may open a TAP, and whether a guest holds it."""
+    who = ["owner %s" % tap["owner"]] if tap["owner"] else [] if tap["group"] else ["any user"]
+    who += ["group %s" % tap["group"]] if tap["group"] else []
+    return ", ".join(who + ["in use" if tap["in_use"] else "not in use"])
+
+
 def tap_line(tap):
     """'vm1-tap, owner libvirt-qemu, in use'."""
-    who = ", owner %s" % tap["owner"] if tap["owner"] else ", any user" if not tap["group"] else ""
-    who += ", group %s" % tap["group"] if tap["group"] else ""
-    return "%s%s, %s" % (tap["name"], who, "in use" if tap["in_use"] else "not in use")
+    return "%s, %s" % (tap["name"], tap_use(tap))
 
 
 def mermaid(view):
