@@ -152,7 +152,10 @@ def test_unconfirmed_migration_reverts_itself(lan):
 
 def test_confirmed_migration_stays(lan):
     hv, _peer = lan
-    args = {"name": "br0", "migrate_from": "eth0", "rollback_timeout": 3}
+    # long enough for the two runs below on a busy machine (the first run alone takes ~2 s
+    # of its 3 s in the test above); the revert's deadline is waited out at the end
+    args = {"name": "br0", "migrate_from": "eth0", "rollback_timeout": 12}
+    armed = time.monotonic()
     assert hv.module("linux_bridge", args)["changed"] is True
     check = hv.module("linux_bridge", dict(args, confirm=True), check_mode=True)
     assert check["changed"] is True and check["actions"] == ["confirm br0: disarm the pending revert"], check
@@ -160,7 +163,7 @@ def test_confirmed_migration_stays(lan):
     assert confirmed["changed"] is True and confirmed["actions"] == check["actions"], confirmed
     again = hv.module("linux_bridge", dict(args, confirm=True))
     assert again["changed"] is False and again["actions"] == [], again
-    time.sleep(5)
+    time.sleep(max(0, armed + 12 + 2 - time.monotonic()))
     assert migrated(hv)
     assert routes(hv) == [("203.0.113.0/24", "198.51.100.1", "br0", None), ("default", "198.51.100.1", "br0", 100)]
 
