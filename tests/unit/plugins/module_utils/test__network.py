@@ -1,7 +1,10 @@
 # -*- coding: utf-8 -*-
 from __future__ import annotations
 
+import os
+
 import pytest
+import yaml
 
 from ansible_collections.hypervisor.networking.plugins.module_utils import _network
 
@@ -105,3 +108,29 @@ def test_routed_and_isolated_egress_per_family():
     v4, v6 = want.masquerades("up0")
     assert (v4.mode, v6.mode, v4.exclude) == ("routed", "routed", [])
     assert [a.port for a in v4.allow] == [(22, 22)] and [a.port for a in v6.allow] == [(22, 22), (80, 80)]
+
+
+ROLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "..", "roles")
+
+
+def _calls(tasks):
+    """Every guest_network call's options in a role's tasks (blocks and rescues walked)."""
+    for task in tasks:
+        for key in ("block", "rescue", "always"):
+            yield from _calls(task.get(key, []))
+        if "hypervisor.networking.guest_network" in task:
+            yield task["hypervisor.networking.guest_network"]
+
+
+def test_the_roles_pass_only_guest_network_options():
+    """The roles pass guest_network's options one by one (no templated `args`); guest_networks
+    passes every one of them, and refuses an item's key that is none."""
+    options = set(_network.ARGUMENT_SPEC) - {"checked"}
+    for role in ("nat_bridge", "physical_bridge", "guest_networks"):
+        with open(os.path.join(ROLES, role, "tasks", "main.yml")) as handle:
+            calls = list(_calls(yaml.safe_load(handle)))
+        assert calls and all(isinstance(call, dict) and set(call) <= options for call in calls), role
+    with open(os.path.join(ROLES, "guest_networks", "vars", "main.yml")) as handle:
+        assert set(yaml.safe_load(handle)["__guest_networks_options"]) == options
+    listed = [call for call in calls if "__guest_networks_item" in str(call)]
+    assert len(listed) == 2 and all(set(call) == options for call in listed)
