@@ -17,7 +17,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common import respawn
 from ansible.module_utils.errors import NoLogError
 
-from ansible_collections.hypervisor.networking.plugins.module_utils import _deps, _rundir
+from ansible_collections.hypervisor.networking.plugins.module_utils import _deps, _persist, _rundir
 from ansible_collections.hypervisor.networking.plugins.module_utils._validate import CHECKED, args_digest
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import (
     DependencyError,
@@ -120,5 +120,7 @@ def main(name, run, argument_spec, pyroute2=True, **kwargs):
     except (IOError, OSError) as exc:
         module.fail_json(msg="%s: %s%s" % (name, exc.strerror or exc, ": %s" % exc.filename if exc.filename else ""),
                          exception=traceback.format_exc())
+    if not module.check_mode:
+        _persist.remember_files()
     result.setdefault("invocation", invocation(module))
     module.exit_json(**result)

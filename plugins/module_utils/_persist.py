@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fnmatch
 import glob
+import hashlib
 import json
 import os
 import re
@@ -67,6 +68,73 @@ def read_text(path):
             return handle.read()
     except (IOError, OSError):
         return None
+
+
+# What our files held when a run last read them, by the file's identity: device, inode,
+# size, mtime and ctime (no write leaves the ctime as it was, and no tool can set it back).
+# A file whose identity is the recorded one still holds the recorded text, so a run that
+# plans that text again need not read it: a thousand TAPs' files are a thousand stats, not
+# a thousand reads. Any change by hand changes the identity, and the file is read again.
+# Under /run: a cache, gone at a reboot, shared by the network namespaces of one host (an
+# entry holds only while the identity does, so another mount namespace's /etc never matches).
+FILE_STAMPS = "file-stamps.json"
+_stamps = {"known": None, "seen": {}}
+
+
+def _identity(st):
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def _digest(text):
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _known():
+    if _stamps["known"] is None:
+        known = _rundir.read_json(os.path.join(_rundir.RUN_DIR, FILE_STAMPS))
+        _stamps["known"] = known if isinstance(known, dict) else {}
+    return _stamps["known"]
+
+
+def _read_stamped(path):
+    """The text of ``path`` (None when it does not exist), noting its identity when nothing
+    changed it while it was read."""
+    try:
+        with open(path) as handle:
+            before = _identity(os.fstat(handle.fileno()))
+            text = handle.read()
+            if _identity(os.fstat(handle.fileno())) == before:
+                _stamps["seen"][path] = before + [_digest(text)]
+            return text
+    except (IOError, OSError):
+        return None
+
+
+def planned_text(path, text):
+    """The current text of ``path`` (None: no such file), for a plan that wants ``text`` there:
+    not read when the file's identity is the one recorded with that text."""
+    if text is not None:
+        entry = _known().get(path)
+        try:
+            if isinstance(entry, list) and len(entry) == 6 and entry[5] == _digest(text) \
+                    and entry[:5] == _identity(os.stat(path)):
+                return text
+        except OSError:
+            pass
+    return _read_stamped(path)
+
+
+def remember_files():
+    """Record the identities noted this run (files read whole, and files written and read
+    back); nothing is written when they are the ones recorded already."""
+    seen, known = _stamps["seen"], _known()
+    if any(known.get(path) != entry for path, entry in seen.items()):
+        known.update(seen)
+        for path in [path for path, entry in known.items() if entry is None]:
+            del known[path]  # removed this run
+        _rundir.ensure()
+        _rundir.write_json(os.path.join(_rundir.RUN_DIR, FILE_STAMPS), known)
+    _stamps["seen"] = {}
 
 
 def persist_name(option, value):
@@ -930,7 +998,7 @@ def plan_files(want, label, modes=None, ours=(), facet="persistent"):
     (files under the directories ``ours`` are ours by their place)."""
     plan = Plan()
     for path in sorted(want):
-        text, current = want[path], read_text(path)
+        text, current = want[path], planned_text(path, want[path])
         if current is not None and not is_ours(current) and not any(path.startswith(d + "/") for d in ours):
             raise StateError("%s exists and was not written by hypervisor.networking; move it away or set "
                              "persist=false" % path)
@@ -972,12 +1040,14 @@ class FileExecutor(object):
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+        _read_stamped(path)  # read back: its identity now, for the next run's plan
 
     @staticmethod
     def file_remove(path):
         """Remove a file (or symlink) of ours."""
         if os.path.lexists(path):
             os.unlink(path)
+        _stamps["seen"][path] = None
 
     @staticmethod
     def symlink(path, target):

@@ -9,13 +9,19 @@ import os
 
 import pytest
 
-from ansible_collections.hypervisor.networking.plugins.module_utils import _persist
+from ansible_collections.hypervisor.networking.plugins.module_utils import _persist, _rundir
 from ansible_collections.hypervisor.networking.plugins.module_utils._errors import StateError, ValidationError
 
 BRIDGE = {"name": "br0", "addresses": ["192.168.100.1/24", "fd00:100::1/64"], "mac": "02:11:22:33:44:55",
           "stp": False, "forward_delay": 0, "vlan_filtering": False, "mtu_declared": None}
 TAP = {"name": "vm1-tap", "owner": 1500, "group": None, "bridge": "br0", "mac": "fe:00:00:00:00:01",
        "mtu": None, "up": True, "multi_queue": True, "vnet_hdr": True}
+
+
+@pytest.fixture
+def file_stamps(tmp_path):
+    """The file stamps' path (conftest gives each test a run directory of its own)."""
+    return os.path.join(_rundir.RUN_DIR, _persist.FILE_STAMPS)
 
 
 def body(text):
@@ -347,3 +353,86 @@ def test_persisted_dhcp_and_slaac_are_read_back_from_our_files(tmp_path, monkeyp
                 handle.write(text)
         assert _persist.persisted_dhcp(renderer, "br0") is dhcp
         assert _persist.persisted_autoconf(renderer, "br0") is autoconf
+
+
+
+def _reads(monkeypatch):
+    """The paths plan_files reads, in order (stat-only checks are not reads)."""
+    reads, read = [], _persist._read_stamped
+
+    def counting(path):
+        reads.append(path)
+        return read(path)
+    monkeypatch.setattr(_persist, "_read_stamped", counting)
+    return reads
+
+
+def _next_run(monkeypatch):
+    monkeypatch.setattr(_persist, "_stamps", {"known": None, "seen": {}})
+
+
+def test_a_file_read_once_is_not_read_again_while_it_is_unchanged(tmp_path, monkeypatch, file_stamps):
+    path = str(tmp_path / "t1.netdev")
+    text = _persist.header("t", "x") + "[NetDev]\n"
+    with open(path, "w") as handle:
+        handle.write(text)
+    reads = _reads(monkeypatch)
+    assert not _persist.plan_files({path: text}, "l")
+    _persist.remember_files()
+    assert reads == [path] and os.path.exists(file_stamps)
+    _next_run(monkeypatch)
+    assert not _persist.plan_files({path: text}, "l")
+    assert reads == [path]  # the stat matched: not read
+    # another text wanted there: read, and planned
+    assert _persist.plan_files({path: text + "x\n"}, "l").lines() == ["update %s (persistent: l)" % path]
+    assert reads == [path, path]
+
+
+def test_an_edit_by_hand_is_found_even_with_the_size_and_mtime_put_back(tmp_path, monkeypatch):
+    path = str(tmp_path / "t1.network")
+    text = _persist.header("t", "x") + "Bridge=br0\n"
+    with open(path, "w") as handle:
+        handle.write(text)
+    _persist.plan_files({path: text}, "l")
+    _persist.remember_files()
+    st = os.stat(path)
+    with open(path, "w") as handle:
+        handle.write(text.replace("br0", "br1"))  # same size
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # the mtime as it was: the ctime moves on
+    _next_run(monkeypatch)
+    reads = _reads(monkeypatch)
+    assert _persist.plan_files({path: text}, "l").lines() == ["update %s (persistent: l)" % path]
+    assert reads == [path]
+
+
+def test_written_files_are_known_to_the_next_run_and_removed_ones_forgotten(tmp_path, monkeypatch, file_stamps):
+    keep, gone = str(tmp_path / "keep"), str(tmp_path / "gone")
+    texts = {keep: _persist.header("t", "keep"), gone: _persist.header("t", "gone")}
+    executor = _persist.FileExecutor(FakeModule())
+    _persist.plan_files(texts, "l").apply(executor)
+    _persist.remember_files()
+    assert set(_rundir.read_json(file_stamps)) == {keep, gone}
+    _next_run(monkeypatch)
+    reads = _reads(monkeypatch)
+    plan = _persist.plan_files({keep: texts[keep], gone: None}, "l")
+    assert plan.lines() == ["remove %s (persistent: l)" % gone] and reads == [gone]
+    plan.apply(executor)
+    _persist.remember_files()
+    assert set(_rundir.read_json(file_stamps)) == {keep}
+
+
+def test_a_stamp_file_that_is_not_ours_to_trust_is_ignored(tmp_path, monkeypatch, file_stamps):
+    path = str(tmp_path / "f")
+    text = _persist.header("t", "x")
+    with open(path, "w") as handle:
+        handle.write("someone else's\n")
+    st = os.stat(path)
+    for stamps in ("not json", '{"%s": [1, 2]}' % path, '["a list"]',
+                   # the identity right, the text wrong: the digest does not match
+                   '{"%s": %s}' % (path, [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, "0" * 64])):
+        os.makedirs(os.path.dirname(file_stamps), exist_ok=True)
+        with open(file_stamps, "w") as handle:
+            handle.write(stamps.replace("'", '"'))
+        _next_run(monkeypatch)
+        with pytest.raises(StateError, match="not written by hypervisor.networking"):
+            _persist.plan_files({path: text}, "l")
