@@ -10,6 +10,10 @@ forwarding, masquerade of 192.168.100.0/24 out of up0, N DNAT forwards (tcp 2000
   shell     the seed's commands made idempotent (ip link show / iptables -C before each add)
   builtin   ansible builtin modules in loops (command, ansible.builtin.iptables, sysctl)
   floor     one `ip -batch` plus one `iptables-restore` (first run only: not idempotent)
+  carry     Ansible's own floor for this data: ansible-playbook with one task of a module
+            (bench/library/hn_carry.py) that takes the role's N TAPs and N forwards from the
+            same variables and returns a view of each, as guest_network does, and does nothing
+            else (two runs; nothing is built, so no drift run)
 For each: first run, no-change re-run, and a drift run after 1% of the TAPs and of the
 forwards were deleted by hand; each way's result is checked (N TAPs on br0, N forwards).
 Not a test: it prints wall times as a Markdown table.
@@ -19,10 +23,11 @@ ifindex (it was not recreated), and so does every TAP in a no-change run.
 --before REV[,REV...] adds the ways "persist@REV": the same as persist with the collection as
 it was at git revision REV, in the same run (before/after on one machine, one load; several
 revisions in order show what each step bought).
-The load average is printed before and after.
+The load average is printed before and after. --repeat R takes R no-change runs and R drift
+runs per way and N and prints their medians (a shared machine's noise is larger than a step).
 
-usage: python bench/nat_bridge_bench.py [--counts 10,200,1000] [--ways role,persist,shell,builtin,floor]
-                                         [--before REV[,REV...]]
+usage: python bench/nat_bridge_bench.py [--counts 10,200,1000] [--ways role,persist,shell,builtin,floor,carry]
+                                         [--before REV[,REV...]] [--repeat R]
 """
 from __future__ import annotations
 
@@ -31,6 +36,7 @@ import json
 import os
 import re
 import secrets
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -170,6 +176,20 @@ def floor_way(hv, n):
     return run
 
 
+def carry_way(hv, n):
+    data = {"nat_bridge_taps": [{"name": t, "owner": "nobody"} for t in taps(n)],
+            "nat_bridge_forwards": [{"port": p, "to_addr": "192.168.100.10", "to_port": 80} for p in ports(n)]}
+    path, play = os.path.join(WORK, "carry-vars-%d.json" % n), os.path.join(WORK, "carry.yml")
+    with open(path, "w") as handle:
+        json.dump(data, handle)
+    with open(play, "w") as handle:
+        json.dump([{"hosts": "hypervisors", "gather_facts": False, "tasks": [
+            {"name": "carry", "hn_carry": {"taps": "{{ nat_bridge_taps }}", "forwards": "{{ nat_bridge_forwards }}"}}]}],
+            handle)
+    env = dict(ENV, ANSIBLE_LIBRARY=os.path.join(REPO, "bench", "library"))
+    return lambda: playbook(hv, play, ["-e", "@" + path], env=env)
+
+
 def before_way(rev):
     """The persist way with the collection as it was at git revision ``rev``."""
     root = os.path.join(WORK, "before-" + rev)
@@ -220,27 +240,36 @@ def timed(fn):
     return time.monotonic() - start
 
 
-WAYS = {"role": role_way, "persist": persist_way, "shell": shell_way, "builtin": builtin_way, "floor": floor_way}
+WAYS = {"role": role_way, "persist": persist_way, "shell": shell_way, "builtin": builtin_way, "floor": floor_way,
+        "carry": carry_way}
 
 
-def measure(way, n):
+def measure(way, n, repeat=1):
+    """{first, again, drift}: seconds of the first run, and the medians of ``repeat`` no-change
+    re-runs and of ``repeat`` drift runs (each after its own deletions)."""
     hv, wan = sandbox()
     try:
         run = WAYS[way](hv, n)
+        if way == "carry":  # builds nothing: its first run, then its re-runs
+            return {"first": timed(run), "again": statistics.median(timed(run) for _ in range(repeat))}
         row = {"first": timed(run)}
         assert counts(hv) == (n, n), (way, n, counts(hv))
         if way != "floor":
-            before = tap_indexes(hv)
-            row["again"] = timed(run)
-            assert tap_indexes(hv) == before, (way, n, "a no-change run recreated TAPs")
-            kind = "role" if way.startswith("persist") else way
-            k = drift(hv, kind, n)
-            assert counts(hv) == (n - k, n - k), (way, n, counts(hv))
-            kept = tap_indexes(hv)
-            row["drift"] = timed(run)
-            assert counts(hv) == (n, n), (way, n, counts(hv))
-            after = tap_indexes(hv)
-            assert all(after[t] == index for t, index in kept.items()), (way, n, "the drift run touched other TAPs")
+            again, drifted = [], []
+            for _ in range(repeat):
+                before = tap_indexes(hv)
+                again.append(timed(run))
+                assert tap_indexes(hv) == before, (way, n, "a no-change run recreated TAPs")
+            for _ in range(repeat):
+                kind = "role" if way.startswith("persist") else way
+                k = drift(hv, kind, n)
+                assert counts(hv) == (n - k, n - k), (way, n, counts(hv))
+                kept = tap_indexes(hv)
+                drifted.append(timed(run))
+                assert counts(hv) == (n, n), (way, n, counts(hv))
+                after = tap_indexes(hv)
+                assert all(after[t] == index for t, index in kept.items()), (way, n, "the drift run touched other TAPs")
+            row["again"], row["drift"] = statistics.median(again), statistics.median(drifted)
         return row
     finally:
         for ns in (hv, wan):
@@ -260,6 +289,8 @@ def main():
     parser.add_argument("--counts", default="10,200,1000")
     parser.add_argument("--ways", default="role,persist,shell,builtin,floor")
     parser.add_argument("--before", help="git revisions (comma-separated) to measure as the ways persist@REV")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="no-change and drift runs per way and N; their medians are printed (default 1)")
     opts = parser.parse_args()
     ways = opts.ways.split(",")
     revs = opts.before.split(",") if opts.before else []
@@ -275,10 +306,12 @@ def main():
     print("machine: %d cores, %.0f GiB, kernel %s, python %s, playbook start-up %.2f s\n"
           % (os.cpu_count(), mem, os.uname().release, sys.version.split()[0], startup()))
     print("load average at the start: %s" % " ".join(open("/proc/loadavg").read().split()[:3]))
-    print("| N | way | first run (s) | no-change re-run (s) | drift run, 1% deleted (s) |\n|---|---|---|---|---|")
+    median = " (median of %d)" % opts.repeat if opts.repeat > 1 else ""
+    print("| N | way | first run (s) | no-change re-run%s (s) | drift run, 1%% deleted%s (s) |\n|---|---|---|---|---|"
+          % (median, median))
     for n in [int(c) for c in opts.counts.split(",")]:
         for way in ways:
-            row = measure(way, n)
+            row = measure(way, n, opts.repeat)
             cells = ["%.3f" % row[k] if k in row else "n/a" for k in ("first", "again", "drift")]
             print("| %d | %s | %s |" % (n, way, " | ".join(cells)), flush=True)
     print("load average at the end: %s" % " ".join(open("/proc/loadavg").read().split()[:3]))
