@@ -251,24 +251,30 @@ def measure(way, n, repeat=1):
     try:
         run = WAYS[way](hv, n)
         if way == "carry":  # builds nothing: its first run, then its re-runs
-            return {"first": timed(run), "again": statistics.median(timed(run) for _ in range(repeat))}
+            return {"first": timed(run), "again": statistics.median(timed(run) for attempt in range(repeat))}
         row = {"first": timed(run)}
         assert counts(hv) == (n, n), (way, n, counts(hv))
         if way != "floor":
-            again, drifted = [], []
-            for _ in range(repeat):
+            kind = "role" if way.startswith("persist") else way
+
+            def rerun():
                 before = tap_indexes(hv)
-                again.append(timed(run))
+                seconds = timed(run)
                 assert tap_indexes(hv) == before, (way, n, "a no-change run recreated TAPs")
-            for _ in range(repeat):
-                kind = "role" if way.startswith("persist") else way
+                return seconds
+
+            def drift_run():
                 k = drift(hv, kind, n)
                 assert counts(hv) == (n - k, n - k), (way, n, counts(hv))
                 kept = tap_indexes(hv)
-                drifted.append(timed(run))
+                seconds = timed(run)
                 assert counts(hv) == (n, n), (way, n, counts(hv))
                 after = tap_indexes(hv)
                 assert all(after[t] == index for t, index in kept.items()), (way, n, "the drift run touched other TAPs")
+                return seconds
+
+            again = [rerun() for attempt in range(repeat)]
+            drifted = [drift_run() for attempt in range(repeat)]
             row["again"], row["drift"] = statistics.median(again), statistics.median(drifted)
         return row
     finally:

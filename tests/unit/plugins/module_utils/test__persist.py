@@ -355,7 +355,6 @@ def test_persisted_dhcp_and_slaac_are_read_back_from_our_files(tmp_path, monkeyp
         assert _persist.persisted_autoconf(renderer, "br0") is autoconf
 
 
-
 def _reads(monkeypatch):
     """The paths plan_files reads, in order (stat-only checks are not reads)."""
     reads, read = [], _persist._read_stamped
