@@ -24,7 +24,8 @@ ifindex (it was not recreated), and so does every TAP in a no-change run.
 it was at git revision REV, in the same run (before/after on one machine, one load; several
 revisions in order show what each step bought).
 The load average is printed before and after. --repeat R takes R no-change runs and R drift
-runs per way and N and prints their medians (a shared machine's noise is larger than a step).
+runs per way and N and prints their medians (a shared machine's noise is larger than a step);
+the ways of one N take turns, so a change of the machine's speed meets all of them alike.
 
 usage: python bench/nat_bridge_bench.py [--counts 10,200,1000] [--ways role,persist,shell,builtin,floor,carry]
                                          [--before REV[,REV...]] [--repeat R]
@@ -187,7 +188,9 @@ def carry_way(hv, n):
             {"name": "carry", "hn_carry": {"taps": "{{ nat_bridge_taps }}", "forwards": "{{ nat_bridge_forwards }}"}}]}],
             handle)
     env = dict(ENV, ANSIBLE_LIBRARY=os.path.join(REPO, "bench", "library"))
-    return lambda: playbook(hv, play, ["-e", "@" + path], env=env)
+    # through the same /etc sandbox as the persist way (it writes nothing there)
+    etc = os.path.join(WORK, "etc-%s" % hv)
+    return lambda: playbook(hv, play, ["-e", "@" + path], etc=etc, env=env)
 
 
 def before_way(rev):
@@ -244,42 +247,75 @@ WAYS = {"role": role_way, "persist": persist_way, "shell": shell_way, "builtin":
         "carry": carry_way}
 
 
-def measure(way, n, repeat=1):
-    """{first, again, drift}: seconds of the first run, and the medians of ``repeat`` no-change
-    re-runs and of ``repeat`` drift runs (each after its own deletions)."""
-    hv, wan = sandbox()
-    try:
-        run = WAYS[way](hv, n)
-        if way == "carry":  # builds nothing: its first run, then its re-runs
-            return {"first": timed(run), "again": statistics.median(timed(run) for attempt in range(repeat))}
-        row = {"first": timed(run)}
-        assert counts(hv) == (n, n), (way, n, counts(hv))
-        if way != "floor":
-            kind = "role" if way.startswith("persist") else way
+class Trial(object):
+    """One way at one N, in namespaces of its own."""
 
-            def rerun():
-                before = tap_indexes(hv)
-                seconds = timed(run)
-                assert tap_indexes(hv) == before, (way, n, "a no-change run recreated TAPs")
-                return seconds
+    def __init__(self, way, n):
+        self.way, self.n = way, n
+        self.kind = "role" if way.startswith("persist") else way
+        self.hv, self.wan = sandbox()
+        self.run = WAYS[way](self.hv, n)
 
-            def drift_run():
-                k = drift(hv, kind, n)
-                assert counts(hv) == (n - k, n - k), (way, n, counts(hv))
-                kept = tap_indexes(hv)
-                seconds = timed(run)
-                assert counts(hv) == (n, n), (way, n, counts(hv))
-                after = tap_indexes(hv)
-                assert all(after[t] == index for t, index in kept.items()), (way, n, "the drift run touched other TAPs")
-                return seconds
+    def first(self):
+        seconds = timed(self.run)
+        if self.way != "carry":  # carry builds nothing
+            assert counts(self.hv) == (self.n, self.n), (self.way, self.n, counts(self.hv))
+        return seconds
 
-            again = [rerun() for attempt in range(repeat)]
-            drifted = [drift_run() for attempt in range(repeat)]
-            row["again"], row["drift"] = statistics.median(again), statistics.median(drifted)
-        return row
-    finally:
-        for ns in (hv, wan):
+    def again(self):
+        """A no-change run: no TAP is recreated."""
+        if self.way == "carry":  # no TAPs
+            return timed(self.run)
+        before = tap_indexes(self.hv)
+        seconds = timed(self.run)
+        assert tap_indexes(self.hv) == before, (self.way, self.n, "a no-change run recreated TAPs")
+        return seconds
+
+    def drift(self):
+        """A run after 1% of the TAPs and forwards were deleted: only those are recreated."""
+        n = self.n
+        k = drift(self.hv, self.kind, n)
+        assert counts(self.hv) == (n - k, n - k), (self.way, n, counts(self.hv))
+        kept = tap_indexes(self.hv)
+        seconds = timed(self.run)
+        assert counts(self.hv) == (n, n), (self.way, n, counts(self.hv))
+        after = tap_indexes(self.hv)
+        assert all(after[t] == index for t, index in kept.items()), (self.way, n, "the drift run touched other TAPs")
+        return seconds
+
+    def close(self):
+        for ns in (self.hv, self.wan):
             sh("ip", "netns", "del", ns, check=False)
+
+
+def measure(ways, n, repeat=1):
+    """{way: {first, again, drift}}: seconds of each way's first run, and the medians of its
+    ``repeat`` no-change re-runs and ``repeat`` drift runs. The ways take turns (one re-run
+    of each, then the next round), so a change of the machine's speed meets all of them."""
+    trials = []
+    try:
+        rows = {}
+        for way in ways:
+            trials.append(Trial(way, n))
+            rows[way] = {"first": trials[-1].first()}
+        again = dict((t.way, []) for t in trials if t.way != "floor")
+        drifted = dict((t.way, []) for t in trials if t.way not in ("floor", "carry"))
+        for attempt in range(repeat):
+            for trial in trials:
+                if trial.way in again:
+                    again[trial.way].append(trial.again())
+        for attempt in range(repeat):
+            for trial in trials:
+                if trial.way in drifted:
+                    drifted[trial.way].append(trial.drift())
+        for way, seconds in again.items():
+            rows[way]["again"] = statistics.median(seconds)
+        for way, seconds in drifted.items():
+            rows[way]["drift"] = statistics.median(seconds)
+        return rows
+    finally:
+        for trial in trials:
+            trial.close()
 
 
 def startup():
@@ -316,9 +352,9 @@ def main():
     print("| N | way | first run (s) | no-change re-run%s (s) | drift run, 1%% deleted%s (s) |\n|---|---|---|---|---|"
           % (median, median))
     for n in [int(c) for c in opts.counts.split(",")]:
+        rows = measure(ways, n, opts.repeat)
         for way in ways:
-            row = measure(way, n, opts.repeat)
-            cells = ["%.3f" % row[k] if k in row else "n/a" for k in ("first", "again", "drift")]
+            cells = ["%.3f" % rows[way][k] if k in rows[way] else "n/a" for k in ("first", "again", "drift")]
             print("| %d | %s | %s |" % (n, way, " | ".join(cells)), flush=True)
     print("load average at the end: %s" % " ".join(open("/proc/loadavg").read().split()[:3]))
 
