@@ -132,8 +132,10 @@ def remember_files():
         known.update(seen)
         for path in [path for path, entry in known.items() if entry is None]:
             del known[path]  # removed this run
-        _rundir.ensure()
-        _rundir.write_json(os.path.join(_rundir.RUN_DIR, FILE_STAMPS), known)
+        try:
+            _rundir.write_json(os.path.join(_rundir.RUN_DIR, FILE_STAMPS), known)
+        except (IOError, OSError):
+            pass  # a cache: the next run reads the files
     _stamps["seen"] = {}
 
 
