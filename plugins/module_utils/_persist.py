@@ -126,8 +126,12 @@ def planned_text(path, text):
 
 def remember_files():
     """Record the identities noted this run (files read whole, and files written and read
-    back); nothing is written when they are the ones recorded already."""
-    seen, known = _stamps["seen"], _known()
+    back); nothing is written when they are the ones recorded already, and nothing is read
+    when the run noted none (a module that plans no files)."""
+    seen = _stamps["seen"]
+    if not seen:
+        return
+    known = _known()
     if any(known.get(path) != entry for path, entry in seen.items()):
         known.update(seen)
         for path in [path for path, entry in known.items() if entry is None]:

@@ -435,3 +435,13 @@ def test_a_stamp_file_that_is_not_ours_to_trust_is_ignored(tmp_path, monkeypatch
         _next_run(monkeypatch)
         with pytest.raises(StateError, match="not written by hypervisor.networking"):
             _persist.plan_files({path: text}, "l")
+
+
+def test_a_run_that_planned_no_files_does_not_read_the_stamps(monkeypatch, file_stamps):
+    os.makedirs(os.path.dirname(file_stamps))
+    with open(file_stamps, "w") as handle:
+        handle.write("{}")
+    reads = []
+    monkeypatch.setattr(_rundir, "read_json", lambda path: reads.append(path) or {})
+    _persist.remember_files()
+    assert reads == []
