@@ -24,10 +24,14 @@ FETCH = ("ip netns exec %s python3 -c 'import sys, urllib.request; "
          "print(urllib.request.urlopen(sys.argv[1], timeout=3).read().decode().strip())' %s")
 
 
-def active(host):
-    """{profile: device} of NetworkManager's active connections."""
-    out = host.check_output("nmcli -t -f NAME,DEVICE connection show --active")
-    return dict(line.rsplit(":", 1) for line in out.splitlines() if line)
+def active(host, starting=False):
+    """{profile: device} of NetworkManager's active connections; while ``starting`` (just
+    after a boot), none while NetworkManager does not answer yet."""
+    out = host.run("nmcli -t -f NAME,DEVICE connection show --active")
+    if out.rc != 0 and starting:
+        return {}
+    assert out.rc == 0, out.stderr
+    return dict(line.rsplit(":", 1) for line in out.stdout.splitlines() if line)
 
 
 def state(host):
@@ -52,7 +56,7 @@ def fetch(host, netns, url, tries=20):
 def network_as_made(host):
     profiles = {}
     for _attempt in range(60):  # NetworkManager may still be activating after a boot
-        profiles = active(host)
+        profiles = active(host, starting=True)
         if all(profiles.get(k) == v for k, v in PROFILES.items()):
             break
         time.sleep(0.5)
@@ -174,7 +178,7 @@ def test_physical_bridge_takes_the_admins_uplink_and_gives_it_back(host):
     # at boot our port profile (priority 999), not the admin's, takes eth1
     host = restart(NAME)
     for _attempt in range(60):
-        if all(active(host).get(k) == v for k, v in ours.items()):
+        if all(active(host, starting=True).get(k) == v for k, v in ours.items()):
             break
         time.sleep(0.5)
     assert all(active(host).get(k) == v for k, v in ours.items()), active(host)

@@ -16,10 +16,15 @@ import json
 import os
 import re
 import subprocess
+import sys
 import time
 
 import pytest
 import testinfra
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                "reboot_physical", "tests"))
+from test_reboot_physical import restart, revive_cgroup  # noqa: E402  pylint: disable=wrong-import-position
 
 HVS = ["hn-rb-12ifu", "hn-rb-12nd", "hn-rb-13ifu", "hn-rb-13nd"]
 testinfra_hosts = ["podman://%s" % name for name in HVS]
@@ -46,18 +51,6 @@ OURS = ["/etc/network/interfaces.d/hypervisor-networking-1-br0", "/etc/network/i
 
 def name_of(host):
     return host.backend.get_hostname()
-
-
-def revive_cgroup(name):
-    """Work around this machine, not the collection: on a hybrid-cgroup host, systemd 257
-    (Debian 13) as a container's PID 1 leaves podman's name=systemd cgroup of the
-    container, which then gets removed, and every later `podman exec` fails to join it.
-    Recreating the (empty) directory lets exec join it again."""
-    cid = subprocess.run(["podman", "inspect", "-f", "{{.Id}}", name], capture_output=True, text=True,
-                         check=True).stdout.strip()
-    path = "/sys/fs/cgroup/systemd/libpod_parent/libpod-%s" % cid
-    if os.path.isdir("/sys/fs/cgroup/systemd/libpod_parent") and not os.path.isdir(path):
-        os.mkdir(path)
 
 
 @pytest.fixture(autouse=True)
@@ -224,12 +217,7 @@ def test_absent_and_reboot_leave_nothing_of_ours(host):
     # the guest goes first: the module never cuts a running guest off without force
     host.check_output("systemctl disable --now hn-guest.service")
     our_playbook(name, "absent")
-    subprocess.run(["podman", "stop", "-t", "20", name], check=True, capture_output=True)
-    subprocess.run(["podman", "start", name], check=True, capture_output=True)
-    host = testinfra.get_host("podman://%s" % name)
-    time.sleep(1)
-    revive_cgroup(name)
-    host.run("systemctl is-system-running --wait")
+    host = restart(name)
     for path in OURS:
         assert not host.file(path).exists, path
     assert host.run("ip link show br0").rc != 0 and host.run("ip link show vm1-tap").rc != 0
