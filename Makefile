@@ -56,7 +56,9 @@ galaxy: deps
 	scripts/galaxy.sh
 
 molecule: deps images
-	@set -e; for s in $(SCENARIOS); do echo "--- molecule scenario $$s"; molecule test -s $$s; done
+	@set -e; times=""; for s in $(SCENARIOS); do echo "--- molecule scenario $$s"; t0=$$(date +%s); \
+	  molecule test -s $$s; times="$$times$$(printf '%-18s %5ss' $$s $$(( $$(date +%s) - t0 )))\n"; done; \
+	printf -- '--- molecule scenario times\n%b' "$$times"
 
 demo: deps collection-link
 	scripts/demo.sh
